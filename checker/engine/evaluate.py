@@ -1,0 +1,301 @@
+"""Answers in, result out: validate, work out which pages were asked, and apply the rules."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from .conditions import Condition, TraceNode, true_reasons
+from .model import Kind, Page, Question, RuleSet
+from .problems import did_you_mean
+
+_PLACEHOLDER = re.compile(r"\{([a-z0-9_]+(?:\.items)?)\}")
+
+
+class AnswerErrors(Exception):
+    """Answers that cannot be assessed: a message for each question id at fault."""
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        self.errors = dict(errors)
+        super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def join_words(words: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    if len(words) < 2:
+        return "".join(words)
+    return ", ".join(words[:-1]) + " and " + words[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why the outcome was reached, as a template and the answers that fill it."""
+
+    rule: str
+    template: str
+    values: Mapping[str, str | tuple[str, ...] | float | int]
+
+    def text(
+        self,
+        translate: Callable[[str], str] = _same,
+        join: Callable[[list[str]], str] = join_words,
+    ) -> str:
+        def fill(match: re.Match[str]) -> str:
+            value = self.values.get(match.group(1), "")
+            if isinstance(value, tuple):
+                return join([translate(v) for v in value])
+            if isinstance(value, str):
+                return translate(value)
+            return f"{value:g}"
+
+        return _PLACEHOLDER.sub(fill, translate(self.template))
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The pages a set of answers leads through."""
+
+    asked: tuple[Page, ...]
+    skipped: tuple[Page, ...]
+    stopped_after: str | None  # the page after which a stopping red flag ended it
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The engine's answer for one set of answers."""
+
+    outcome: str | None
+    triage: str
+    red_flags: tuple[str, ...]
+    saq_total: float | None
+    reasons: tuple[Reason, ...]
+    answers: Mapping[str, Any]  # the answers used: those on skipped pages are dropped
+    derived: Mapping[str, Any]
+    plan: Plan
+    rules: RuleSet
+
+    @property
+    def stopped(self) -> bool:
+        return self.plan.stopped_after is not None
+
+    def to_json(self, trace: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "outcome": self.outcome,
+            "triage": self.triage,
+            "red_flags": list(self.red_flags),
+            "saq": None if self.saq_total is None else {"total": self.saq_total},
+            "reasons": [{"rule": r.rule, "text": r.text()} for r in self.reasons],
+            "rules": {"version": self.rules.version, "sha256": self.rules.sha256},
+        }
+        if trace:
+            data["trace"] = self.trace()
+        return data
+
+    def trace(self) -> dict[str, Any]:
+        """Every condition that decided this result, and how each came out."""
+        ctx = {**self.answers, **self.derived}
+        flags = [
+            {"id": f.id, "triage": f.triage, "present": f.id in self.red_flags, "test": f.when.explain(ctx).to_json()}
+            for f in self.rules.red_flags
+        ]
+        tried: list[dict[str, Any]] = []
+        if self.outcome is not None:
+            for rule in self.rules.outcome_rules:
+                node: TraceNode = rule.when.explain(ctx)
+                tried.append({"outcome": rule.outcome, "result": node.result, "test": node.to_json()})
+                if node.result:
+                    break
+        return {
+            "pages": {
+                "asked": [p.id for p in self.plan.asked],
+                "skipped": [p.id for p in self.plan.skipped],
+                "stopped_after": self.plan.stopped_after,
+            },
+            "derived": dict(self.derived),
+            "red_flags": flags,
+            "outcome_rules": tried,
+        }
+
+
+def plan(rules: RuleSet, answers: Mapping[str, Any]) -> Plan:
+    """Which pages these answers lead through.
+
+    A page whose skip condition reads a question not answered yet counts as asked, so a
+    partly filled questionnaire shows the longest way still possible.
+    """
+    asked: list[Page] = []
+    skipped: list[Page] = []
+    stopping = [f.when for f in rules.red_flags if rules.triage_level(f.triage).stops]
+    kept: dict[str, Any] = {}
+    stopped_after: str | None = None
+    for page in rules.pages:
+        if stopped_after is not None or not _is_asked(page.ask_when, kept):
+            skipped.append(page)
+            continue
+        asked.append(page)
+        for question in page.questions:
+            if question.id in answers:
+                kept[question.id] = answers[question.id]
+        if any(condition.test(kept) for condition in stopping):
+            stopped_after = page.id
+    return Plan(tuple(asked), tuple(skipped), stopped_after)
+
+
+def _is_asked(ask_when: Condition | None, answers: Mapping[str, Any]) -> bool:
+    if ask_when is None:
+        return True
+    if not ask_when.subjects() <= answers.keys():
+        return True
+    return ask_when.test(answers)
+
+
+def clean_answer(question: Question, value: Any) -> Any:
+    """The answer in its stored form; ``ValueError`` with a message when it is not valid."""
+    kind = question.kind
+    if kind is Kind.TEXT:
+        if not isinstance(value, str):
+            raise ValueError("must be text")
+        value = value.strip()
+        if question.max_length is not None and len(value) > question.max_length:
+            raise ValueError(f"must be at most {question.max_length} characters")
+        return value
+    if kind is Kind.SEVERAL:
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"must be a list of at least one of: {_codes(question)}")
+        for code in value:
+            _check_code(question, code)
+        chosen = frozenset(value)
+        lonely = chosen & question.alone
+        if lonely and len(chosen) > 1:
+            raise ValueError(f"'{sorted(lonely)[0]}' cannot be combined with other answers")
+        return chosen
+    _check_code(question, value)
+    return value
+
+
+def _codes(question: Question) -> str:
+    return ", ".join(str(c) for c in question.codes)
+
+
+def _check_code(question: Question, code: Any) -> None:
+    if type(code) is not type(question.codes[0]) or code not in question.codes:
+        hint = did_you_mean(code, [str(c) for c in question.codes]) if isinstance(code, str) else ""
+        raise ValueError(f"{code!r} is not one of: {_codes(question)}{hint}")
+
+
+def validate(rules: RuleSet, answers: Any) -> tuple[dict[str, Any], Plan]:
+    """Check every answer and drop those on skipped pages; raise :class:`AnswerErrors`."""
+    if not isinstance(answers, Mapping):
+        raise AnswerErrors({"answers": "must be an object mapping question ids to answers"})
+    errors: dict[str, str] = {}
+    cleaned: dict[str, Any] = {}
+    questions = rules.questions
+    for key, value in answers.items():
+        question = questions.get(key)
+        if question is None:
+            errors[str(key)] = "unknown question id" + did_you_mean(key, questions)
+            continue
+        if value is None or value == "":
+            continue  # treated as not answered
+        try:
+            cleaned[key] = clean_answer(question, value)
+        except ValueError as exc:
+            errors[key] = str(exc)
+    route = plan(rules, cleaned)
+    used: dict[str, Any] = {}
+    for page in route.asked:
+        for question in page.questions:
+            if question.id in cleaned:
+                used[question.id] = cleaned[question.id]
+            elif question.required and question.id not in errors:
+                errors[question.id] = "an answer is required"
+    if errors:
+        raise AnswerErrors(errors)
+    return used, route
+
+
+def derive(rules: RuleSet, answers: Mapping[str, Any]) -> dict[str, Any]:
+    """The derived values, in the order the rules file gives them."""
+    ctx: dict[str, Any] = dict(answers)
+    values: dict[str, Any] = {}
+    for d in rules.derived:
+        if d.kind == "condition":
+            assert d.when is not None
+            value: Any = d.when.test(ctx)
+        elif d.kind == "count":
+            value = sum(1 for q in d.group if ctx.get(q, 0) >= d.at_least)
+        elif all(q in ctx for q in d.group):
+            top = sum(max(rules.questions[q].codes) for q in d.group)  # type: ignore[type-var]
+            exact = Decimal(sum(ctx[q] for q in d.group) * 100) / Decimal(top)
+            value = float(exact.quantize(Decimal(1).scaleb(-d.decimals), rounding=ROUND_HALF_UP))
+        else:
+            value = None
+        ctx[d.id] = values[d.id] = value
+    return values
+
+
+def assess(rules: RuleSet, answers: Any) -> Result:
+    """Validate ``answers`` and apply the rules; raise :class:`AnswerErrors` when invalid."""
+    used, route = validate(rules, answers)
+    derived = derive(rules, used)
+    ctx = {**used, **derived}
+    red_flags = tuple(f.id for f in rules.red_flags if f.when.test(ctx))
+    severity = {level.id: i for i, level in enumerate(rules.triage_levels)}
+    triage = min((rules.red_flag(f).triage for f in red_flags), key=severity.__getitem__, default=rules.triage_levels[-1].id)
+    outcome: str | None = None
+    reasons: tuple[Reason, ...] = ()
+    if not rules.triage_level(triage).stops:
+        for rule in rules.outcome_rules:
+            if rule.when.test(ctx):
+                outcome = rule.outcome
+                texts = true_reasons(rule.when, ctx, _definitions(rules)) or [rule.reason]
+                reasons = tuple(Reason(rule.outcome, t, _fill(rules, t, ctx)) for t in texts)
+                break
+    return Result(
+        outcome=outcome,
+        triage=triage,
+        red_flags=red_flags,
+        saq_total=derived.get(rules.score),
+        reasons=reasons,
+        answers=used,
+        derived=derived,
+        plan=route,
+        rules=rules,
+    )
+
+
+def _definitions(rules: RuleSet) -> Callable[[str], Condition | None]:
+    conditions = {d.id: d.when for d in rules.derived if d.kind == "condition"}
+    return conditions.get
+
+
+def _fill(rules: RuleSet, template: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
+    """The values a reason's placeholders stand for, as English words or numbers."""
+    values: dict[str, Any] = {}
+    for name in _PLACEHOLDER.findall(template):
+        base, _, part = name.partition(".")
+        question = rules.questions.get(base)
+        if question is not None:
+            values[name] = _said(question, ctx.get(base))
+        elif part == "items":
+            d = rules.derived_value(base)
+            values[name] = tuple(
+                rules.questions[q].phrase or rules.questions[q].text for q in d.group if ctx.get(q, 0) >= d.at_least
+            )
+        else:
+            values[name] = ctx.get(base)
+    return values
+
+
+def _said(question: Question, answer: Any) -> str | tuple[str, ...]:
+    if isinstance(answer, frozenset):
+        return tuple(o.said for o in question.options if o.code in answer)
+    option = question.option(answer)
+    return option.said if option else ""

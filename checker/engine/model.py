@@ -1,0 +1,160 @@
+"""The compiled, immutable rule set and the pieces it is made of."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .conditions import Condition
+
+Code = str | int
+
+
+class Kind(enum.Enum):
+    """How a question is answered."""
+
+    ONE_OF = "one_of"  # one code from a list of strings
+    SCALE = "scale"  # one integer from a list
+    SEVERAL = "several"  # a list of codes, at least one
+    TEXT = "text"  # free text, never used by the rules
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One answer a question offers."""
+
+    code: Code
+    label: str
+    hint: str | None = None
+    phrase: str | None = None  # how a reason says it, when not the label
+
+    @property
+    def said(self) -> str:
+        return self.phrase or self.label
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A question with its contract id, wording and allowed codes."""
+
+    id: str
+    kind: Kind
+    text: str
+    page: str
+    options: tuple[Option, ...] = ()
+    hint: str | None = None
+    required: bool = True
+    ordered: bool = False
+    alone: frozenset[Code] = frozenset()  # codes that must be the only one chosen
+    max_length: int | None = None
+    phrase: str | None = None  # the question as a reason says it (linked movements)
+    points: tuple[str, ...] = ()  # a short list shown under the question
+
+    @property
+    def codes(self) -> tuple[Code, ...]:
+        return tuple(option.code for option in self.options)
+
+    def option(self, code: Code) -> Option | None:
+        for option in self.options:
+            if option.code == code:
+                return option
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A group of questions shown together; skipped when ``ask_when`` is false."""
+
+    id: str
+    title: str
+    questions: tuple[Question, ...]
+    intro: str | None = None
+    ask_when: Condition | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """A value computed from answers: a percentage score, a count, or a yes/no."""
+
+    id: str
+    kind: str  # "percent_of_maximum" | "count" | "condition"
+    label: str
+    group: tuple[str, ...] = ()
+    at_least: int = 0
+    decimals: int = 1
+    when: Condition | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TriageLevel:
+    id: str
+    name: str
+    stops: bool  # the questionnaire ends when a red flag of this level is present
+
+
+@dataclass(frozen=True, slots=True)
+class RedFlag:
+    id: str
+    triage: str
+    name: str
+    advice: str
+    when: Condition
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    id: str
+    name: str
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRule:
+    """``outcome`` when ``when`` holds; the first rule that holds decides."""
+
+    outcome: str
+    when: Condition
+    reason: str  # used when no part of ``when`` has a reason of its own
+
+
+@dataclass(frozen=True, slots=True)
+class WorkedCase:
+    name: str
+    answers: Mapping[str, Any]
+    expect: Mapping[str, Any]
+    line: int
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """Everything ``rules.yaml`` says, checked and compiled; never changed after loading."""
+
+    version: str
+    sha256: str
+    path: str
+    pages: tuple[Page, ...]
+    questions: Mapping[str, Question]
+    derived: tuple[Derived, ...]
+    score: str  # the derived value reported as the SAQ total
+    triage_levels: tuple[TriageLevel, ...]  # most severe first
+    red_flags: tuple[RedFlag, ...]
+    outcomes: Mapping[str, Outcome]
+    outcome_rules: tuple[OutcomeRule, ...]
+    cases: tuple[WorkedCase, ...]
+
+    def page(self, page_id: str) -> Page | None:
+        for page in self.pages:
+            if page.id == page_id:
+                return page
+        return None
+
+    def red_flag(self, flag_id: str) -> RedFlag:
+        return next(flag for flag in self.red_flags if flag.id == flag_id)
+
+    def triage_level(self, level_id: str) -> TriageLevel:
+        return next(level for level in self.triage_levels if level.id == level_id)
+
+    def derived_value(self, derived_id: str) -> Derived:
+        return next(d for d in self.derived if d.id == derived_id)
