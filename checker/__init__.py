@@ -1,0 +1,40 @@
+"""The synkinesis self-check: a Flask application around a pure-Python rule engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from . import api, cli, errors, i18n, questionnaire
+from .config import PROJECT_ROOT, StartupError, configure
+from .engine import RulesError, load_rules
+from .rules import RULES_KEY
+
+__all__ = ["create_app"]
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; raise :class:`StartupError` on a broken rules file or setting."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        instance_path=str(PROJECT_ROOT / "instance"),
+    )
+    configure(app, test_config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the contract's key order
+    register_rules(app)
+    i18n.init_app(app)
+    questionnaire.init_app(app)
+    api.init_app(app)
+    errors.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def register_rules(app: Flask) -> None:
+    """Load, check and compile the rules once; a broken file stops the app here."""
+    try:
+        app.extensions[RULES_KEY] = load_rules(app.config["RULES_PATH"])
+    except RulesError as exc:
+        raise StartupError(f"the rules file has problems; the app cannot start:\n{exc}") from None

@@ -1,0 +1,77 @@
+"""Configuration: defaults in code, then ``CHECKER_*`` environment variables, then tests'.
+
+Checked at start-up, so a wrong setting stops the app with a clear message instead of
+failing later in front of a patient.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS: dict[str, Any] = {
+    "ENV": "development",  # "production" demands a real SECRET_KEY
+    "SECRET_KEY": None,
+    "RULES_PATH": str(PROJECT_ROOT / "rules.yaml"),
+    "CLINIC_NAME": "Facial Nerve Clinic",
+    "CLINIC_PHONE": "",
+    "CLINIC_ADDRESS": "",
+    "CLINIC_BOOKING_URL": "",
+    "EMERGENCY_NUMBER": "911",
+    "MAX_CONTENT_LENGTH": 64 * 1024,
+    "BABEL_DEFAULT_LOCALE": "en",
+    "LANGUAGES": ["en"],
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+}
+
+
+class StartupError(click.ClickException):
+    """The app cannot start: a broken rules file or a wrong setting.
+
+    A click exception, so ``flask`` commands print the message without a traceback.
+    """
+
+
+def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Layer the configuration onto ``app`` and check it."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("CHECKER")
+    if test_config:
+        app.config.from_mapping(test_config)
+    if app.config["ENV"] not in ("development", "production"):
+        raise StartupError(f"CHECKER_ENV must be 'development' or 'production', not {app.config['ENV']!r}")
+    if not app.config["SECRET_KEY"]:
+        if app.config["ENV"] == "production":
+            raise StartupError("CHECKER_SECRET_KEY must be set in production (for example to the output of "
+                               "'python -c \"import secrets; print(secrets.token_hex(32))\"')")
+        app.config["SECRET_KEY"] = _development_key(Path(app.instance_path))
+    if app.config["ENV"] == "production":
+        app.config["SESSION_COOKIE_SECURE"] = True
+    if not str(app.config["EMERGENCY_NUMBER"]).strip():
+        raise StartupError("CHECKER_EMERGENCY_NUMBER cannot be empty")
+    booking = str(app.config["CLINIC_BOOKING_URL"])
+    if booking and not booking.startswith(("https://", "http://")):
+        raise StartupError(f"CHECKER_CLINIC_BOOKING_URL must start with https:// or http://, not {booking!r}")
+
+
+def _development_key(instance: Path) -> str:
+    """A random key kept in the instance folder, so sessions survive a restart."""
+    path = instance / "secret_key"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        instance.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as fh:
+            fh.write(key)
+        return key

@@ -1,0 +1,47 @@
+"""Error pages and JSON errors: never a traceback in front of anyone."""
+
+from __future__ import annotations
+
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+API_PREFIX = "/api/"
+
+
+def _api_message(error: HTTPException) -> str:
+    code = error.code or 500
+    if code == 413:
+        return _("The request body is larger than 64 KiB.")
+    if code == 415:
+        return _("Send the answers as JSON, with the content type application/json.")
+    if code == 404:
+        return _("There is no such endpoint.")
+    if code == 405:
+        return _("This endpoint does not accept that method.")
+    if code >= 500:
+        return _("Something went wrong on our side. Please try again.")
+    return error.description or error.name
+
+
+def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
+    code = error.code or 500
+    if request.path.startswith(API_PREFIX):
+        where = "body" if code in (413, 415) else "request"
+        return jsonify({"errors": {where: _api_message(error)}}), code
+    template = f"errors/{code}.html" if code in (400, 404, 405, 413) else "errors/generic.html"
+    return render_template(template, error=error, code=code), code
+
+
+def handle_unexpected(error: Exception) -> tuple[Response | str, int]:
+    current_app.logger.exception("unexpected error on %s %s", request.method, request.url_rule or "(no route)")
+    try:
+        return handle_http_error(InternalServerError(original_exception=error))
+    except Exception:  # the error page itself failed: still no traceback for the visitor
+        current_app.logger.exception("the error page failed too")
+        return Response("Something went wrong. Please try again.", 500, mimetype="text/plain"), 500
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,27 @@
+"""The ``{"answers": {...}}`` document shared by the JSON API and the command line."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .engine import AnswerErrors
+
+
+def parse_document(raw: bytes | str) -> dict[str, Any]:
+    """The answers inside a JSON document; raise :class:`AnswerErrors` naming what is wrong."""
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError):
+        raise AnswerErrors({"body": "not valid JSON"}) from None
+    if not isinstance(document, dict):
+        raise AnswerErrors({"body": 'expected a JSON object: {"answers": {...}}'})
+    unknown = sorted(set(document) - {"answers"})
+    if unknown:
+        raise AnswerErrors({"body": f"unknown key {unknown[0]!r}: expected only \"answers\""})
+    if "answers" not in document:
+        raise AnswerErrors({"answers": "required: an object mapping question ids to answers"})
+    answers = document["answers"]
+    if not isinstance(answers, dict):
+        raise AnswerErrors({"answers": "must be an object mapping question ids to answers"})
+    return answers

@@ -1,0 +1,15 @@
+"""The patient's self-check: landing page, question pages, check your answers, result."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from ..rules import current_rules
+from .forms import build_forms
+from .views import FORMS_KEY, bp
+
+
+def init_app(app: Flask) -> None:
+    with app.app_context():
+        app.extensions[FORMS_KEY] = build_forms(current_rules())
+    app.register_blueprint(bp)

@@ -1,0 +1,28 @@
+// Small enhancements; everything works without this file.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    // Move focus to the error summary, or to the page's heading, so screen reader
+    // and keyboard users start where the page's content does.
+    var target = document.querySelector(".error-summary[data-autofocus]") ||
+      document.querySelector("[data-autofocus]");
+    if (target && document.querySelector(".question-form, .error-summary")) {
+      target.focus();
+    }
+    // Links in the error summary move focus to the field, with its question in view.
+    document.querySelectorAll(".error-summary a[href^='#']").forEach(function (link) {
+      link.addEventListener("click", function (event) {
+        var input = document.getElementById(link.getAttribute("href").slice(1));
+        if (!input) { return; }
+        event.preventDefault();
+        var group = input.closest(".field") || input;
+        group.scrollIntoView();
+        input.focus({ preventScroll: true });
+      });
+    });
+    document.querySelectorAll(".js-print").forEach(function (button) {
+      button.hidden = false;
+      button.addEventListener("click", function () { window.print(); });
+    });
+  });
+})();
