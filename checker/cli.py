@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from .config import DEFAULTS
 from .engine import AnswerErrors, RulesError, assess, load_rules
@@ -27,6 +28,7 @@ def _print_json(data: dict[str, Any]) -> None:
 @click.command("assess")
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("--trace", is_flag=True, help="Also print every condition that decided the result.")
+@with_appcontext
 def assess_command(file: str, trace: bool) -> None:
     """Assess the answers in FILE ('-' for standard input): {"answers": {...}}.
 

@@ -51,8 +51,10 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         raise StartupError(f"CHECKER_ENV must be 'development' or 'production', not {app.config['ENV']!r}")
     if not app.config["SECRET_KEY"]:
         if app.config["ENV"] == "production":
-            raise StartupError("CHECKER_SECRET_KEY must be set in production (for example to the output of "
-                               "'python -c \"import secrets; print(secrets.token_hex(32))\"')")
+            raise StartupError(
+                "CHECKER_SECRET_KEY must be set in production (for example to the output of "
+                "'python -c \"import secrets; print(secrets.token_hex(32))\"')"
+            )
         app.config["SECRET_KEY"] = _development_key(Path(app.instance_path))
     if app.config["ENV"] == "production":
         app.config["SESSION_COOKIE_SECURE"] = True

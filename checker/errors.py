@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, abort, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -12,15 +12,15 @@ API_PREFIX = "/api/"
 def _api_message(error: HTTPException) -> str:
     code = error.code or 500
     if code == 413:
-        return _("The request body is larger than 64 KiB.")
+        return str(_("The request body is larger than 64 KiB."))
     if code == 415:
-        return _("Send the answers as JSON, with the content type application/json.")
+        return str(_("Send the answers as JSON, with the content type application/json."))
     if code == 404:
-        return _("There is no such endpoint.")
+        return str(_("There is no such endpoint."))
     if code == 405:
-        return _("This endpoint does not accept that method.")
+        return str(_("This endpoint does not accept that method."))
     if code >= 500:
-        return _("Something went wrong on our side. Please try again.")
+        return str(_("Something went wrong on our side. Please try again."))
     return error.description or error.name
 
 
@@ -42,6 +42,14 @@ def handle_unexpected(error: Exception) -> tuple[Response | str, int]:
         return Response("Something went wrong. Please try again.", 500, mimetype="text/plain"), 500
 
 
+def refuse_oversized_bodies() -> None:
+    """413 for any body over the limit, before a view can redirect without reading it."""
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if limit is not None and (request.content_length or 0) > limit:
+        abort(413)
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_oversized_bodies)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(Exception, handle_unexpected)

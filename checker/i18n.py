@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask, current_app, request
 from flask_babel import Babel, get_locale, gettext
 
-from .engine import join_words
+from .engine import Reason, join_words
 
 
 def select_locale() -> str | None:
@@ -20,11 +20,9 @@ def init_app(app: Flask) -> None:
 
 def translate(text: str) -> str:
     """Text from the rules file in the current language (English until translated)."""
-    return gettext(text) if text else text
+    return str(gettext(text)) if text else text
 
 
-def reason_text(reason: object) -> str:
-    from .engine import Reason
-
-    assert isinstance(reason, Reason)
+def reason_text(reason: Reason) -> str:
+    """A reason in the current language."""
     return reason.text(translate, join_words)

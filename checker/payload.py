@@ -18,7 +18,7 @@ def parse_document(raw: bytes | str) -> dict[str, Any]:
         raise AnswerErrors({"body": 'expected a JSON object: {"answers": {...}}'})
     unknown = sorted(set(document) - {"answers"})
     if unknown:
-        raise AnswerErrors({"body": f"unknown key {unknown[0]!r}: expected only \"answers\""})
+        raise AnswerErrors({"body": f'unknown key {unknown[0]!r}: expected only "answers"'})
     if "answers" not in document:
         raise AnswerErrors({"answers": "required: an object mapping question ids to answers"})
     answers = document["answers"]

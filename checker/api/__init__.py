@@ -43,11 +43,7 @@ def _question_json(question: Question) -> dict[str, Any]:
 
 def catalogue(rules: RuleSet, language: str) -> dict[str, Any]:
     """The questionnaire as data: pages, questions, codes, skip and stop conditions."""
-    stops = [
-        {"red_flag": f.id, "when": f.when.source}
-        for f in rules.red_flags
-        if rules.triage_level(f.triage).stops
-    ]
+    stops = [{"red_flag": f.id, "when": f.when.source} for f in rules.red_flags if rules.triage_level(f.triage).stops]
     return {
         "rules": {"version": rules.version, "sha256": rules.sha256},
         "language": language,

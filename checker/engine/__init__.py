@@ -81,7 +81,7 @@ def case_problems(rules: RuleSet) -> list[Problem]:
     for index, case in enumerate(rules.cases):
         where = f"cases[{index}] '{case.name}'"
 
-        def report(message: str, line: int = case.line) -> None:
+        def report(message: str, line: int = case.line, where: str = where) -> None:
             problems.append(Problem(rules.path, line, 1, f"{where}: {message}"))
 
         try:
@@ -97,9 +97,9 @@ def case_problems(rules: RuleSet) -> list[Problem]:
             "saq_total": result.saq_total,
         }
         for key, expected in case.expect.items():
-            if key == "saq_total" and expected is not None and got[key] is not None:
-                if isinstance(expected, (int, float)) and abs(float(expected) - got[key]) <= 0.05:
-                    continue
+            close = isinstance(expected, (int, float)) and isinstance(got[key], float)
+            if key == "saq_total" and close and abs(float(expected) - got[key]) <= 0.05:
+                continue
             if got[key] != expected:
                 report(f"expected {key} {expected!r}, got {got[key]!r}")
     return problems

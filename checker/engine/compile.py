@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
 from .conditions import All, Any_, Condition, Leaf, Not
 from .load import Node
@@ -27,7 +27,7 @@ from .model import (
     TriageLevel,
     WorkedCase,
 )
-from .problems import Problem, RulesError, did_you_mean
+from .problems import Problem, RulesError, did_you_mean, did_you_mean_or_list
 
 _ID = re.compile(r"^[a-z][a-z0-9_-]*$")
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
@@ -57,6 +57,7 @@ class _Compiler:
         self.groups: dict[str, tuple[str, ...]] = {}
         self.derived: dict[str, Derived] = {}
         self.option_sets: dict[str, tuple[Option, ...]] = {}
+        self.broken: set[str] = set()  # ids defined with errors: already reported, not "unknown"
 
     # -- small readers ---------------------------------------------------------------
 
@@ -64,9 +65,7 @@ class _Compiler:
         where = f"{node.path}: " if node.path else ""
         self.problems.append(node.at.problem(where + message))
 
-    def fields(
-        self, node: Node, required: Iterable[str], optional: Iterable[str] = ()
-    ) -> dict[str, Node] | None:
+    def fields(self, node: Node, required: Iterable[str], optional: Iterable[str] = ()) -> dict[str, Node] | None:
         """The keys of a mapping, after reporting unknown and missing ones."""
         if not isinstance(node.value, dict):
             self.problem(node, "expected a mapping of keys to values")
@@ -75,7 +74,7 @@ class _Compiler:
         allowed = required + optional
         for key in node.value:
             if key not in allowed:
-                hint = did_you_mean(key, allowed) or f" (expected one of: {', '.join(allowed)})"
+                hint = did_you_mean_or_list(key, allowed)
                 self.problems.append(node.key_at[key].problem(f"{node.child_path(key)}: unknown key '{key}'{hint}"))
         for key in required:
             if key not in node.value:
@@ -138,13 +137,17 @@ class _Compiler:
                 return ()
             options = self.option_sets[node.value]
         else:
-            options = tuple(self.option(item) for item in self.items(node, "a list of options or the name of an option set"))
-            options = tuple(o for o in options if o is not None)
+            read = [self.option(item) for item in self.items(node, "a list of options or the name of an option set")]
+            options = tuple(o for o in read if o is not None)
         if kind is not None:
             want = int if kind is Kind.SCALE else str
             for option in options:
                 if type(option.code) is not want:
-                    self.problem(node, f"option code {option.code!r} must be {'a whole number' if want is int else 'text'} for a {kind.value} question")
+                    self.problem(
+                        node,
+                        f"option code {option.code!r} must be {'a whole number' if want is int else 'text'} "
+                        f"for a {kind.value} question",
+                    )
                     break
         seen: set[Code] = set()
         for option in options:
@@ -161,10 +164,16 @@ class _Compiler:
         if isinstance(code, bool) or not isinstance(code, (str, int)):
             self.problem(f["code"], "an option code must be text or a whole number")
             return None
-        return Option(code, self.text(f.get("label")) or str(code), self.text(f.get("hint")), self.text(f.get("phrase")))
+        return Option(
+            code, self.text(f.get("label")) or str(code), self.text(f.get("hint")), self.text(f.get("phrase"))
+        )
 
     def question(self, node: Node, page_id: str, page_index: int) -> Question | None:
-        f = self.fields(node, ["id", "type", "text"], ["hint", "options", "required", "ordered", "alone", "max_length", "phrase", "points"])
+        f = self.fields(
+            node,
+            ["id", "type", "text"],
+            ["hint", "options", "required", "ordered", "alone", "max_length", "phrase", "points"],
+        )
         if f is None:
             return None
         qid = self.ident(f.get("id"))
@@ -174,7 +183,10 @@ class _Compiler:
                 kind = Kind(f["type"].value)
             except ValueError:
                 names = [k.value for k in Kind]
-                self.problem(f["type"], f"unknown question type {f['type'].value!r}{did_you_mean(f['type'].value, names) or ' (expected one of: ' + ', '.join(names) + ')'}")
+                self.problem(
+                    f["type"],
+                    f"unknown question type {f['type'].value!r}{did_you_mean_or_list(f['type'].value, names)}",
+                )
         options: tuple[Option, ...] = ()
         if kind is Kind.TEXT:
             if "options" in f:
@@ -187,7 +199,11 @@ class _Compiler:
         alone: set[Code] = set()
         for item in self.items(f.get("alone")):
             if item.value not in {o.code for o in options}:
-                self.problem(item, f"'{item.value}' is not one of this question's codes{did_you_mean(item.value, [str(o.code) for o in options])}")
+                self.problem(
+                    item,
+                    f"'{item.value}' is not one of this question's codes"
+                    + did_you_mean(item.value, [str(o.code) for o in options]),
+                )
             else:
                 alone.add(item.value)  # type: ignore[arg-type]
         if "alone" in f and kind is not Kind.SEVERAL:
@@ -226,10 +242,20 @@ class _Compiler:
             page_id = self.ident(f.get("id")) or f"page-{index + 1}"
             if "id" in f:
                 self.unique(f["id"], page_id, seen, "page")
-            questions = [self.question(q, page_id, index) for q in self.items(f.get("questions"), "a list of questions")]
+            questions = [
+                self.question(q, page_id, index) for q in self.items(f.get("questions"), "a list of questions")
+            ]
             if "questions" in f and not questions:
                 self.problem(f["questions"], "a page needs at least one question")
-            pages.append(Page(page_id, self.text(f.get("title")) or page_id, tuple(q for q in questions if q), self.text(f.get("intro")), None))
+            pages.append(
+                Page(
+                    page_id,
+                    self.text(f.get("title")) or page_id,
+                    tuple(q for q in questions if q),
+                    self.text(f.get("intro")),
+                    None,
+                )
+            )
         # Skip conditions are compiled once every question is known.
         for index, item in enumerate(self.items(node)):
             when = item.value.get("ask_when") if isinstance(item.value, dict) else None
@@ -239,9 +265,14 @@ class _Compiler:
             if condition is not None:
                 for subject in sorted(condition.subjects()):
                     if subject not in self.questions:
-                        self.problem(when, f"a page can only be skipped on answers to questions, and '{subject}' is not one")
+                        self.problem(
+                            when, f"a page can only be skipped on answers to questions, and '{subject}' is not one"
+                        )
                     elif self.page_of[subject] >= index:
-                        self.problem(when, f"'{subject}' is not asked before this page, so it cannot decide whether the page is asked")
+                        self.problem(
+                            when,
+                            f"'{subject}' is not asked before this page, so it cannot decide whether the page is asked",
+                        )
             page = pages[index]
             pages[index] = Page(page.id, page.title, page.questions, page.intro, condition)
         return tuple(pages)
@@ -282,24 +313,27 @@ class _Compiler:
         return None
 
     def operator(self, node: Node, allowed: list[str], subject: str) -> tuple[str, Node] | None:
-        assert isinstance(node.value, dict)
-        ops = [k for k in node.value if k not in (subject, "reason")]
+        keys = cast(dict[str, Node], node.value)
+        ops = [k for k in keys if k not in (subject, "reason")]
         if len(ops) != 1 or ops[0] not in allowed:
             unknown = [k for k in ops if k not in allowed]
             if unknown:
                 key = unknown[0]
-                self.problems.append(node.key_at[key].problem(f"{node.child_path(key)}: unknown operator '{key}'{did_you_mean(key, allowed) or ' (expected one of: ' + ', '.join(allowed) + ')'}"))
+                self.problems.append(
+                    node.key_at[key].problem(
+                        f"{node.child_path(key)}: unknown operator '{key}'{did_you_mean_or_list(key, allowed)}"
+                    )
+                )
             else:
                 self.problem(node, f"expected exactly one operator of: {', '.join(allowed)}")
             return None
-        return ops[0], node.value[ops[0]]
+        return ops[0], keys[ops[0]]
 
     def answer_leaf(self, node: Node, reason: str | None) -> Condition | None:
-        assert isinstance(node.value, dict)
-        subject_node = node.value["answer"]
+        subject_node = cast(dict[str, Node], node.value)["answer"]
         qid = subject_node.value
         question = self.questions.get(qid) if isinstance(qid, str) else None
-        if question is None:
+        if question is None or not isinstance(qid, str):
             self.problem(subject_node, f"unknown question '{qid}'{did_you_mean(qid, self.questions)}")
             return None
         if question.kind is Kind.TEXT:
@@ -314,8 +348,9 @@ class _Compiler:
             return None
         op, operand = found
         plural = op in ("in", "not_in", "includes_any")
-        codes = [self.code(item, question) for item in (self.items(operand, "a list of codes") if plural else [operand])]
-        if any(c is None for c in codes) or not codes:
+        read = [self.code(item, question) for item in (self.items(operand, "a list of codes") if plural else [operand])]
+        codes = [c for c in read if c is not None]
+        if not codes or len(codes) != len(read):
             return None
         rank = {o.code: i for i, o in enumerate(question.options)}
         first = codes[0]
@@ -345,19 +380,21 @@ class _Compiler:
         return Leaf(qid, description, check, node.plain(), reason)
 
     def code(self, node: Node, question: Question) -> Code | None:
-        if node.value in question.codes and type(node.value) is type(question.codes[0]):
-            return node.value  # type: ignore[return-value]
+        value = node.value
+        if isinstance(value, (str, int)) and value in question.codes and type(value) is type(question.codes[0]):
+            return value
         shown = [str(c) for c in question.codes]
-        hint = did_you_mean(str(node.value), shown) or f" (expected one of: {', '.join(shown)})"
+        hint = did_you_mean_or_list(str(node.value), shown)
         self.problem(node, f"{node.value!r} is not a code of '{question.id}'{hint}")
         return None
 
     def value_leaf(self, node: Node, reason: str | None) -> Condition | None:
-        assert isinstance(node.value, dict)
-        subject_node = node.value["value"]
+        subject_node = cast(dict[str, Node], node.value)["value"]
         did = subject_node.value
         derived = self.derived.get(did) if isinstance(did, str) else None
-        if derived is None:
+        if derived is None and did in self.broken:
+            return None
+        if derived is None or not isinstance(did, str):
             known = list(self.derived)
             hint = did_you_mean(did, known)
             if isinstance(did, str) and did in self.questions:
@@ -394,7 +431,11 @@ class _Compiler:
                 continue
             if base in self.derived and (not part or (part == "items" and self.derived[base].kind == "count")):
                 continue
-            names = list(self.questions) + list(self.derived) + [f"{d}.items" for d, v in self.derived.items() if v.kind == "count"]
+            names = (
+                list(self.questions)
+                + list(self.derived)
+                + [f"{d}.items" for d, v in self.derived.items() if v.kind == "count"]
+            )
             self.problem(node, f"unknown placeholder '{{{name}}}'{did_you_mean(name, names)}")
 
     # -- derived values, triage, red flags, outcomes -------------------------------------
@@ -418,10 +459,10 @@ class _Compiler:
             self.groups[name] = tuple(ids)
 
     def group(self, node: Node) -> tuple[str, ...]:
-        if node.value not in self.groups:
+        if not isinstance(node.value, str) or node.value not in self.groups:
             self.problem(node, f"unknown group '{node.value}'{did_you_mean(node.value, self.groups)}")
             return ()
-        return self.groups[node.value]  # type: ignore[index]
+        return self.groups[node.value]
 
     def read_derived(self, node: Node | None) -> None:
         seen: dict[str, Node] = {}
@@ -450,10 +491,11 @@ class _Compiler:
             else:
                 when = self.condition(f["when"])
                 if when is None:
+                    self.broken.add(did)
                     continue
                 derived = Derived(did, "condition", label, when=when)
             for extra in ("at_least", "decimals"):
-                if extra in f and not (kind, extra) in {("count", "at_least"), ("percent_of_maximum", "decimals")}:
+                if extra in f and (kind, extra) not in {("count", "at_least"), ("percent_of_maximum", "decimals")}:
                     self.problem(f[extra], f"'{extra}' does not apply to this kind of derived value")
             self.derived[did] = derived
 
@@ -466,11 +508,15 @@ class _Compiler:
                 continue
             lid = self.ident(f.get("id"))
             if lid and self.unique(f["id"], lid, seen, "triage level"):
-                levels.append(TriageLevel(lid, self.text(f.get("name")) or lid, self.flag(f.get("stops_questionnaire"), False)))
+                levels.append(
+                    TriageLevel(lid, self.text(f.get("name")) or lid, self.flag(f.get("stops_questionnaire"), False))
+                )
         if isinstance(node.value, list) and len(levels) < 2:
             self.problem(node, "list at least two triage levels: the last applies when no red flag is present")
         elif levels and levels[-1].stops:
-            self.problem(node, "the last triage level applies when no red flag is present, so it cannot stop the questionnaire")
+            self.problem(
+                node, "the last triage level applies when no red flag is present, so it cannot stop the questionnaire"
+            )
         return tuple(levels)
 
     def red_flags(self, node: Node, levels: tuple[TriageLevel, ...]) -> tuple[RedFlag, ...]:
@@ -490,7 +536,11 @@ class _Compiler:
                 self.problem(triage, f"'{triage.value}' is the level for no red flag")
             when = self.condition(f["when"]) if "when" in f else None
             if fid and self.unique(f["id"], fid, seen, "red flag") and triage and when:
-                flags.append(RedFlag(fid, str(triage.value), self.text(f.get("name")) or fid, self.text(f.get("advice")) or "", when))
+                flags.append(
+                    RedFlag(
+                        fid, str(triage.value), self.text(f.get("name")) or fid, self.text(f.get("advice")) or "", when
+                    )
+                )
         return tuple(flags)
 
     def outcomes(self, node: Node) -> dict[str, Outcome]:
@@ -526,14 +576,19 @@ class _Compiler:
                 if f["otherwise"].value is not True:
                     self.problem(f["otherwise"], "write 'otherwise: true'")
                 if not last:
-                    self.problem(f["otherwise"], "'otherwise' must be the last outcome rule: the rules after it could never apply")
+                    self.problem(
+                        f["otherwise"],
+                        "'otherwise' must be the last outcome rule: the rules after it could never apply",
+                    )
                 when: Condition | None = All((), {"otherwise": True}, None)
             else:
                 when = self.condition(f["when"])
             if when is not None and target is not None and reason is not None and target.value in outcomes:
                 rules.append(OutcomeRule(str(target.value), when, reason))
         if items and isinstance(items[-1].value, dict) and "otherwise" not in items[-1].value:
-            self.problem(items[-1], "the last outcome rule must be 'otherwise: true', so every set of answers has an outcome")
+            self.problem(
+                items[-1], "the last outcome rule must be 'otherwise: true', so every set of answers has an outcome"
+            )
         return tuple(rules)
 
     def cases(self, node: Node | None) -> tuple[WorkedCase, ...]:
@@ -551,7 +606,9 @@ class _Compiler:
             if "like" in f:
                 base = by_name.get(str(f["like"].value))
                 if base is None:
-                    self.problem(f["like"], f"no earlier case named '{f['like'].value}'{did_you_mean(f['like'].value, by_name)}")
+                    self.problem(
+                        f["like"], f"no earlier case named '{f['like'].value}'{did_you_mean(f['like'].value, by_name)}"
+                    )
                     continue
                 answers.update(base.answers)
             given = f.get("answers")
@@ -567,7 +624,12 @@ class _Compiler:
             expect = self.fields(f["expect"], _EXPECT_KEYS)
             if expect is None:
                 continue
-            case = WorkedCase(name, MappingProxyType(answers), MappingProxyType({k: v.plain() for k, v in expect.items()}), item.at.line)
+            case = WorkedCase(
+                name,
+                MappingProxyType(answers),
+                MappingProxyType({k: v.plain() for k, v in expect.items()}),
+                item.at.line,
+            )
             cases.append(case)
             by_name[name] = case
         return tuple(cases)
@@ -595,7 +657,8 @@ def compile_rules(root: Node, sha256: str) -> RuleSet:
     score = top.get("score")
     if score is not None and (score.value not in c.derived or c.derived[str(score.value)].kind != "percent_of_maximum"):
         scores = [d for d, v in c.derived.items() if v.kind == "percent_of_maximum"]
-        c.problem(score, f"'{score.value}' is not a percent_of_maximum derived value{did_you_mean(score.value, scores)}")
+        hint = did_you_mean_or_list(score.value, scores) if scores else ""
+        c.problem(score, f"'{score.value}' is not a percent_of_maximum derived value{hint}")
     levels = c.triage_levels(top["triage_levels"]) if "triage_levels" in top else ()
     flags = c.red_flags(top["red_flags"], levels) if "red_flags" in top else ()
     outcomes = c.outcomes(top["outcomes"]) if "outcomes" in top else {}

@@ -185,6 +185,8 @@ def _codes(question: Question) -> str:
 
 
 def _check_code(question: Question, code: Any) -> None:
+    if question.kind is Kind.SCALE and type(code) is not int:
+        raise ValueError(f"must be a whole number, one of: {_codes(question)}")
     if type(code) is not type(question.codes[0]) or code not in question.codes:
         hint = did_you_mean(code, [str(c) for c in question.codes]) if isinstance(code, str) else ""
         raise ValueError(f"{code!r} is not one of: {_codes(question)}{hint}")
@@ -226,13 +228,12 @@ def derive(rules: RuleSet, answers: Mapping[str, Any]) -> dict[str, Any]:
     ctx: dict[str, Any] = dict(answers)
     values: dict[str, Any] = {}
     for d in rules.derived:
-        if d.kind == "condition":
-            assert d.when is not None
+        if d.when is not None:
             value: Any = d.when.test(ctx)
         elif d.kind == "count":
             value = sum(1 for q in d.group if ctx.get(q, 0) >= d.at_least)
         elif all(q in ctx for q in d.group):
-            top = sum(max(rules.questions[q].codes) for q in d.group)  # type: ignore[type-var]
+            top = sum(max(int(c) for c in rules.questions[q].codes) for q in d.group)
             exact = Decimal(sum(ctx[q] for q in d.group) * 100) / Decimal(top)
             value = float(exact.quantize(Decimal(1).scaleb(-d.decimals), rounding=ROUND_HALF_UP))
         else:
@@ -248,7 +249,9 @@ def assess(rules: RuleSet, answers: Any) -> Result:
     ctx = {**used, **derived}
     red_flags = tuple(f.id for f in rules.red_flags if f.when.test(ctx))
     severity = {level.id: i for i, level in enumerate(rules.triage_levels)}
-    triage = min((rules.red_flag(f).triage for f in red_flags), key=severity.__getitem__, default=rules.triage_levels[-1].id)
+    triage = min(
+        (rules.red_flag(f).triage for f in red_flags), key=severity.__getitem__, default=rules.triage_levels[-1].id
+    )
     outcome: str | None = None
     reasons: tuple[Reason, ...] = ()
     if not rules.triage_level(triage).stops:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Union
 
 import yaml
 
@@ -19,7 +18,7 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _YAML11_BOOLEANS = {"yes", "no", "on", "off"}
 _FLOAT = re.compile(r"^[-+]?(\d+\.\d*|\.\d+|\d+)([eE][-+]?\d+)?$")
 
-Scalar = Union[str, int, float, bool, None]
+Scalar = str | int | float | bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +37,7 @@ class Position:
 class Node:
     """One value of the rules file with its position and its path inside the file."""
 
-    value: Union[dict[str, Node], list[Node], Scalar]
+    value: dict[str, Node] | list[Node] | Scalar
     at: Position
     path: str
     key_at: dict[str, Position] = field(default_factory=dict)
@@ -94,43 +93,41 @@ def _position(yaml_node: yaml.Node, file: str) -> Position:
 def _convert(yaml_node: yaml.Node, file: str, path: str, problems: list[Problem]) -> Node:
     at = _position(yaml_node, file)
     if isinstance(yaml_node, yaml.MappingNode):
-        node = Node({}, at, path)
-        assert isinstance(node.value, dict)
+        mapping: dict[str, Node] = {}
+        node = Node(mapping, at, path)
         for key_node, value_node in yaml_node.value:
             key_at = _position(key_node, file)
             if not isinstance(key_node, yaml.ScalarNode):
                 problems.append(key_at.problem("a key must be a plain word"))
                 continue
             key = str(key_node.value)
-            if key in node.value:
+            if key in mapping:
                 first = node.key_at[key]
-                problems.append(
-                    key_at.problem(f"duplicate key '{key}' (first given at line {first.line})")
-                )
+                problems.append(key_at.problem(f"duplicate key '{key}' (first given at line {first.line})"))
                 continue
             node.key_at[key] = key_at
-            node.value[key] = _convert(value_node, file, node.child_path(key), problems)
+            mapping[key] = _convert(value_node, file, node.child_path(key), problems)
         return node
     if isinstance(yaml_node, yaml.SequenceNode):
-        node = Node([], at, path)
-        assert isinstance(node.value, list)
+        items: list[Node] = []
+        node = Node(items, at, path)
         for index, item in enumerate(yaml_node.value):
-            node.value.append(_convert(item, file, node.child_path(index), problems))
+            items.append(_convert(item, file, node.child_path(index), problems))
         return node
-    return Node(_scalar(yaml_node, at, problems), at, path)
+    return Node(_scalar(yaml_node, at, path, problems), at, path)
 
 
-def _scalar(yaml_node: yaml.Node, at: Position, problems: list[Problem]) -> Scalar:
+def _scalar(yaml_node: yaml.Node, at: Position, path: str, problems: list[Problem]) -> Scalar:
     text = str(yaml_node.value)
-    if yaml_node.style:  # quoted or block text: always a string
+    if getattr(yaml_node, "style", None):  # quoted or block text: always a string
         return text
     tag = yaml_node.tag.rsplit(":", 1)[-1]
     if tag == "bool":
         if text.lower() in _YAML11_BOOLEANS:
             problems.append(
                 at.problem(
-                    f"unquoted {text} is read by YAML as true/false: "
-                    f"write \"{text}\" in quotes for the answer code, or true/false for a flag"
+                    f"{path}: unquoted {text} is read by YAML as true/false: "
+                    f'write "{text}" in quotes for the answer code, or true/false for a flag'
                 )
             )
             return text

@@ -28,6 +28,12 @@ class RulesError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+def did_you_mean_or_list(word: object, choices: Iterable[str]) -> str:
+    """A 'did you mean' hint, or else the list of what is allowed."""
+    choices = list(choices)
+    return did_you_mean(word, choices) or f" (expected one of: {', '.join(choices)})"
+
+
 def did_you_mean(word: object, choices: Iterable[str]) -> str:
     """A ' (did you mean 'x'?)' hint when a close match exists, else ''."""
     if not isinstance(word, str):

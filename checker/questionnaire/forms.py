@@ -8,6 +8,7 @@ from typing import Any
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
 from wtforms import Field, RadioField, SelectMultipleField, TextAreaField
+from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from ..engine import Kind, Page, Question, RuleSet
@@ -36,7 +37,7 @@ class _Alone:
 
 
 def _field(question: Question) -> Field:
-    choices = [(o.code, o.label) for o in question.options]
+    choices = [SelectChoice(o.code, o.label) for o in question.options]
     if question.kind is Kind.TEXT:
         limit = question.max_length or 10_000
         return TextAreaField(

@@ -18,7 +18,7 @@ bp = Blueprint("questionnaire", __name__)
 FORMS_KEY = "checker.forms"
 
 
-class StartAgainForm(FlaskForm):
+class StartAgainForm(FlaskForm):  # type: ignore[misc]
     """Only its CSRF token: starting again throws answers away, so it must be a real POST."""
 
 
@@ -104,8 +104,13 @@ def question_page(page_id: str) -> Response | str:
         step=asked.index(page.id) + 1,
         steps=len(asked),
         changing=changing,
-        back_url=(url_for("questionnaire.check_answers") if changing else
-                  _page_url(previous) if previous else url_for("questionnaire.landing")),
+        back_url=(
+            url_for("questionnaire.check_answers")
+            if changing
+            else _page_url(previous)
+            if previous
+            else url_for("questionnaire.landing")
+        ),
     )
 
 
@@ -154,8 +159,9 @@ def emergency() -> str:
     rules = current_rules()
     flag = next((f for f in rules.red_flags if rules.triage_level(f.triage).stops), None)
     first = rules.pages[0]
-    return render_template("questionnaire/emergency.html", flag=flag, first_page=first,
-                           answered=is_complete(first, saved_answers()))
+    return render_template(
+        "questionnaire/emergency.html", flag=flag, first_page=first, answered=is_complete(first, saved_answers())
+    )
 
 
 @bp.get("/how-this-works")

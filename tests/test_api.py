@@ -1,0 +1,125 @@
+"""The JSON API of SPEC section 5, with every error behaviour."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from checker.engine import RuleSet
+
+from .conftest import VIGNETTES
+
+
+@pytest.mark.parametrize("case", VIGNETTES, ids=[c["name"] for c in VIGNETTES])
+def test_assess_matches_the_worked_cases(client: FlaskClient, case: dict[str, Any]) -> None:
+    response = client.post("/api/v1/assess", json={"answers": case["answers"]})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert list(body) == ["outcome", "triage", "red_flags", "saq", "reasons", "rules"]
+    assert body["outcome"] == case["expect"]["outcome"]
+    assert body["triage"] == case["expect"]["triage"]
+    assert body["red_flags"] == case["expect"]["red_flags"]
+    if case["expect"]["saq_total"] is None:
+        assert body["saq"] is None
+    else:
+        assert body["saq"]["total"] == pytest.approx(case["expect"]["saq_total"], abs=0.05)
+    if body["outcome"] is not None:
+        assert body["reasons"]
+        assert all(r["rule"] == body["outcome"] and r["text"] for r in body["reasons"])
+
+
+def test_assess_reports_the_rules_version_and_hash(client: FlaskClient, rules: RuleSet) -> None:
+    body = client.post("/api/v1/assess", json={"answers": VIGNETTES[0]["answers"]}).get_json()
+    assert body["rules"] == {"version": rules.version, "sha256": rules.sha256}
+
+
+def test_assess_trace_on_request(client: FlaskClient) -> None:
+    body = client.post("/api/v1/assess?trace=1", json={"answers": VIGNETTES[4]["answers"]}).get_json()
+    assert body["trace"]["outcome_rules"][-1]["outcome"] == "stage-3"
+    assert "trace" not in client.post("/api/v1/assess", json={"answers": VIGNETTES[4]["answers"]}).get_json()
+
+
+def test_every_problem_is_listed(client: FlaskClient) -> None:
+    answers = copy.deepcopy(VIGNETTES[4]["answers"])
+    answers["rf_eye"] = "perhaps"
+    answers["saq_eye_smil"] = 3
+    del answers["pattern"]
+    response = client.post("/api/v1/assess", json={"answers": answers})
+    assert response.status_code == 400
+    assert response.get_json() == {
+        "errors": {
+            "rf_eye": "'perhaps' is not one of: yes, no",
+            "saq_eye_smil": "unknown question id (did you mean 'saq_eye_smile'?)",
+            "pattern": "an answer is required",
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ("{not json", "body"),
+        ("[1, 2]", "body"),
+        ('"answers"', "body"),
+        ('{"answers": [1]}', "answers"),
+        ("{}", "answers"),
+        ('{"answers": {}, "extra": 1}', "body"),
+        ("[" * 20_000 + "]" * 20_000, "body"),
+        ('{"answers": {"rf_eye": "\\ud800"}}', "rf_eye"),
+    ],
+)
+def test_malformed_bodies_are_400(client: FlaskClient, body: str, key: str) -> None:
+    response = client.post("/api/v1/assess", data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert key in response.get_json()["errors"]
+
+
+def test_non_utf8_body_is_400(client: FlaskClient) -> None:
+    response = client.post("/api/v1/assess", data=b'{"answers": {"\xff": 1}}', content_type="application/json")
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_other_content_types_are_415(client: FlaskClient, content_type: str | None) -> None:
+    response = client.post("/api/v1/assess", data=json.dumps({"answers": {}}), content_type=content_type)
+    assert response.status_code == 415
+    assert "application/json" in response.get_json()["errors"]["body"]
+
+
+def test_bodies_over_64_kib_are_413(client: FlaskClient) -> None:
+    answers = dict(VIGNETTES[0]["answers"], notes="x" * (65 * 1024))
+    response = client.post("/api/v1/assess", json={"answers": answers})
+    assert response.status_code == 413
+    assert "64 KiB" in response.get_json()["errors"]["body"]
+
+
+def test_json_errors_for_wrong_method_and_path(client: FlaskClient) -> None:
+    assert client.get("/api/v1/assess").status_code == 405
+    assert client.get("/api/v1/assess").get_json()["errors"]
+    missing = client.get("/api/v1/nothing")
+    assert missing.status_code == 404
+    assert missing.get_json() == {"errors": {"request": "There is no such endpoint."}}
+
+
+def test_assess_needs_no_csrf_token_and_sets_no_cookie(client: FlaskClient) -> None:
+    response = client.post("/api/v1/assess", json={"answers": VIGNETTES[0]["answers"]})
+    assert response.status_code == 200
+    assert "Set-Cookie" not in response.headers
+
+
+def test_questionnaire_catalogue(client: FlaskClient, rules: RuleSet) -> None:
+    body = client.get("/api/v1/questionnaire").get_json()
+    assert body["rules"]["version"] == rules.version
+    assert body["language"] == "en"
+    questions = {q["id"]: q for page in body["pages"] for q in page["questions"]}
+    assert list(questions) == list(rules.questions)
+    assert [o["code"] for o in questions["saq_eye_smile"]["options"]] == [1, 2, 3, 4, 5]
+    assert questions["treatments"]["alone"] == ["none"]
+    assert questions["notes"]["required"] is False
+    pages = {page["id"]: page for page in body["pages"]}
+    assert pages["weakness"]["ask_when"] == {"answer": "cause", "is_not": "none"}
+    assert body["stop_when"] == [{"red_flag": "stroke_signs", "when": {"answer": "rf_stroke_signs", "is": "yes"}}]

@@ -1,0 +1,105 @@
+"""The command line of SPEC section 5, run as a person or a script would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from .conftest import ROOT, RULES_PATH, VIGNETTES
+
+FLASK = [sys.executable, "-m", "flask", "--app", "checker"]
+
+
+def run(args: list[str], stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        FLASK + args,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def test_assess_from_standard_input() -> None:
+    case = VIGNETTES[4]
+    done = run(["assess", "-"], json.dumps({"answers": case["answers"]}))
+    assert done.returncode == 0, done.stderr
+    body = json.loads(done.stdout)
+    assert body["outcome"] == "stage-3"
+    assert body["saq"] == {"total": 44.4}
+
+
+def test_assess_from_a_file(app: Flask, tmp_path: Path) -> None:
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps({"answers": VIGNETTES[2]["answers"]}))
+    result = app.test_cli_runner().invoke(args=["assess", str(path)])
+    assert result.exit_code == 0
+    assert json.loads(result.output)["triage"] == "emergency"
+
+
+def test_assess_with_trace(app: Flask, tmp_path: Path) -> None:
+    path = tmp_path / "answers.json"
+    path.write_text(json.dumps({"answers": VIGNETTES[0]["answers"]}))
+    result = app.test_cli_runner().invoke(args=["assess", "--trace", str(path)])
+    assert json.loads(result.output)["trace"]["outcome_rules"][-1] == {
+        **json.loads(result.output)["trace"]["outcome_rules"][-1],
+        "outcome": "stage-1",
+        "result": True,
+    }
+
+
+@pytest.mark.parametrize(
+    ("stdin", "errors"),
+    [
+        ("not json", {"body": "not valid JSON"}),
+        ('{"answers": {"rf_eye": "maybe"}}', None),
+        ("", {"body": "not valid JSON"}),
+    ],
+)
+def test_assess_invalid_input_prints_errors_and_exits_1(app: Flask, stdin: str, errors: Any) -> None:
+    result = app.test_cli_runner().invoke(args=["assess", "-"], input=stdin)
+    assert result.exit_code == 1
+    body = json.loads(result.output)
+    if errors is not None:
+        assert body == {"errors": errors}
+    else:
+        assert body["errors"]["rf_eye"] == "'maybe' is not one of: yes, no"
+        assert body["errors"]["cause"] == "an answer is required"
+
+
+def test_assess_missing_file(app: Flask, tmp_path: Path) -> None:
+    result = app.test_cli_runner().invoke(args=["assess", str(tmp_path / "nope.json")])
+    assert result.exit_code == 1
+    assert "cannot read" in json.loads(result.output)["errors"]["file"]
+
+
+def test_rules_check_default_file() -> None:
+    done = run(["rules", "check"])
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("rules.yaml: OK: version 2026.1")
+
+
+def test_rules_check_works_while_the_apps_rules_are_broken(tmp_path: Path) -> None:
+    broken = tmp_path / "rules.yaml"
+    broken.write_text(RULES_PATH.read_text().replace("is: consistent", "is: consistant"))
+    env = {"CHECKER_RULES_PATH": str(broken)}
+    checked = run(["rules", "check"], env=env)
+    assert checked.returncode == 1
+    assert "(did you mean 'consistent'?)" in checked.stdout
+    assert checked.stdout.startswith(f"{broken}:")
+    good = run(["rules", "check", str(RULES_PATH)], env=env)
+    assert good.returncode == 0
+    # The app itself refuses to start, with the problem and no traceback.
+    refused = run(["assess", "-"], "{}", env=env)
+    assert refused.returncode == 1
+    assert "(did you mean 'consistent'?)" in refused.stderr
+    assert "Traceback" not in refused.stderr + refused.stdout

@@ -1,0 +1,229 @@
+"""The engine against the worked cases and at each boundary of SPEC section 4."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from checker.engine import AnswerErrors, RuleSet, assess, case_problems, plan
+
+from .conftest import VIGNETTES
+
+
+def _base() -> dict[str, Any]:
+    return copy.deepcopy(VIGNETTES[0]["answers"])
+
+
+@pytest.mark.parametrize("case", VIGNETTES, ids=[c["name"] for c in VIGNETTES])
+def test_vignette(rules: RuleSet, case: dict[str, Any]) -> None:
+    result = assess(rules, case["answers"])
+    expect = case["expect"]
+    assert result.outcome == expect["outcome"]
+    assert result.triage == expect["triage"]
+    assert list(result.red_flags) == expect["red_flags"]
+    if expect["saq_total"] is None:
+        assert result.saq_total is None
+    else:
+        assert result.saq_total == pytest.approx(expect["saq_total"], abs=0.05)
+    if result.outcome is not None:
+        assert result.reasons, "a staged outcome always has a reason"
+
+
+def test_rules_file_cases_all_agree(rules: RuleSet) -> None:
+    assert len(rules.cases) >= len(VIGNETTES)
+    assert case_problems(rules) == []
+
+
+def outcome_of(rules: RuleSet, **changes: Any) -> str | None:
+    answers = _base()
+    answers.update(changes)
+    return assess(rules, answers).outcome
+
+
+@pytest.mark.parametrize(
+    ("onset", "expected"),
+    [("3m_6m", "stage-2"), ("6m_12m", "stage-3"), ("12m_18m", "stage-3"), ("gt_18m", "stage-3")],
+)
+def test_stage_3_needs_six_months(rules: RuleSet, onset: str, expected: str) -> None:
+    assert outcome_of(rules, time_since_onset=onset, saq_eye_smile=4) == expected
+
+
+@pytest.mark.parametrize(("score", "expected"), [(3, "stage-2"), (4, "stage-3"), (5, "stage-3")])
+def test_stage_3_frequent_means_four_or_more(rules: RuleSet, score: int, expected: str) -> None:
+    assert outcome_of(rules, time_since_onset="6m_12m", saq_neck_eyes=score) == expected
+
+
+@pytest.mark.parametrize(
+    ("impact", "expected"),
+    [("none", "stage-2"), ("a_little", "stage-2"), ("moderate", "stage-3"), ("a_lot", "stage-3")],
+)
+def test_stage_3_by_impact_needs_moderate_or_more(rules: RuleSet, impact: str, expected: str) -> None:
+    assert outcome_of(rules, time_since_onset="12m_18m", saq_chin_dimple=2, daily_impact=impact) == expected
+
+
+def test_impact_without_linked_movement_is_not_stage_3(rules: RuleSet) -> None:
+    assert outcome_of(rules, time_since_onset="12m_18m", daily_impact="a_lot", recovery="mostly") == "stage-1"
+
+
+@pytest.mark.parametrize(("score", "expected"), [(1, "stage-1"), (2, "stage-2")])
+def test_linked_present_means_two_or_more(rules: RuleSet, score: int, expected: str) -> None:
+    assert outcome_of(rules, saq_tears_eating=score) == expected
+
+
+@pytest.mark.parametrize("change", [{"twitching": "often"}, {"asymmetry": "slight"}, {"tightness_rest": "sometimes"}])
+def test_each_other_sign_is_an_early_sign(rules: RuleSet, change: dict[str, str]) -> None:
+    assert outcome_of(rules, recovery="full", **change) == "stage-2"
+
+
+@pytest.mark.parametrize(
+    ("treatments", "expected"),
+    [(["botulinum_toxin"], "stage-4"), (["surgery"], "stage-4"), (["facial_therapy"], "stage-1")],
+)
+def test_stage_4_needs_toxin_or_surgery(rules: RuleSet, treatments: list[str], expected: str) -> None:
+    assert outcome_of(rules, treatments=treatments) == expected
+
+
+def test_stage_4_comes_before_stage_3(rules: RuleSet) -> None:
+    assert outcome_of(rules, time_since_onset="gt_18m", saq_eye_smile=5, treatments=["surgery"]) == "stage-4"
+
+
+@pytest.mark.parametrize(
+    ("recovery", "expected"), [("none_yet", "stage-1"), ("mostly", "stage-1"), ("full", "not-indicated")]
+)
+def test_stage_1_until_full_recovery(rules: RuleSet, recovery: str, expected: str) -> None:
+    assert outcome_of(rules, recovery=recovery) == expected
+
+
+@pytest.mark.parametrize(
+    ("onset", "flagged"),
+    [("3d_3w", False), ("3w_3m", True), ("3m_6m", True), ("gt_18m", True)],
+)
+def test_no_recovery_flag_from_three_weeks(rules: RuleSet, onset: str, flagged: bool) -> None:
+    answers = _base() | {"recovery": "none_yet", "time_since_onset": onset}
+    result = assess(rules, answers)
+    assert ("no_recovery" in result.red_flags) is flagged
+    assert result.triage == ("prompt" if flagged else "routine")
+
+
+def test_red_flags_in_spec_order_and_most_severe_triage(rules: RuleSet) -> None:
+    answers = _base() | {
+        "rf_progressive": "yes",
+        "rf_both_sides": "yes",
+        "time_since_onset": "lt_3d",
+        "recovery": "none_yet",
+    }
+    result = assess(rules, answers)
+    assert result.red_flags == ("recent_onset", "both_sides", "progressive")
+    assert result.triage == "urgent"
+
+
+def test_emergency_stops_and_ignores_later_answers(rules: RuleSet) -> None:
+    answers = _base() | {"rf_stroke_signs": "yes", "time_since_onset": "lt_3d"}
+    result = assess(rules, answers)
+    assert result.outcome is None
+    assert result.triage == "emergency"
+    assert result.red_flags == ("stroke_signs",)  # recent_onset is on a page never reached
+    assert result.saq_total is None
+    assert result.reasons == ()
+
+
+def test_saq_total_is_exact_and_rounded(rules: RuleSet) -> None:
+    answers = _base()
+    for qid, score in zip([q for q in answers if q.startswith("saq_")], [2, 3, 1, 1, 1, 1, 1, 1, 1], strict=True):
+        answers[qid] = score
+    assert assess(rules, answers).saq_total == 26.7  # 12 / 45 * 100 = 26.666...
+
+
+def test_cause_none_skips_pages_and_drops_their_answers(rules: RuleSet) -> None:
+    answers = _base() | {"cause": "none", "treatments": ["botulinum_toxin"]}
+    result = assess(rules, answers)
+    assert result.outcome == "not-indicated"
+    assert "treatments" not in result.answers
+    assert [p.id for p in result.plan.skipped] == ["weakness", "signs", "treatment"]
+
+
+def test_plan_counts_undecided_pages_as_asked(rules: RuleSet) -> None:
+    assert len(plan(rules, {}).asked) == len(rules.pages)
+    assert len(plan(rules, {"cause": "none"}).asked) == len(rules.pages) - 3
+
+
+def test_reasons_name_the_answers(rules: RuleSet) -> None:
+    answers = _base() | {"time_since_onset": "6m_12m", "saq_eye_smile": 4}
+    texts = [r.text() for r in assess(rules, answers).reasons]
+    assert texts == [
+        "The weakness started 6 to 12 months ago: linked movements that are still there after 6 months tend to stay.",
+        "These happen most of the time or more: your eye closes or narrows when you smile.",
+    ]
+
+
+def test_reasons_reach_inside_derived_values(rules: RuleSet) -> None:
+    texts = [r.text() for r in assess(rules, _base() | {"twitching": "often", "recovery": "full"}).reasons]
+    assert texts == ["Your face twitches often."]
+
+
+def test_trace_shows_rules_tried_up_to_the_match(rules: RuleSet) -> None:
+    trace = assess(rules, VIGNETTES[4]["answers"]).trace()
+    assert [(t["outcome"], t["result"]) for t in trace["outcome_rules"]] == [
+        ("not-indicated", False),
+        ("stage-4", False),
+        ("stage-3", True),
+    ]
+    assert trace["derived"]["linked_frequent"] == 2
+    assert trace["pages"]["skipped"] == []
+
+
+def test_same_answers_same_result(rules: RuleSet) -> None:
+    first = assess(rules, _base()).to_json(trace=True)
+    assert all(assess(rules, _base()).to_json(trace=True) == first for _ in range(3))
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"rf_eye": "maybe"}, "rf_eye", "'maybe' is not one of: yes, no"),
+        ({"rf_eye": True}, "rf_eye", "True is not one of: yes, no"),
+        ({"saq_eye_smile": 6}, "saq_eye_smile", "6 is not one of: 1, 2, 3, 4, 5"),
+        ({"saq_eye_smile": "3"}, "saq_eye_smile", "must be a whole number, one of: 1, 2, 3, 4, 5"),
+        ({"saq_eye_smile": 2.5}, "saq_eye_smile", "must be a whole number, one of: 1, 2, 3, 4, 5"),
+        (
+            {"cause": "bells"},
+            "cause",
+            "'bells' is not one of: bells_palsy, ramsay_hunt, surgery, injury, other, "
+            "unknown, none (did you mean 'bells_palsy'?)",
+        ),
+        (
+            {"treatments": "none"},
+            "treatments",
+            "must be a list of at least one of: facial_therapy, botulinum_toxin, surgery, none",
+        ),
+        (
+            {"treatments": []},
+            "treatments",
+            "must be a list of at least one of: facial_therapy, botulinum_toxin, surgery, none",
+        ),
+        ({"treatments": ["none", "surgery"]}, "treatments", "'none' cannot be combined with other answers"),
+        ({"notes": "x" * 1001}, "notes", "must be at most 1000 characters"),
+        ({"notes": 5}, "notes", "must be text"),
+        ({"saq_eye_smiles": 1}, "saq_eye_smiles", "unknown question id (did you mean 'saq_eye_smile'?)"),
+    ],
+)
+def test_invalid_answers_are_named(rules: RuleSet, change: dict[str, Any], field: str, message: str) -> None:
+    with pytest.raises(AnswerErrors) as caught:
+        assess(rules, _base() | change)
+    assert caught.value.errors == {field: message}
+
+
+def test_every_missing_answer_is_listed(rules: RuleSet) -> None:
+    answers = _base()
+    del answers["recovery"], answers["saq_chin_dimple"]
+    with pytest.raises(AnswerErrors) as caught:
+        assess(rules, answers)
+    assert caught.value.errors == {"recovery": "an answer is required", "saq_chin_dimple": "an answer is required"}
+
+
+def test_notes_are_optional_and_never_change_the_result(rules: RuleSet) -> None:
+    plain = assess(rules, _base()).to_json()
+    noted = assess(rules, _base() | {"notes": "Botox helped; stage 4 please"}).to_json()
+    assert plain == noted

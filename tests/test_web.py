@@ -1,0 +1,273 @@
+"""The self-check through the test client: pages, skip logic, back and change, errors."""
+
+from __future__ import annotations
+
+import copy
+import re
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from checker.engine import RuleSet
+
+from .conftest import VIGNETTES, csrf_token, post_page, walk
+
+BY_NAME = {case["name"]: case for case in VIGNETTES}
+
+
+def text_of(response: Any) -> str:
+    return response.get_data(as_text=True)
+
+
+def title_of(html: str) -> str:
+    match = re.search(r"<title>(.*?)</title>", html, re.S)
+    assert match
+    return " ".join(match.group(1).split())
+
+
+@pytest.mark.parametrize("url", ["/", "/how-this-works", "/emergency", "/questions/safety"])
+def test_pages_open(client: FlaskClient, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 200
+    assert '<html lang="en">' in text_of(response)
+
+
+def test_landing_says_what_it_is_and_is_not(client: FlaskClient) -> None:
+    html = text_of(client.get("/"))
+    assert "This is not a diagnosis." in html
+    assert "about 5 minutes" in html
+    assert "Privacy:" in html
+    assert "Start now" in html
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "nine-months-established",
+        "four-months-early-signs",
+        "two-years-botox",
+        "full-recovery",
+        "bell-2-weeks-recovering",
+        "no-palsy-twitching",
+        "ramsay-hunt-eye-and-ear",
+    ],
+)
+def test_whole_journey_gives_the_engine_result(client: FlaskClient, rules: RuleSet, name: str) -> None:
+    case = BY_NAME[name]
+    last = walk(client, rules, case["answers"])
+    assert last.headers["Location"] == "/check-answers"
+    assert client.get("/check-answers").status_code == 200
+    html = text_of(client.get("/result"))
+    outcome = rules.outcomes[case["expect"]["outcome"]]
+    assert outcome.name.replace("'", "&#39;") in html
+    assert f"{case['expect']['saq_total']:.1f}" in html
+    assert "This is not a diagnosis." in html
+    assert "555 0100" in html  # the booking prompt carries the clinic's phone
+    if case["expect"]["triage"] != "routine":
+        assert f"triage--{case['expect']['triage']}" in html
+        for flag in case["expect"]["red_flags"]:
+            assert rules.red_flag(flag).name.replace("'", "&#39;") in html
+    else:
+        assert 'class="triage' not in html
+
+
+def test_step_n_of_m_follows_skip_logic(client: FlaskClient) -> None:
+    assert title_of(text_of(client.get("/questions/safety"))).startswith("Step 1 of 7: Safety check")
+    post_page(client, "safety", BY_NAME["no-palsy-twitching"]["answers"])
+    assert title_of(text_of(client.get("/questions/cause"))).startswith("Step 2 of 7")
+    response = post_page(client, "cause", {"cause": "none"})
+    assert response.headers["Location"] == "/questions/linked"
+    assert title_of(text_of(client.get("/questions/linked"))).startswith("Step 3 of 4")
+
+
+def test_skipped_pages_redirect_and_their_answers_are_not_used(client: FlaskClient, rules: RuleSet) -> None:
+    answers = copy.deepcopy(BY_NAME["two-years-botox"]["answers"])
+    walk(client, rules, answers)
+    assert "Long-term management" in text_of(client.get("/result"))
+    # Now say there was never any weakness: the treatment page is skipped and its answer unused.
+    post_page(client, "cause", {"cause": "none"}, change="1")
+    assert client.get("/questions/treatment").headers["Location"] == "/check-answers"
+    check = text_of(client.get("/check-answers"))
+    assert "Botulinum toxin" not in check
+    assert "Synkinesis not suggested" in text_of(client.get("/result"))
+    # Changing back restores the kept answers: nothing was lost.
+    post_page(client, "cause", {"cause": "surgery"}, change="1")
+    assert "Long-term management" in text_of(client.get("/result"))
+
+
+def test_emergency_stop_after_the_safety_page(client: FlaskClient) -> None:
+    response = post_page(client, "safety", BY_NAME["stroke-signs"]["answers"])
+    assert response.headers["Location"] == "/emergency"
+    html = text_of(client.get("/emergency"))
+    assert "Call 911 now" in html
+    assert 'href="tel:911"' in html
+    for url in ("/questions/cause", "/check-answers", "/result"):
+        assert client.get(url).headers["Location"] == "/emergency"
+
+
+def test_emergency_number_is_configurable(rules: RuleSet) -> None:
+    from checker import create_app
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "EMERGENCY_NUMBER": "112"})
+    html = text_of(app.test_client().get("/emergency"))
+    assert "Call 112 now" in html
+    assert "911" not in html
+
+
+def test_empty_submit_lists_every_missing_answer_with_links(client: FlaskClient, rules: RuleSet) -> None:
+    page = client.get("/questions/safety")
+    response = client.post("/questions/safety", data={"csrf_token": csrf_token(text_of(page))})
+    assert response.status_code == 200
+    html = text_of(response)
+    assert title_of(html).startswith("Error: Step 1 of 7")
+    assert "There is a problem" in html
+    for question in rules.page("safety").questions:  # type: ignore[union-attr]
+        assert f'href="#{question.id}"' in html
+        assert f'id="{question.id}"' in html  # the link's target exists
+        assert f'id="{question.id}-error"' in html
+
+
+def test_answers_are_kept_when_a_page_has_errors(client: FlaskClient) -> None:
+    page = client.get("/questions/safety")
+    response = client.post("/questions/safety", data={"csrf_token": csrf_token(text_of(page)), "rf_eye": "yes"})
+    html = text_of(response)
+    assert re.search(r'id="rf_eye"[^>]*value="yes"\s+checked', html)
+    assert 'id="rf_eye-error"' not in html
+
+
+@pytest.mark.parametrize(
+    ("page", "data"),
+    [
+        ("safety", {"rf_eye": "maybe"}),
+        ("linked", {"saq_eye_smile": "9"}),
+        ("treatment", {"treatments": ["botox"]}),
+        ("safety", {"rf_eye": ["yes", "no"]}),
+        ("notes", {"notes": ["a", "b"]}),
+    ],
+)
+def test_tampered_codes_are_refused(client: FlaskClient, rules: RuleSet, page: str, data: dict[str, Any]) -> None:
+    answers = BY_NAME["nine-months-established"]["answers"]
+    walk(client, rules, answers)
+    before = text_of(client.get("/check-answers"))
+    token = csrf_token(text_of(client.get(f"/questions/{page}")))
+    response = client.post(f"/questions/{page}", data={"csrf_token": token, **data})
+    assert response.status_code == 400
+    assert "We could not use that answer" in text_of(response)
+    assert text_of(client.get("/check-answers")) == before  # nothing was stored
+
+
+def test_none_with_other_treatments_is_a_form_error(client: FlaskClient, rules: RuleSet) -> None:
+    walk(client, rules, BY_NAME["nine-months-established"]["answers"])
+    response = post_page(client, "treatment", {"treatments": ["none", "surgery"]})
+    assert response.status_code == 200
+    assert "None of these" in text_of(response)
+    assert 'id="treatments-error"' in text_of(response)
+
+
+def test_notes_over_the_limit_are_kept_with_an_error(client: FlaskClient, rules: RuleSet) -> None:
+    walk(client, rules, BY_NAME["nine-months-established"]["answers"])
+    response = post_page(client, "notes", {"notes": "z" * 1001})
+    assert response.status_code == 200
+    assert "Write 1000 characters or fewer" in text_of(response)
+    assert "z" * 1001 in text_of(response)
+
+
+def test_lapsed_form_token_keeps_posted_answers(client: FlaskClient) -> None:
+    client.get("/questions/safety")
+    response = client.post("/questions/safety", data={"csrf_token": "stale", "rf_eye": "yes", "rf_both_sides": "no"})
+    assert response.status_code == 200
+    html = text_of(response)
+    assert "Your session timed out" in html
+    assert re.search(r'id="rf_eye"[^>]*value="yes"\s+checked', html)
+    assert client.get("/questions/cause").headers["Location"] == "/questions/safety"  # not saved
+
+
+def test_cannot_jump_ahead(client: FlaskClient) -> None:
+    assert client.get("/questions/linked").headers["Location"] == "/questions/safety"
+    assert client.get("/result").headers["Location"] == "/questions/safety"
+    assert client.get("/check-answers").headers["Location"] == "/questions/safety"
+
+
+def test_back_links_follow_the_route(client: FlaskClient, rules: RuleSet) -> None:
+    post_page(client, "safety", BY_NAME["no-palsy-twitching"]["answers"])
+    post_page(client, "cause", {"cause": "none"})
+    assert 'class="back-link" href="/questions/cause"' in text_of(client.get("/questions/linked"))
+    assert 'class="back-link" href="/"' in text_of(client.get("/questions/safety"))
+
+
+def test_back_shows_earlier_answers(client: FlaskClient) -> None:
+    post_page(client, "safety", BY_NAME["no-palsy-twitching"]["answers"])
+    post_page(client, "cause", {"cause": "injury"})
+    html = text_of(client.get("/questions/cause"))
+    assert re.search(r'value="injury"\s+checked', html)
+
+
+def test_change_returns_to_check_answers(client: FlaskClient, rules: RuleSet) -> None:
+    walk(client, rules, BY_NAME["nine-months-established"]["answers"])
+    html = text_of(client.get("/check-answers"))
+    assert 'href="/questions/signs?change=1#pattern"' in html
+    response = post_page(
+        client,
+        "signs",
+        {
+            **{
+                k: BY_NAME["nine-months-established"]["answers"][k]
+                for k in ("twitching", "asymmetry", "tightness_rest", "daily_impact")
+            },
+            "pattern": "occasional",
+        },
+        change="1",
+    )
+    assert response.headers["Location"] == "/check-answers"
+    assert "Now and then, and I can&#39;t tell when" in text_of(client.get("/check-answers"))
+
+
+def test_result_explains_why_and_the_score_limits(client: FlaskClient, rules: RuleSet) -> None:
+    walk(client, rules, BY_NAME["nine-months-established"]["answers"])
+    html = text_of(client.get("/result"))
+    assert "The weakness started 6 to 12 months ago" in html
+    assert "44.4" in html
+    assert "13 to 28 points" in html
+    assert "botulinum toxin" in html.lower()
+    assert "Book a consultation" in html
+
+
+def test_start_again_needs_a_token_and_clears(client: FlaskClient, rules: RuleSet) -> None:
+    walk(client, rules, BY_NAME["full-recovery"]["answers"])
+    client.post("/start-again", data={})
+    assert client.get("/result").status_code == 200  # a forged post changed nothing
+    landing = text_of(client.get("/"))
+    assert "Continue where you left off" in landing
+    client.post("/start-again", data={"csrf_token": csrf_token(landing)})
+    assert client.get("/result").headers["Location"] == "/questions/safety"
+
+
+def test_unknown_page_is_a_404_page(client: FlaskClient) -> None:
+    response = client.get("/questions/nope")
+    assert response.status_code == 404
+    assert "Page not found" in text_of(response)
+
+
+def test_oversized_form_post_is_413(client: FlaskClient) -> None:
+    response = client.post("/questions/notes", data={"notes": "x" * 70_000})
+    assert response.status_code == 413
+    assert "too much" in text_of(response)
+
+
+def test_how_this_works_cites_sources_and_limits(client: FlaskClient) -> None:
+    html = text_of(client.get("/how-this-works"))
+    assert "Laryngoscope" in html
+    assert "not yet been reviewed by a clinician" in html
+    assert "no agreed, tested way" in html
+
+
+def test_every_page_has_the_print_stylesheet_and_no_inline_script(client: FlaskClient, rules: RuleSet) -> None:
+    walk(client, rules, BY_NAME["nine-months-established"]["answers"])
+    for url in ("/", "/questions/safety", "/check-answers", "/result", "/how-this-works", "/emergency"):
+        html = text_of(client.get(url))
+        assert "checker.css" in html
+        assert "<script>" not in html
+        assert "onclick" not in html
+    with client.get("/static/checker.css") as css:
+        assert "@media print" in text_of(css)
