@@ -483,7 +483,12 @@ class _Compiler:
             label = self.text(f.get("label")) or did
             kind = kinds[0]
             if kind == "percent_of_maximum":
-                derived = Derived(did, kind, label, self.group(f[kind]), decimals=self.integer(f.get("decimals"), 1))
+                group = self.group(f[kind])
+                top = sum(max((c for c in self.questions[q].codes if isinstance(c, int)), default=0) for q in group)
+                if group and top <= 0:
+                    self.problem(f[kind], "a score needs answers with whole numbers above 0")
+                    continue
+                derived = Derived(did, kind, label, group, top=top, decimals=self.integer(f.get("decimals"), 1))
             elif kind == "count":
                 if "at_least" not in f:
                     self.problem(item, "a count needs 'at_least': the smallest answer that counts")

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from .conditions import Condition, TraceNode, true_reasons
+from .conditions import TraceNode, true_reasons
 from .model import Kind, Page, Question, RuleSet
 from .problems import did_you_mean
 
@@ -132,11 +131,11 @@ def plan(rules: RuleSet, answers: Mapping[str, Any]) -> Plan:
     """
     asked: list[Page] = []
     skipped: list[Page] = []
-    stopping = [f.when for f in rules.red_flags if rules.triage_level(f.triage).stops]
+    stopping = rules.stopping_conditions
     kept: dict[str, Any] = {}
     stopped_after: str | None = None
     for page in rules.pages:
-        if stopped_after is not None or not _is_asked(page.ask_when, kept):
+        if stopped_after is not None or not _is_asked(page, kept):
             skipped.append(page)
             continue
         asked.append(page)
@@ -148,12 +147,10 @@ def plan(rules: RuleSet, answers: Mapping[str, Any]) -> Plan:
     return Plan(tuple(asked), tuple(skipped), stopped_after)
 
 
-def _is_asked(ask_when: Condition | None, answers: Mapping[str, Any]) -> bool:
-    if ask_when is None:
+def _is_asked(page: Page, answers: Mapping[str, Any]) -> bool:
+    if page.ask_when is None or not page.ask_needs <= answers.keys():
         return True
-    if not ask_when.subjects() <= answers.keys():
-        return True
-    return ask_when.test(answers)
+    return page.ask_when.test(answers)
 
 
 def clean_answer(question: Question, value: Any) -> Any:
@@ -185,9 +182,9 @@ def _codes(question: Question) -> str:
 
 
 def _check_code(question: Question, code: Any) -> None:
-    if question.kind is Kind.SCALE and type(code) is not int:
-        raise ValueError(f"must be a whole number, one of: {_codes(question)}")
-    if type(code) is not type(question.codes[0]) or code not in question.codes:
+    if type(code) is not type(question.codes[0]) or code not in question.code_set:
+        if question.kind is Kind.SCALE and type(code) is not int:
+            raise ValueError(f"must be a whole number, one of: {_codes(question)}")
         hint = did_you_mean(code, [str(c) for c in question.codes]) if isinstance(code, str) else ""
         raise ValueError(f"{code!r} is not one of: {_codes(question)}{hint}")
 
@@ -233,13 +230,17 @@ def derive(rules: RuleSet, answers: Mapping[str, Any]) -> dict[str, Any]:
         elif d.kind == "count":
             value = sum(1 for q in d.group if ctx.get(q, 0) >= d.at_least)
         elif all(q in ctx for q in d.group):
-            top = sum(max(int(c) for c in rules.questions[q].codes) for q in d.group)
-            exact = Decimal(sum(ctx[q] for q in d.group) * 100) / Decimal(top)
-            value = float(exact.quantize(Decimal(1).scaleb(-d.decimals), rounding=ROUND_HALF_UP))
+            value = _percent(int(sum(ctx[q] for q in d.group)), d.top, d.decimals)
         else:
             value = None
         ctx[d.id] = values[d.id] = value
     return values
+
+
+def _percent(part: int, whole: int, decimals: int) -> float:
+    """part / whole x 100, rounded half up to ``decimals`` places, in exact integer arithmetic."""
+    scale: int = 10**decimals
+    return ((200 * scale * part + whole) // (2 * whole)) / scale
 
 
 def assess(rules: RuleSet, answers: Any) -> Result:
@@ -247,18 +248,16 @@ def assess(rules: RuleSet, answers: Any) -> Result:
     used, route = validate(rules, answers)
     derived = derive(rules, used)
     ctx = {**used, **derived}
-    red_flags = tuple(f.id for f in rules.red_flags if f.when.test(ctx))
-    severity = {level.id: i for i, level in enumerate(rules.triage_levels)}
-    triage = min(
-        (rules.red_flag(f).triage for f in red_flags), key=severity.__getitem__, default=rules.triage_levels[-1].id
-    )
+    fired = [f for f in rules.red_flags if f.when.test(ctx)]
+    red_flags = tuple(f.id for f in fired)
+    triage = min((f.triage for f in fired), key=rules.severity.__getitem__, default=rules.triage_levels[-1].id)
     outcome: str | None = None
     reasons: tuple[Reason, ...] = ()
     if not rules.triage_level(triage).stops:
         for rule in rules.outcome_rules:
             if rule.when.test(ctx):
                 outcome = rule.outcome
-                texts = true_reasons(rule.when, ctx, _definitions(rules)) or [rule.reason]
+                texts = true_reasons(rule.when, ctx, rules.definitions.get) or [rule.reason]
                 reasons = tuple(Reason(rule.outcome, t, _fill(rules, t, ctx)) for t in texts)
                 break
     return Result(
@@ -272,11 +271,6 @@ def assess(rules: RuleSet, answers: Any) -> Result:
         plan=route,
         rules=rules,
     )
-
-
-def _definitions(rules: RuleSet) -> Callable[[str], Condition | None]:
-    conditions = {d.id: d.when for d in rules.derived if d.kind == "condition"}
-    return conditions.get
 
 
 def _fill(rules: RuleSet, template: str, ctx: Mapping[str, Any]) -> dict[str, Any]:

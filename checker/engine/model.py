@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from .conditions import Condition
@@ -51,10 +52,12 @@ class Question:
     max_length: int | None = None
     phrase: str | None = None  # the question as a reason says it (linked movements)
     points: tuple[str, ...] = ()  # a short list shown under the question
+    codes: tuple[Code, ...] = field(init=False)
+    code_set: frozenset[Code] = field(init=False)
 
-    @property
-    def codes(self) -> tuple[Code, ...]:
-        return tuple(option.code for option in self.options)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "codes", tuple(option.code for option in self.options))
+        object.__setattr__(self, "code_set", frozenset(self.codes))
 
     def option(self, code: Code) -> Option | None:
         for option in self.options:
@@ -72,6 +75,10 @@ class Page:
     questions: tuple[Question, ...]
     intro: str | None = None
     ask_when: Condition | None = None
+    ask_needs: frozenset[str] = field(init=False)  # the answers ask_when reads
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ask_needs", frozenset(self.ask_when.subjects()) if self.ask_when else frozenset())
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +89,7 @@ class Derived:
     kind: str  # "percent_of_maximum" | "count" | "condition"
     label: str
     group: tuple[str, ...] = ()
+    top: int = 0  # percent_of_maximum: the largest possible sum of the group's answers
     at_least: int = 0
     decimals: int = 1
     when: Condition | None = None
@@ -127,7 +135,7 @@ class WorkedCase:
     line: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class RuleSet:
     """Everything ``rules.yaml`` says, checked and compiled; never changed after loading."""
 
@@ -144,6 +152,22 @@ class RuleSet:
     outcome_rules: tuple[OutcomeRule, ...]
     cases: tuple[WorkedCase, ...]
 
+    @cached_property
+    def stopping_conditions(self) -> tuple[Condition, ...]:
+        """Conditions of the red flags whose triage level ends the questionnaire."""
+        stops = {level.id for level in self.triage_levels if level.stops}
+        return tuple(flag.when for flag in self.red_flags if flag.triage in stops)
+
+    @cached_property
+    def severity(self) -> Mapping[str, int]:
+        """Triage level id to rank: 0 is the most severe."""
+        return {level.id: rank for rank, level in enumerate(self.triage_levels)}
+
+    @cached_property
+    def definitions(self) -> Mapping[str, Condition]:
+        """Derived yes/no values and the conditions that define them."""
+        return {d.id: d.when for d in self.derived if d.when is not None}
+
     def page(self, page_id: str) -> Page | None:
         for page in self.pages:
             if page.id == page_id:
@@ -154,7 +178,7 @@ class RuleSet:
         return next(flag for flag in self.red_flags if flag.id == flag_id)
 
     def triage_level(self, level_id: str) -> TriageLevel:
-        return next(level for level in self.triage_levels if level.id == level_id)
+        return self.triage_levels[self.severity[level_id]]
 
     def derived_value(self, derived_id: str) -> Derived:
         return next(d for d in self.derived if d.id == derived_id)
