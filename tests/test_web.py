@@ -271,3 +271,11 @@ def test_every_page_has_the_print_stylesheet_and_no_inline_script(client: FlaskC
         assert "onclick" not in html
     with client.get("/static/checker.css") as css:
         assert "@media print" in text_of(css)
+
+
+def test_answers_the_rules_no_longer_accept_are_asked_again(client: FlaskClient, rules: RuleSet) -> None:
+    walk(client, rules, BY_NAME["nine-months-established"]["answers"])
+    with client.session_transaction() as session:
+        session["answers"] = {**session["answers"], "pattern": "retired_code", "old_question": "yes"}
+    assert client.get("/result").headers["Location"] == "/questions/signs"
+    assert client.get("/check-answers").headers["Location"] == "/questions/signs"

@@ -11,14 +11,33 @@ from typing import Any
 
 from flask import session
 
-from ..engine import Kind, Page, RuleSet, plan
+from ..engine import Kind, Page, RuleSet, clean_answer, plan
+from ..rules import current_rules
 
 SESSION_KEY = "answers"
 
 
 def saved_answers() -> dict[str, Any]:
-    answers = session.get(SESSION_KEY)
-    return dict(answers) if isinstance(answers, dict) else {}
+    """The answers in the session that the current rules still accept.
+
+    An answer the rules no longer know (they changed since it was given) is dropped, so
+    the person is asked again instead of being stuck.
+    """
+    stored = session.get(SESSION_KEY)
+    if not isinstance(stored, dict):
+        return {}
+    questions = current_rules().questions
+    answers: dict[str, Any] = {}
+    for qid, value in stored.items():
+        question = questions.get(qid)
+        if question is None:
+            continue
+        try:
+            clean_answer(question, value)
+        except ValueError:
+            continue
+        answers[qid] = value
+    return answers
 
 
 def save_page(page: Page, data: dict[str, Any]) -> None:
