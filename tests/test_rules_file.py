@@ -163,8 +163,8 @@ def test_a_failing_worked_case_is_a_problem() -> None:
     ("old", "new", "message"),
     [
         (
-            "  - outcome: not-indicated\n    otherwise: true",
-            "  - outcome: not-indicated\n    when: {answer: cause, is: none}",
+            "    otherwise: true",
+            "    when: {answer: cause, is: none}",
             "the last outcome rule must be 'otherwise: true', so every set of answers has an outcome",
         ),
         (

@@ -564,7 +564,7 @@ class _Compiler:
         rules: list[OutcomeRule] = []
         items = self.items(node, "a list of outcome rules, the first that holds decides")
         for index, item in enumerate(items):
-            f = self.fields(item, ["outcome", "reason"], ["when", "otherwise"])
+            f = self.fields(item, ["outcome", "reason", "describe"], ["when", "otherwise"])
             if f is None:
                 continue
             target = f.get("outcome")
@@ -589,7 +589,7 @@ class _Compiler:
             else:
                 when = self.condition(f["when"])
             if when is not None and target is not None and reason is not None and target.value in outcomes:
-                rules.append(OutcomeRule(str(target.value), when, reason))
+                rules.append(OutcomeRule(str(target.value), when, reason, self.text(f.get("describe")) or ""))
         if items and isinstance(items[-1].value, dict) and "otherwise" not in items[-1].value:
             self.problem(
                 items[-1], "the last outcome rule must be 'otherwise: true', so every set of answers has an outcome"

@@ -125,6 +125,7 @@ class OutcomeRule:
     outcome: str
     when: Condition
     reason: str  # used when no part of ``when`` has a reason of its own
+    describe: str = ""  # the rule in words, for the "How this works" page
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,12 +156,8 @@ def result() -> Response | str:
 
 @bp.get("/emergency")
 def emergency() -> str:
-    rules = current_rules()
-    flag = next((f for f in rules.red_flags if rules.triage_level(f.triage).stops), None)
-    first = rules.pages[0]
-    return render_template(
-        "questionnaire/emergency.html", flag=flag, first_page=first, answered=is_complete(first, saved_answers())
-    )
+    first = current_rules().pages[0]
+    return render_template("questionnaire/emergency.html", first_page=first, answered=is_complete(first, saved_answers()))
 
 
 @bp.get("/how-this-works")
