@@ -157,7 +157,8 @@ def result() -> Response | str:
 @bp.get("/emergency")
 def emergency() -> str:
     first = current_rules().pages[0]
-    return render_template("questionnaire/emergency.html", first_page=first, answered=is_complete(first, saved_answers()))
+    answered = is_complete(first, saved_answers())
+    return render_template("questionnaire/emergency.html", first_page=first, answered=answered)
 
 
 @bp.get("/how-this-works")
