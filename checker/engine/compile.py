@@ -508,14 +508,14 @@ class _Compiler:
         levels: list[TriageLevel] = []
         seen: dict[str, Node] = {}
         for item in self.items(node, "a list of triage levels, most severe first"):
-            f = self.fields(item, ["id", "name"], ["stops_questionnaire"])
+            f = self.fields(item, ["id", "name"], ["stops_questionnaire", "advice"])
             if f is None:
                 continue
             lid = self.ident(f.get("id"))
             if lid and self.unique(f["id"], lid, seen, "triage level"):
-                levels.append(
-                    TriageLevel(lid, self.text(f.get("name")) or lid, self.flag(f.get("stops_questionnaire"), False))
-                )
+                name = self.text(f.get("name")) or lid
+                stops = self.flag(f.get("stops_questionnaire"), False)
+                levels.append(TriageLevel(lid, name, stops, self.text(f.get("advice")) or ""))
         if isinstance(node.value, list) and len(levels) < 2:
             self.problem(node, "list at least two triage levels: the last applies when no red flag is present")
         elif levels and levels[-1].stops:

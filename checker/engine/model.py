@@ -100,6 +100,7 @@ class TriageLevel:
     id: str
     name: str
     stops: bool  # the questionnaire ends when a red flag of this level is present
+    advice: str = ""  # what to do, shown under the level's name
 
 
 @dataclass(frozen=True, slots=True)
