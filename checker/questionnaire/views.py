@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
@@ -151,7 +152,7 @@ def result() -> Response | str:
         return redirect(_page_url(blocker) if blocker else url_for("questionnaire.landing"))
     if outcome.stopped:
         return redirect(url_for("questionnaire.emergency"))
-    return render_template("questionnaire/result.html", result=outcome, rules=rules)
+    return render_template("questionnaire/result.html", result=outcome, rules=rules, today=date.today())
 
 
 @bp.get("/emergency")
