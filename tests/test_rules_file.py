@@ -188,6 +188,12 @@ def test_a_failing_worked_case_is_a_problem() -> None:
             "'other_signs' is true or false, so compare it with true or false",
         ),
         (
+            'when: {answer: rf_stroke_signs, is: "yes"}',
+            "when: {value: six_months_plus, is: true}",
+            "a red flag that stops the questionnaire can only read answers, and 'six_months_plus' is a derived value "
+            "(it may need pages that were never asked)",
+        ),
+        (
             "score: saq_total",
             "score: linked_present",
             "'linked_present' is not a percent_of_maximum derived value (expected one of: saq_total)",

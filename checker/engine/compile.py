@@ -540,6 +540,15 @@ class _Compiler:
             elif triage is not None and levels and triage.value == levels[-1].id:
                 self.problem(triage, f"'{triage.value}' is the level for no red flag")
             when = self.condition(f["when"]) if "when" in f else None
+            stops = triage is not None and any(lv.stops for lv in levels if lv.id == triage.value)
+            derived = sorted(s for s in (when.subjects() if when else ()) if s not in self.questions)
+            if stops and derived:
+                self.problem(
+                    f["when"],
+                    f"a red flag that stops the questionnaire can only read answers, and '{derived[0]}' is a derived "
+                    "value (it may need pages that were never asked)",
+                )
+                continue
             if fid and self.unique(f["id"], fid, seen, "red flag") and triage and when:
                 flags.append(
                     RedFlag(

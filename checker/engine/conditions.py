@@ -84,14 +84,29 @@ class Leaf(Condition):
         return {self.subject}
 
 
-class All(Condition):
-    """True when every part is true."""
+class _Group(Condition):
+    """A condition made of parts: ``all`` or ``any`` of them."""
 
     __slots__ = ("parts",)
+    word = ""
 
     def __init__(self, parts: tuple[Condition, ...], source: object, reason: str | None) -> None:
         super().__init__(source, reason)
         self.parts = parts
+
+    def explain(self, ctx: Context) -> TraceNode:
+        children = tuple(part.explain(ctx) for part in self.parts)
+        return TraceNode(self.word, self.test(ctx), children)
+
+    def subjects(self) -> set[str]:
+        return set().union(*(part.subjects() for part in self.parts))
+
+
+class All(_Group):
+    """True when every part is true."""
+
+    __slots__ = ()
+    word = "all of"
 
     def test(self, ctx: Context) -> bool:
         for part in self.parts:  # noqa: SIM110 - a plain loop is faster on this hot path
@@ -99,35 +114,18 @@ class All(Condition):
                 return False
         return True
 
-    def explain(self, ctx: Context) -> TraceNode:
-        children = tuple(part.explain(ctx) for part in self.parts)
-        return TraceNode("all of", all(c.result for c in children), children)
 
-    def subjects(self) -> set[str]:
-        return set().union(*(part.subjects() for part in self.parts))
-
-
-class Any_(Condition):
+class Any_(_Group):
     """True when at least one part is true."""
 
-    __slots__ = ("parts",)
-
-    def __init__(self, parts: tuple[Condition, ...], source: object, reason: str | None) -> None:
-        super().__init__(source, reason)
-        self.parts = parts
+    __slots__ = ()
+    word = "any of"
 
     def test(self, ctx: Context) -> bool:
         for part in self.parts:  # noqa: SIM110 - a plain loop is faster on this hot path
             if part.test(ctx):
                 return True
         return False
-
-    def explain(self, ctx: Context) -> TraceNode:
-        children = tuple(part.explain(ctx) for part in self.parts)
-        return TraceNode("any of", any(c.result for c in children), children)
-
-    def subjects(self) -> set[str]:
-        return set().union(*(part.subjects() for part in self.parts))
 
 
 class Not(Condition):
@@ -161,7 +159,7 @@ def true_reasons(condition: Condition, ctx: Context, expand: Callable[[str], Con
         return []
     if condition.reason:
         return [condition.reason]
-    if isinstance(condition, (All, Any_)):
+    if isinstance(condition, _Group):
         found: list[str] = []
         for part in condition.parts:
             found.extend(true_reasons(part, ctx, expand))

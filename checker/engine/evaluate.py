@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from .conditions import TraceNode, true_reasons
@@ -129,9 +130,13 @@ def plan(rules: RuleSet, answers: Mapping[str, Any]) -> Plan:
     A page whose skip condition reads a question not answered yet counts as asked, so a
     partly filled questionnaire shows the longest way still possible.
     """
+    return _route(rules, answers)[0]
+
+
+def _route(rules: RuleSet, answers: Mapping[str, Any]) -> tuple[Plan, dict[str, Any]]:
+    """The plan, and the answers given on the pages it asks."""
     asked: list[Page] = []
     skipped: list[Page] = []
-    stopping = rules.stopping_conditions
     kept: dict[str, Any] = {}
     stopped_after: str | None = None
     for page in rules.pages:
@@ -142,9 +147,10 @@ def plan(rules: RuleSet, answers: Mapping[str, Any]) -> Plan:
         for question in page.questions:
             if question.id in answers:
                 kept[question.id] = answers[question.id]
-        if any(condition.test(kept) for condition in stopping):
-            stopped_after = page.id
-    return Plan(tuple(asked), tuple(skipped), stopped_after)
+        for condition in rules.stops_after[page.id]:
+            if condition.test(kept):
+                stopped_after = page.id
+    return Plan(tuple(asked), tuple(skipped), stopped_after), kept
 
 
 def _is_asked(page: Page, answers: Mapping[str, Any]) -> bool:
@@ -203,17 +209,17 @@ def validate(rules: RuleSet, answers: Any) -> tuple[dict[str, Any], Plan]:
             continue
         if value is None or value == "":
             continue  # treated as not answered
+        if value.__class__ is question.code_type and value in question.code_set:
+            cleaned[key] = value  # the common case: one valid code
+            continue
         try:
             cleaned[key] = clean_answer(question, value)
         except ValueError as exc:
             errors[key] = str(exc)
-    route = plan(rules, cleaned)
-    used: dict[str, Any] = {}
+    route, used = _route(rules, cleaned)
     for page in route.asked:
         for question in page.questions:
-            if question.id in cleaned:
-                used[question.id] = cleaned[question.id]
-            elif question.required and question.id not in errors:
+            if question.required and question.id not in used and question.id not in errors:
                 errors[question.id] = "an answer is required"
     if errors:
         raise AnswerErrors(errors)
@@ -273,10 +279,15 @@ def assess(rules: RuleSet, answers: Any) -> Result:
     )
 
 
+@lru_cache(maxsize=1024)
+def _placeholders(template: str) -> tuple[str, ...]:
+    return tuple(_PLACEHOLDER.findall(template))
+
+
 def _fill(rules: RuleSet, template: str, ctx: Mapping[str, Any]) -> dict[str, Any]:
     """The values a reason's placeholders stand for, as English words or numbers."""
     values: dict[str, Any] = {}
-    for name in _PLACEHOLDER.findall(template):
+    for name in _placeholders(template):
         base, _, part = name.partition(".")
         question = rules.questions.get(base)
         if question is not None:

@@ -54,10 +54,13 @@ class Question:
     points: tuple[str, ...] = ()  # a short list shown under the question
     codes: tuple[Code, ...] = field(init=False)
     code_set: frozenset[Code] = field(init=False)
+    code_type: type | None = field(init=False)  # str or int: the type of a single answer
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "codes", tuple(option.code for option in self.options))
         object.__setattr__(self, "code_set", frozenset(self.codes))
+        single = self.kind in (Kind.ONE_OF, Kind.SCALE) and self.codes
+        object.__setattr__(self, "code_type", type(self.codes[0]) if single else None)
 
     def option(self, code: Code) -> Option | None:
         for option in self.options:
@@ -155,10 +158,18 @@ class RuleSet:
     cases: tuple[WorkedCase, ...]
 
     @cached_property
-    def stopping_conditions(self) -> tuple[Condition, ...]:
-        """Conditions of the red flags whose triage level ends the questionnaire."""
+    def stops_after(self) -> Mapping[str, tuple[Condition, ...]]:
+        """For each page, the conditions that end the questionnaire and read its answers.
+
+        They are the conditions of red flags whose triage level stops the questionnaire,
+        tested after each page that holds one of the questions they read.
+        """
         stops = {level.id for level in self.triage_levels if level.stops}
-        return tuple(flag.when for flag in self.red_flags if flag.triage in stops)
+        conditions = [flag.when for flag in self.red_flags if flag.triage in stops]
+        return {
+            page.id: tuple(c for c in conditions if c.subjects() & {q.id for q in page.questions})
+            for page in self.pages
+        }
 
     @cached_property
     def severity(self) -> Mapping[str, int]:
