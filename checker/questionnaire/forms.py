@@ -51,6 +51,10 @@ def _field(question: Question) -> Field:
     return RadioField(question.text, choices=choices, coerce=coerce, validators=[required])
 
 
+class StartAgainForm(FlaskForm):  # type: ignore[misc]
+    """Only its CSRF token: starting again throws answers away, so it must be a real POST."""
+
+
 def build_forms(rules: RuleSet) -> Mapping[str, type[FlaskForm]]:
     """A FlaskForm class for each page, keyed by page id."""
     forms: dict[str, type[FlaskForm]] = {}

@@ -6,21 +6,16 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
-from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from ..engine import AnswerErrors, Kind, Page, Question, assess, plan
 from ..i18n import translate
 from ..rules import current_rules
-from .forms import tampered
+from .forms import StartAgainForm, tampered
 from .journey import first_incomplete, forget_answers, is_complete, next_page, previous_page, save_page, saved_answers
 
 bp = Blueprint("questionnaire", __name__)
 FORMS_KEY = "checker.forms"
-
-
-class StartAgainForm(FlaskForm):  # type: ignore[misc]
-    """Only its CSRF token: starting again throws answers away, so it must be a real POST."""
 
 
 def _page_url(page: Page, change: bool = False) -> str:
