@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, cli, errors, i18n, questionnaire
+from . import api, cli, clinic, db, errors, i18n, models, questionnaire  # noqa: F401  (models: for migrations)
 from .config import PROJECT_ROOT, StartupError, configure
 from .engine import RulesError, load_rules
 from .rules import RULES_KEY
@@ -24,9 +24,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     configure(app, test_config)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the contract's key order
     register_rules(app)
+    db.init_app(app)
     i18n.init_app(app)
     questionnaire.init_app(app)
     api.init_app(app)
+    clinic.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
     return app

@@ -14,11 +14,13 @@ from flask.cli import with_appcontext
 from .config import DEFAULTS
 from .engine import AnswerErrors, RulesError, assess, load_rules
 from .payload import parse_document
+from .retention import purge_command
 from .rules import current_rules
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(assess_command)
+    app.cli.add_command(purge_command)
 
 
 def _print_json(data: dict[str, Any]) -> None:

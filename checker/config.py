@@ -31,6 +31,19 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    "DATABASE_URL": None,  # default: SQLite in instance/checker.db
+    "INVITATION_DAYS": 30,  # how long a clinic link stays valid by default
+    "DRAFT_DAYS": 30,  # how long saved answers are kept for resuming
+    "RETENTION_DAYS": 365,  # submissions and requests older than this are purged
+    "SIGN_IN_ATTEMPTS": 5,  # failed staff sign-ins before the account is locked for a while
+    "LOCKOUT_MINUTES": 15,
+    "CLINIC_EMAIL": "",  # where new consultation requests are announced (needs MAIL_SERVER)
+    "MAIL_SERVER": "",
+    "MAIL_PORT": 25,
+    "MAIL_USERNAME": "",
+    "MAIL_PASSWORD": "",
+    "MAIL_USE_TLS": False,
+    "MAIL_FROM": "",
 }
 
 

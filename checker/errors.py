@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from flask import Flask, Response, abort, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
-from werkzeug.exceptions import HTTPException, InternalServerError
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from .db import db
 
 API_PREFIX = "/api/"
 
@@ -19,6 +23,8 @@ def _api_message(error: HTTPException) -> str:
         return str(_("There is no such endpoint."))
     if code == 405:
         return str(_("This endpoint does not accept that method."))
+    if code == 503:
+        return str(_("The service is unavailable for a moment. Please try again in a few minutes."))
     if code >= 500:
         return str(_("Something went wrong on our side. Please try again."))
     return error.description or error.name
@@ -29,8 +35,18 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
     if request.path.startswith(API_PREFIX):
         where = "body" if code in (413, 415) else "request"
         return jsonify({"errors": {where: _api_message(error)}}), code
-    template = f"errors/{code}.html" if code in (400, 404, 405, 413) else "errors/generic.html"
+    template = f"errors/{code}.html" if code in (400, 404, 405, 413, 503) else "errors/generic.html"
     return render_template(template, error=error, code=code), code
+
+
+def handle_database_down(error: Exception) -> tuple[Response | str, int]:
+    """503 when the database cannot be reached: nothing half-written, a clear 'try again'."""
+    db.session.rollback()
+    rule, kind = request.url_rule, type(error).__name__
+    current_app.logger.error("database unavailable on %s %s: %s", request.method, rule, kind)
+    if "no such table" in str(error) or "does not exist" in str(error):
+        current_app.logger.error("the database has no tables: run 'flask --app checker db upgrade'")
+    return handle_http_error(ServiceUnavailable())
 
 
 def handle_unexpected(error: Exception) -> tuple[Response | str, int]:
@@ -52,4 +68,6 @@ def refuse_oversized_bodies() -> None:
 def init_app(app: Flask) -> None:
     app.before_request(refuse_oversized_bodies)
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(DBAPIError, handle_database_down)
+    app.register_error_handler(SQLAlchemyTimeout, handle_database_down)
     app.register_error_handler(Exception, handle_unexpected)

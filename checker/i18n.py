@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, current_app, request
-from flask_babel import Babel, format_date, get_locale, gettext
+from flask_babel import Babel, format_date, format_datetime, get_locale, gettext
 
 from .engine import Reason, join_words
 
@@ -15,7 +15,9 @@ def select_locale() -> str | None:
 
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
-    app.jinja_env.globals.update(reason_text=reason_text, get_locale=get_locale, format_date=format_date)
+    app.jinja_env.globals.update(
+        reason_text=reason_text, get_locale=get_locale, format_date=format_date, format_datetime=format_datetime
+    )
 
 
 def translate(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +11,14 @@ import pytest
 import yaml
 from flask import Flask
 from flask.testing import FlaskClient
+from flask_migrate import upgrade
 
 from checker import create_app
+from checker.clinic.auth import create_staff
+from checker.db import db
 from checker.engine import RuleSet, load_rules
+
+from .databases import PostgresServer, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_PATH = ROOT / "rules.yaml"
@@ -24,9 +30,13 @@ def rules() -> RuleSet:
     return load_rules(RULES_PATH)
 
 
+TEST_CONFIG = {"TESTING": True, "SECRET_KEY": "test-secret", "CLINIC_PHONE": "555 0100"}
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> Flask:
-    app = create_app({"TESTING": True, "SECRET_KEY": "test-secret", "CLINIC_PHONE": "555 0100"})
+    """The app on an empty SQLite file: for everything that needs no stored data."""
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.db'}"})
     app.instance_path = str(tmp_path)
     return app
 
@@ -69,3 +79,49 @@ def walk(client: FlaskClient, rules: RuleSet, answers: dict[str, Any]) -> Any:
         assert response.status_code == 302, response.get_data(as_text=True)[:2000]
         location = response.headers["Location"]
     return response
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    yield from postgres_server()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new, empty database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'checker.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return server.new_database()
+
+
+@pytest.fixture
+def db_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The app on a migrated database (SQLite and PostgreSQL)."""
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url})
+    app.instance_path = str(tmp_path)
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def db_client(db_app: Flask) -> FlaskClient:
+    return db_app.test_client()
+
+
+def make_staff(app: Flask, email: str = "nurse@clinic.example", password: str = "correct horse battery") -> str:
+    with app.app_context():
+        create_staff(email, password)
+    return password
+
+
+def sign_in(client: FlaskClient, email: str = "nurse@clinic.example", password: str = "correct horse battery") -> Any:
+    page = client.get("/staff/sign-in")
+    return client.post(
+        "/staff/sign-in",
+        data={"csrf_token": csrf_token(page.get_data(as_text=True)), "email": email, "password": password},
+    )

@@ -1,10 +1,12 @@
-"""The patient's self-check: landing page, question pages, check your answers, result."""
+"""The patient's self-check: landing page, question pages, check your answers, result,
+clinic invitations, saving for later and consultation requests."""
 
 from __future__ import annotations
 
 from flask import Flask
 
 from ..rules import current_rules
+from . import consultation, links  # noqa: F401  (their routes join the blueprint)
 from .forms import build_forms
 from .views import FORMS_KEY, bp
 

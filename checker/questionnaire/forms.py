@@ -51,8 +51,8 @@ def _field(question: Question) -> Field:
     return RadioField(question.text, choices=choices, coerce=coerce, validators=[required])
 
 
-class StartAgainForm(FlaskForm):  # type: ignore[misc]
-    """Only its CSRF token: starting again throws answers away, so it must be a real POST."""
+class ActionForm(FlaskForm):  # type: ignore[misc]
+    """A button that changes something (start again, send, start an invitation): only a CSRF token."""
 
 
 def build_forms(rules: RuleSet) -> Mapping[str, type[FlaskForm]]:

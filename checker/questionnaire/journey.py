@@ -1,29 +1,82 @@
-"""Where a person is in the questionnaire, from the answers kept in their session.
+"""Where a person's answers live and where they are in the questionnaire.
 
-The answers live in the signed session cookie for now; nothing is stored on the server.
-Answers to pages that become skipped are kept (so changing an answer back restores
-them) but the engine never uses them.
+Answers start in the signed session cookie: nothing is kept on the server. Once a person
+opens a clinic's invitation or asks to save, they move to a server-side :class:`Draft`,
+updated after every page and found again by an opaque token (kept in the session, in each
+form, and in the resume link). Answers to pages that become skipped are kept, so changing
+an answer back restores them, but the engine never uses them.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from flask import session
+from flask import current_app, g, request, session
+from sqlalchemy import select
 
+from ..db import db, utcnow
 from ..engine import Kind, Page, RuleSet, clean_answer, plan
+from ..models import Draft, Invitation, new_token, token_hash
 from ..rules import current_rules
 
-SESSION_KEY = "answers"
+ANSWERS_KEY = "answers"
+DRAFT_KEY = "draft"
+DRAFT_FIELD = "draft_token"  # the same token in every question form, for a lapsed session
+
+
+def draft_token() -> str | None:
+    token = session.get(DRAFT_KEY) or request.form.get(DRAFT_FIELD)
+    return token if isinstance(token, str) and 20 <= len(token) <= 100 else None
+
+
+def current_draft() -> Draft | None:
+    """The server-side draft this person is working on, if any (looked up once a request)."""
+    if "draft" not in g:
+        token = draft_token()
+        draft = None
+        if token is not None:
+            draft = db.session.scalar(select(Draft).where(Draft.token_hash == token_hash(token)))
+            if draft is not None and draft.expires_at <= utcnow():
+                draft = None
+            if draft is None:
+                session.pop(DRAFT_KEY, None)
+            else:
+                session[DRAFT_KEY] = token  # restores a lapsed session from the form's copy
+        g.draft = draft
+    found: Draft | None = g.draft
+    return found
+
+
+def _draft_expiry() -> datetime:
+    return utcnow() + timedelta(days=current_app.config["DRAFT_DAYS"])
+
+
+def start_draft(invitation: Invitation | None = None) -> str:
+    """Move this person's answers to a new server-side draft; its token."""
+    token = new_token()
+    draft = Draft(
+        token_hash=token_hash(token),
+        answers=dict(session.get(ANSWERS_KEY) or {}) if invitation is None else {},
+        invitation_id=invitation.id if invitation else None,
+        expires_at=_draft_expiry(),
+    )
+    db.session.add(draft)
+    db.session.commit()
+    session.pop(ANSWERS_KEY, None)
+    session[DRAFT_KEY] = token
+    g.draft = draft
+    return token
 
 
 def saved_answers() -> dict[str, Any]:
-    """The answers in the session that the current rules still accept.
+    """The answers so far that the current rules still accept.
 
     An answer the rules no longer know (they changed since it was given) is dropped, so
     the person is asked again instead of being stuck.
     """
-    stored = session.get(SESSION_KEY)
+    draft = current_draft()
+    stored = draft.answers if draft is not None else session.get(ANSWERS_KEY)
     if not isinstance(stored, dict):
         return {}
     questions = current_rules().questions
@@ -40,20 +93,37 @@ def saved_answers() -> dict[str, Any]:
     return answers
 
 
-def save_page(page: Page, data: dict[str, Any]) -> None:
+def save_page(page: Page, data: dict[str, Any], resume_at: str | None) -> None:
     """Replace this page's answers with ``data`` (empty answers are removed)."""
-    answers = saved_answers()
+    draft = current_draft()
+    answers = dict(draft.answers) if draft is not None else dict(session.get(ANSWERS_KEY) or {})
     for question in page.questions:
         value = data.get(question.id)
         if value in (None, "", []):
             answers.pop(question.id, None)
         else:
             answers[question.id] = list(value) if question.kind is Kind.SEVERAL else value
-    session[SESSION_KEY] = answers
+    if draft is None:
+        session[ANSWERS_KEY] = answers
+        return
+    draft.answers = answers
+    draft.page = resume_at
+    draft.updated_at = utcnow()
+    draft.expires_at = _draft_expiry()
+    db.session.commit()
 
 
 def forget_answers() -> None:
-    session.pop(SESSION_KEY, None)
+    """Clear the answers; an invitation's draft stays, empty, so the link still works."""
+    draft = current_draft()
+    session.pop(ANSWERS_KEY, None)
+    if draft is not None:
+        if draft.invitation_id is None:
+            db.session.delete(draft)
+            session.pop(DRAFT_KEY, None)
+        else:
+            draft.answers, draft.page = {}, None
+        db.session.commit()
 
 
 def is_complete(page: Page, answers: dict[str, Any]) -> bool:

@@ -5,20 +5,34 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
+from ..db import db
 from ..engine import AnswerErrors, Kind, Page, Question, assess, plan
 from ..i18n import translate
 from ..rules import current_rules
-from .forms import StartAgainForm, tampered
-from .journey import first_incomplete, forget_answers, is_complete, next_page, previous_page, save_page, saved_answers
+from .forms import ActionForm, tampered
+from .journey import (
+    current_draft,
+    draft_token,
+    first_incomplete,
+    forget_answers,
+    is_complete,
+    next_page,
+    previous_page,
+    save_page,
+    saved_answers,
+    start_draft,
+)
 
 bp = Blueprint("questionnaire", __name__)
 FORMS_KEY = "checker.forms"
+SENT_KEY = "sent"  # the submission id once answers were sent to a clinic
 
 
-def _page_url(page: Page, change: bool = False) -> str:
+def page_url(page: Page, change: bool = False) -> str:
     return url_for("questionnaire.question_page", page_id=page.id, change=1 if change else None)
 
 
@@ -42,20 +56,20 @@ def landing() -> str:
     answers = saved_answers()
     blocker = first_incomplete(rules, answers)
     if not answers or blocker is not None:
-        start_url = _page_url(blocker or rules.pages[0])
+        start_url = page_url(blocker or rules.pages[0])
     else:
         start_url = url_for("questionnaire.check_answers")
     return render_template(
-        "questionnaire/landing.html", has_answers=bool(answers), start_url=start_url, form=StartAgainForm()
+        "questionnaire/landing.html", has_answers=bool(answers), start_url=start_url, form=ActionForm()
     )
 
 
 @bp.post("/start-again")
 def start_again() -> Response:
-    if not StartAgainForm().validate_on_submit():
+    if not ActionForm().validate_on_submit():
         return redirect(url_for("questionnaire.landing"))
     forget_answers()
-    return redirect(_page_url(current_rules().pages[0]))
+    return redirect(page_url(current_rules().pages[0]))
 
 
 @bp.route("/questions/<page_id>", methods=["GET", "POST"])
@@ -71,10 +85,10 @@ def question_page(page_id: str) -> Response | str:
         if route.stopped_after:
             return redirect(url_for("questionnaire.emergency"))
         blocker = first_incomplete(rules, answers)
-        return redirect(_page_url(blocker) if blocker else url_for("questionnaire.check_answers"))
+        return redirect(page_url(blocker) if blocker else url_for("questionnaire.check_answers"))
     blocker = first_incomplete(rules, answers)
     if blocker is not None and asked.index(blocker.id) < asked.index(page.id):
-        return redirect(_page_url(blocker))
+        return redirect(page_url(blocker))
     changing = request.args.get("change") == "1"
     form_class = current_app.extensions[FORMS_KEY][page.id]
     session_lapsed = False
@@ -82,10 +96,13 @@ def question_page(page_id: str) -> Response | str:
         if tampered(page, request.form.to_dict(flat=False)):
             abort(400)
         form = form_class()
-        if form.validate():
-            save_page(page, {q.id: form[q.id].data for q in page.questions})
-            return redirect(_after(page, changing))
+        valid = form.validate()
         session_lapsed = "csrf_token" in form.errors
+        if request.form.get("action") == "save" and not session_lapsed:
+            return _save_for_later(page, form)
+        if valid:
+            save_page(page, {q.id: form[q.id].data for q in page.questions}, resume_at=None)
+            return redirect(_after(page, changing))
         form.errors.pop("csrf_token", None)
     else:
         form = form_class(formdata=None, data={q.id: answers.get(q.id) for q in page.questions})
@@ -97,30 +114,46 @@ def question_page(page_id: str) -> Response | str:
         form=form,
         errors=errors,
         session_lapsed=session_lapsed,
+        draft_token=draft_token() if current_draft() else None,
         step=asked.index(page.id) + 1,
         steps=len(asked),
         changing=changing,
         back_url=(
             url_for("questionnaire.check_answers")
             if changing
-            else _page_url(previous)
+            else page_url(previous)
             if previous
             else url_for("questionnaire.landing")
         ),
     )
 
 
+def _save_for_later(page: Page, form: FlaskForm) -> Response:
+    """Keep what is valid on this page, move the answers to the server, show the resume link."""
+    if current_draft() is None:
+        start_draft()
+    keep = {q.id: form[q.id].data for q in page.questions if not form[q.id].errors}
+    save_page(page, keep, resume_at=page.id)
+    return redirect(url_for("questionnaire.saved"))
+
+
 def _after(page: Page, changing: bool) -> str:
-    """Where to go once a page is saved."""
+    """Where to go once a page is saved (and, for a draft, where to resume)."""
     rules = current_rules()
     answers = saved_answers()
     if plan(rules, answers).stopped_after:
         return url_for("questionnaire.emergency")
     if changing:
         blocker = first_incomplete(rules, answers)
-        return _page_url(blocker, change=True) if blocker else url_for("questionnaire.check_answers")
-    following = next_page(rules, answers, page)
-    return _page_url(following) if following else url_for("questionnaire.check_answers")
+        target = page_url(blocker, change=True) if blocker else url_for("questionnaire.check_answers")
+    else:
+        following = next_page(rules, answers, page)
+        target = page_url(following) if following else url_for("questionnaire.check_answers")
+    draft = current_draft()
+    if draft is not None:
+        draft.page = target.split("?")[0].rsplit("/", 1)[1] if "/questions/" in target else None
+        db.session.commit()
+    return target
 
 
 @bp.get("/check-answers")
@@ -132,8 +165,12 @@ def check_answers() -> Response | str:
         return redirect(url_for("questionnaire.emergency"))
     blocker = first_incomplete(rules, answers)
     if blocker is not None:
-        return redirect(_page_url(blocker))
-    return render_template("questionnaire/check.html", pages=route.asked, answers=answers)
+        return redirect(page_url(blocker))
+    draft = current_draft()
+    invitation = draft.invitation if draft is not None else None
+    return render_template(
+        "questionnaire/check.html", pages=route.asked, answers=answers, invitation=invitation, form=ActionForm()
+    )
 
 
 @bp.get("/result")
@@ -144,10 +181,12 @@ def result() -> Response | str:
         outcome = assess(rules, answers)
     except AnswerErrors:
         blocker = first_incomplete(rules, answers)
-        return redirect(_page_url(blocker) if blocker else url_for("questionnaire.landing"))
+        return redirect(page_url(blocker) if blocker else url_for("questionnaire.landing"))
     if outcome.stopped:
         return redirect(url_for("questionnaire.emergency"))
-    return render_template("questionnaire/result.html", result=outcome, rules=rules, today=date.today())
+    return render_template(
+        "questionnaire/result.html", result=outcome, rules=rules, today=date.today(), sent=session.get(SENT_KEY)
+    )
 
 
 @bp.get("/emergency")

@@ -20,6 +20,17 @@
         input.focus({ preventScroll: true });
       });
     });
+    document.querySelectorAll(".js-copy").forEach(function (button) {
+      var input = document.getElementById(button.getAttribute("data-copy"));
+      var status = document.querySelector(".js-copied");
+      if (!input || !navigator.clipboard) { return; }
+      button.hidden = false;
+      button.addEventListener("click", function () {
+        navigator.clipboard.writeText(input.value).then(function () {
+          if (status) { status.textContent = button.getAttribute("data-done") || "Copied."; }
+        });
+      });
+    });
     document.querySelectorAll(".js-print").forEach(function (button) {
       button.hidden = false;
       button.addEventListener("click", function () { window.print(); });

@@ -1,0 +1,15 @@
+"""The clinic's side of the product: staff accounts, invitations and the inbox."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from .auth import login_manager
+from .cli import staff_group
+from .views import bp
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    app.register_blueprint(bp)
+    app.cli.add_command(staff_group)

@@ -1,0 +1,43 @@
+"""Staff forms."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, IntegerField, PasswordField, StringField
+from wtforms.validators import InputRequired, Length, NumberRange, Optional
+
+
+class SignInForm(FlaskForm):  # type: ignore[misc]
+    email = EmailField(_l("Email address"), validators=[InputRequired(_l("Enter your email address")), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[InputRequired(_l("Enter your password")), Length(max=200)])
+
+
+class WholeNumberField(IntegerField):  # type: ignore[misc]
+    """An integer field whose error for text that is not a number is in plain words."""
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            raise ValueError(_l("Enter a whole number, like 30")) from None
+
+
+class InvitationForm(FlaskForm):  # type: ignore[misc]
+    label = StringField(
+        _l("Label (optional)"),
+        description=_l('Something to recognise it by, such as the appointment: "Tue 3 Dec, 10:30". Avoid names.'),
+        validators=[Optional(), Length(max=80, message=_l("Write 80 characters or fewer"))],
+    )
+    days = WholeNumberField(
+        _l("Days the link stays valid"),
+        default=30,
+        validators=[
+            InputRequired(_l("Enter how many days the link stays valid")),
+            NumberRange(min=1, max=365, message=_l("Enter a number of days from 1 to 365")),
+        ],
+    )
+
+
+class ActionForm(FlaskForm):  # type: ignore[misc]
+    """A button that changes something: only its CSRF token."""

@@ -1,0 +1,154 @@
+"""The staff side: sign-in, inbox, submissions, consultation requests, invitations, audit."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from ..db import db, utcnow
+from ..engine import assess
+from ..models import AuditEvent, ConsultationRequest, Invitation, Submission
+from ..rules import current_rules
+from .auth import Locked, check_sign_in, login_manager
+from .forms import ActionForm, InvitationForm, SignInForm
+from .records import STATUS_FILTERS, audit, create_invitation, inbox
+
+bp = Blueprint("clinic", __name__, url_prefix="/staff")
+OPEN_ENDPOINTS = {"clinic.sign_in"}
+
+
+@bp.context_processor
+def staff_context() -> dict[str, object]:
+    return {"sign_out_form": ActionForm()}
+
+
+@bp.before_request
+def require_sign_in() -> Response | None:
+    """Every staff page needs a signed-in staff member, except the sign-in page itself."""
+    if request.endpoint in OPEN_ENDPOINTS or current_user.is_authenticated:
+        return None
+    result: Response = login_manager.unauthorized()
+    return result
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the staff area: never an open redirect."""
+    if target and target.startswith("/staff") and not target.startswith("//"):
+        return target
+    return url_for("clinic.inbox")
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in() -> Response | tuple[str, int]:
+    form = SignInForm()
+    problem = None
+    if form.validate_on_submit():
+        try:
+            user = check_sign_in(form.email.data, form.password.data)
+        except Locked:
+            problem = _("Too many attempts. For your security, this account is locked for a while. Try again later.")
+        else:
+            if user is not None:
+                session.clear()
+                login_user(user)
+                audit("signed in")
+                db.session.commit()
+                return redirect(_safe_next(request.args.get("next")))
+            problem = _("The email address or password is not right.")
+    status = 200 if request.method == "GET" else 422 if (problem or form.errors) else 200
+    return render_template("clinic/sign_in.html", form=form, problem=problem), status
+
+
+@bp.post("/sign-out")
+def sign_out() -> Response:
+    if ActionForm().validate_on_submit():
+        audit("signed out")
+        db.session.commit()
+        logout_user()
+        session.clear()
+    return redirect(url_for("clinic.sign_in"))
+
+
+@bp.get("/", endpoint="inbox")
+def inbox_page() -> str:
+    status = request.args.get("status", "new")
+    if status not in STATUS_FILTERS:
+        status = "new"
+    return render_template("clinic/inbox.html", items=inbox(status), status=status, rules=current_rules())
+
+
+@bp.get("/submissions/<int:submission_id>")
+def submission(submission_id: int) -> str:
+    record = db.session.get(Submission, submission_id) or abort(404)
+    audit("viewed", f"submission {record.id}")
+    db.session.commit()
+    rules = current_rules()
+    result = assess(rules, record.answers)
+    return render_template(
+        "clinic/submission.html",
+        record=record,
+        result=result,
+        rules=rules,
+        form=ActionForm(),
+        requests=db.session.scalars(select(ConsultationRequest).where(ConsultationRequest.submission_id == record.id)),
+    )
+
+
+@bp.post("/submissions/<int:submission_id>/reviewed")
+def mark_reviewed(submission_id: int) -> Response:
+    record = db.session.get(Submission, submission_id) or abort(404)
+    if ActionForm().validate_on_submit() and record.status != "reviewed":
+        record.status, record.reviewed_by_id, record.reviewed_at = "reviewed", current_user.id, utcnow()
+        audit("marked reviewed", f"submission {record.id}")
+        db.session.commit()
+        flash(_("Marked as reviewed."))
+    return redirect(url_for("clinic.submission", submission_id=record.id))
+
+
+@bp.get("/requests/<int:request_id>")
+def consultation_request(request_id: int) -> str:
+    record = db.session.get(ConsultationRequest, request_id) or abort(404)
+    audit("viewed", f"request {record.id}")
+    db.session.commit()
+    return render_template("clinic/request.html", record=record, form=ActionForm())
+
+
+@bp.post("/requests/<int:request_id>/handled")
+def mark_handled(request_id: int) -> Response:
+    record = db.session.get(ConsultationRequest, request_id) or abort(404)
+    if ActionForm().validate_on_submit() and record.status != "handled":
+        record.status, record.handled_by_id, record.handled_at = "handled", current_user.id, utcnow()
+        audit("marked handled", f"request {record.id}")
+        db.session.commit()
+        flash(_("Marked as handled."))
+    return redirect(url_for("clinic.consultation_request", request_id=record.id))
+
+
+@bp.route("/invitations", methods=["GET", "POST"])
+def invitations() -> Response | tuple[str, int]:
+    form = InvitationForm()
+    if request.method == "GET":
+        form.days.data = current_app.config["INVITATION_DAYS"]
+    if form.validate_on_submit():
+        invitation, token = create_invitation(form.label.data or "", form.days.data, current_user.id)
+        session["new_invitation_link"] = url_for("questionnaire.invitation", token=token, _external=True)
+        return redirect(url_for("clinic.invitation", invitation_id=invitation.id))
+    listed = db.session.scalars(select(Invitation).order_by(Invitation.created_at.desc()).limit(200))
+    status = 422 if form.errors else 200
+    return render_template("clinic/invitations.html", form=form, invitations=list(listed), now=utcnow()), status
+
+
+@bp.get("/invitations/<int:invitation_id>")
+def invitation(invitation_id: int) -> str:
+    record = db.session.get(Invitation, invitation_id) or abort(404)
+    link = session.pop("new_invitation_link", None)
+    return render_template("clinic/invitation.html", record=record, link=link, now=utcnow())
+
+
+@bp.get("/audit")
+def audit_log() -> str:
+    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(300))
+    return render_template("clinic/audit.html", events=list(events))

@@ -1,0 +1,146 @@
+"""Request a consultation from the result page: stored for the clinic with a reference."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app, redirect, render_template, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from sqlalchemy.exc import IntegrityError
+from werkzeug.wrappers import Response
+from wtforms import BooleanField, RadioField, StringField, TextAreaField
+from wtforms.fields import SelectChoice
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+
+from ..db import db, utcnow
+from ..engine import AnswerErrors, assess
+from ..mail import notify_clinic
+from ..models import ConsultationRequest, Submission
+from ..rules import current_rules
+from .journey import saved_answers
+from .views import SENT_KEY, bp
+
+REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U
+REFERENCE_KEY = "request_reference"
+_PHONE = re.compile(r"^\+?[0-9 ()\-.]{7,25}$")
+
+
+def new_reference() -> str:
+    code = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    return f"{code[:4]}-{code[4:]}"
+
+
+def _phone(form: FlaskForm, field: StringField) -> None:
+    if field.data and (not _PHONE.match(field.data) or sum(c.isdigit() for c in field.data) < 7):
+        raise ValidationError(_l("Enter a phone number, like 555 123 4567 or +1 555 123 4567"))
+
+
+def _email(form: FlaskForm, field: StringField) -> None:
+    if field.data:
+        try:
+            field.data = validate_email(field.data, check_deliverability=False).normalized
+        except EmailNotValidError:
+            raise ValidationError(_l("Enter an email address, like name@example.com")) from None
+
+
+class ConsultationForm(FlaskForm):  # type: ignore[misc]
+    name = StringField(_l("Your name"), validators=[InputRequired(_l("Enter your name")), Length(max=120)])
+    phone = StringField(_l("Phone number"), validators=[Optional(), Length(max=40), _phone])
+    email = StringField(_l("Email address"), validators=[Optional(), Length(max=254), _email])
+    contact_time = RadioField(
+        _l("When is it best to contact you?"),
+        choices=[
+            SelectChoice("morning", _l("Morning")),
+            SelectChoice("afternoon", _l("Afternoon")),
+            SelectChoice("evening", _l("Evening")),
+            SelectChoice("any", _l("Any time")),
+        ],
+        validators=[InputRequired(_l("Choose when it is best to contact you"))],
+    )
+    message = TextAreaField(
+        _l("Anything you would like to tell us (optional)"),
+        validators=[Optional(), Length(max=1000, message=_l("Write 1000 characters or fewer"))],
+    )
+    consent = BooleanField(validators=[InputRequired(_l("Tick the box to agree, so the clinic can contact you"))])
+
+    def validate(self, extra_validators: object = None) -> bool:
+        valid: bool = super().validate(extra_validators)
+        if not (self.phone.data or self.email.data) and not (self.phone.errors or self.email.errors):
+            self.phone.errors = [_("Give a phone number or an email address, so the clinic can reach you")]
+            valid = False
+        return valid
+
+
+def _submission_for_request() -> int | Submission | None:
+    """The self-check to attach: the one already sent, or the person's complete answers."""
+    sent = session.get(SENT_KEY)
+    if isinstance(sent, int) and db.session.get(Submission, sent) is not None:
+        return sent
+    rules = current_rules()
+    answers = saved_answers()
+    try:
+        result = assess(rules, answers)
+    except AnswerErrors:
+        return None
+    return Submission(
+        answers=answers,
+        result=result.to_json(),
+        outcome=result.outcome,
+        triage=result.triage,
+        saq_total=result.saq_total,
+        rules_version=rules.version,
+        rules_sha256=rules.sha256,
+    )
+
+
+@bp.route("/request-consultation", methods=["GET", "POST"])
+def request_consultation() -> Response | tuple[str, int] | str:
+    form = ConsultationForm()
+    if form.validate_on_submit():
+        attached = _submission_for_request()
+        for _attempt in range(5):  # a clash of random references is rare; try another
+            request_record = ConsultationRequest(
+                reference=new_reference(),
+                name=form.name.data.strip(),
+                phone=(form.phone.data or "").strip(),
+                email=form.email.data or "",
+                contact_time=form.contact_time.data,
+                message=(form.message.data or "").strip(),
+                consent_at=utcnow(),
+            )
+            if isinstance(attached, Submission):
+                request_record.submission = attached
+            elif isinstance(attached, int):
+                request_record.submission_id = attached
+            db.session.add(request_record)
+            try:
+                db.session.commit()
+                break
+            except IntegrityError:
+                db.session.rollback()
+        else:
+            raise RuntimeError("could not find a free reference")
+        current_app.logger.info("consultation request stored: %s", request_record.reference)
+        notify_clinic(
+            f"New consultation request {request_record.reference}",
+            "A new consultation request is waiting in the staff inbox:\n"
+            f"{url_for('clinic.consultation_request', request_id=request_record.id, _external=True)}\n\n"
+            "Sign in to see it. This email holds no personal details on purpose.",
+        )
+        session[REFERENCE_KEY] = request_record.reference
+        return redirect(url_for("questionnaire.request_sent"))
+    errors = [(field, field.errors[0]) for field in form if field.errors and field.name != "csrf_token"]
+    status = 422 if errors else 200
+    return render_template("questionnaire/consultation.html", form=form, errors=errors), status
+
+
+@bp.get("/request-consultation/sent")
+def request_sent() -> Response | str:
+    reference = session.get(REFERENCE_KEY)
+    if not reference:
+        return redirect(url_for("questionnaire.request_consultation"))
+    return render_template("questionnaire/consultation_sent.html", reference=reference)

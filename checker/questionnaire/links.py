@@ -1,0 +1,106 @@
+"""Links that carry a person back: a clinic's invitation, and a resume link for saved answers."""
+
+from __future__ import annotations
+
+from flask import redirect, render_template, session, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from ..db import db, utcnow
+from ..engine import AnswerErrors, assess
+from ..models import Draft, Invitation, Submission, token_hash
+from ..rules import current_rules
+from .forms import ActionForm
+from .journey import ANSWERS_KEY, DRAFT_KEY, current_draft, draft_token, first_incomplete, saved_answers, start_draft
+from .views import SENT_KEY, bp, page_url
+
+
+def _invitation(token: str) -> Invitation | None:
+    if not 20 <= len(token) <= 100:
+        return None
+    return db.session.scalar(select(Invitation).where(Invitation.token_hash == token_hash(token)))
+
+
+@bp.route("/i/<token>", methods=["GET", "POST"])
+def invitation(token: str) -> Response | tuple[str, int] | str:
+    """A clinic's link: says who asked, then starts (or continues) the check."""
+    found = _invitation(token)
+    if found is None:
+        return render_template("questionnaire/link_problem.html", problem="unknown"), 404
+    status = found.status(utcnow())
+    if status != "waiting":
+        return render_template("questionnaire/link_problem.html", problem=status), 410
+    draft = current_draft()
+    mine = draft is not None and draft.invitation_id == found.id
+    form = ActionForm()
+    if form.validate_on_submit():
+        if not mine:
+            start_draft(found)
+        blocker = first_incomplete(current_rules(), saved_answers())
+        return redirect(page_url(blocker) if blocker else url_for("questionnaire.check_answers"))
+    return render_template("questionnaire/invitation.html", form=form, started=mine)
+
+
+@bp.post("/send")
+def send() -> Response | tuple[str, int]:
+    """Send the answers to the clinic that invited this person: one transaction."""
+    draft = current_draft()
+    if not ActionForm().validate_on_submit() or draft is None or draft.invitation is None:
+        return redirect(url_for("questionnaire.check_answers"))
+    invitation = draft.invitation
+    if invitation.status(utcnow()) != "waiting":
+        return render_template("questionnaire/link_problem.html", problem=invitation.status(utcnow())), 410
+    rules = current_rules()
+    answers = saved_answers()
+    try:
+        result = assess(rules, answers)
+    except AnswerErrors:
+        return redirect(url_for("questionnaire.check_answers"))
+    submission = Submission(
+        invitation_id=invitation.id,
+        answers=answers,
+        result=result.to_json(),
+        outcome=result.outcome,
+        triage=result.triage,
+        saq_total=result.saq_total,
+        rules_version=rules.version,
+        rules_sha256=rules.sha256,
+        started_at=draft.created_at,
+    )
+    invitation.used_at = utcnow()
+    db.session.add(submission)
+    db.session.delete(draft)
+    db.session.commit()
+    session.pop(DRAFT_KEY, None)
+    session[ANSWERS_KEY] = answers  # the person can still read their result
+    session[SENT_KEY] = submission.id
+    return redirect(url_for("questionnaire.result"))
+
+
+@bp.get("/saved")
+def saved() -> Response | str:
+    """The resume link for answers saved on the server."""
+    draft = current_draft()
+    token = draft_token()
+    if draft is None or token is None:
+        return redirect(url_for("questionnaire.landing"))
+    link = url_for("questionnaire.resume", token=token, _external=True)
+    page = current_rules().page(draft.page or "")
+    return render_template("questionnaire/saved.html", link=link, draft=draft, page=page)
+
+
+@bp.get("/resume/<token>")
+def resume(token: str) -> Response | tuple[str, int]:
+    """Restore saved answers and go back to the exact page."""
+    draft = None
+    if 20 <= len(token) <= 100:
+        draft = db.session.scalar(select(Draft).where(Draft.token_hash == token_hash(token)))
+    if draft is None or draft.expires_at <= utcnow():
+        return render_template("questionnaire/link_problem.html", problem="resume"), 410
+    session[DRAFT_KEY] = token
+    session.pop(ANSWERS_KEY, None)
+    rules = current_rules()
+    page = rules.page(draft.page or "")
+    if page is None:
+        page = first_incomplete(rules, saved_answers())
+    return redirect(page_url(page) if page else url_for("questionnaire.check_answers"))

@@ -1,0 +1,218 @@
+"""Staff accounts, invitations, the inbox and the audit trail, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, update
+
+from checker.db import db, utcnow
+from checker.engine import RuleSet
+from checker.models import AuditEvent, Invitation, StaffUser, Submission
+
+from .conftest import VIGNETTES, csrf_token, make_staff, post_page, sign_in, walk
+
+CASE = next(c for c in VIGNETTES if c["name"] == "ramsay-hunt-eye-and-ear")
+
+
+def text_of(response: Any) -> str:
+    return response.get_data(as_text=True)
+
+
+def make_invitation(client: FlaskClient, label: str = "Tue 3 Dec, 10:30", days: str = "30") -> str:
+    page = client.get("/staff/invitations")
+    made = client.post(
+        "/staff/invitations", data={"csrf_token": csrf_token(text_of(page)), "label": label, "days": days}
+    )
+    assert made.status_code == 302
+    html = text_of(client.get(made.headers["Location"]))
+    match = re.search(r'id="invitation-link" type="text" value="http://localhost(/i/[^"]+)"', html)
+    assert match, html
+    return match.group(1)
+
+
+def test_staff_create_command(db_app: Flask) -> None:
+    runner = db_app.test_cli_runner()
+    made = runner.invoke(args=["staff", "create", "Nurse@Clinic.Example"], input="a long enough secret\n" * 2)
+    assert made.exit_code == 0, made.output
+    assert "Created staff account nurse@clinic.example" in made.output
+    again = runner.invoke(args=["staff", "create", "nurse@clinic.example"], input="a long enough secret\n" * 2)
+    assert again.exit_code == 1
+    assert "already a staff account" in again.output
+    short = runner.invoke(args=["staff", "create", "other@clinic.example"], input="short\nshort\n")
+    assert short.exit_code == 1
+    assert "at least 12 characters" in short.output
+    with db_app.app_context():
+        stored = db.session.scalar(select(StaffUser.password_hash))
+    assert stored is not None
+    assert stored.startswith("$argon2id$")
+
+
+def test_sign_in_and_out(db_app: Flask, db_client: FlaskClient) -> None:
+    make_staff(db_app)
+    assert sign_in(db_client).headers["Location"] == "/staff/"
+    assert "Inbox" in text_of(db_client.get("/staff/"))
+    token = csrf_token(text_of(db_client.get("/staff/")))
+    assert db_client.post("/staff/sign-out", data={"csrf_token": token}).headers["Location"] == "/staff/sign-in"
+    assert db_client.get("/staff/").status_code == 302
+
+
+def test_wrong_password_then_lockout(db_app: Flask, db_client: FlaskClient) -> None:
+    make_staff(db_app)
+    wrong = sign_in(db_client, password="not the password")
+    assert wrong.status_code == 422
+    assert "email address or password is not right" in text_of(wrong)
+    unknown = sign_in(db_client, email="nobody@clinic.example")
+    assert "email address or password is not right" in text_of(unknown)  # the same words: no account probing
+    for _ in range(4):
+        last = sign_in(db_client, password="not the password")
+    assert "locked" in text_of(last)
+    still_locked = sign_in(db_client)  # even the right password waits out the lock
+    assert still_locked.status_code == 422
+    assert "locked" in text_of(still_locked)
+    with db_app.app_context():
+        db.session.execute(update(StaffUser).values(locked_until=utcnow() - timedelta(seconds=1)))
+        db.session.commit()
+    assert sign_in(db_client).status_code == 302
+
+
+def test_every_staff_page_needs_sign_in(db_app: Flask, db_client: FlaskClient) -> None:
+    rules = [r for r in db_app.url_map.iter_rules() if r.rule.startswith("/staff") and r.endpoint != "clinic.sign_in"]
+    assert len(rules) >= 8
+    for rule in rules:
+        url = rule.rule.replace("<int:submission_id>", "1").replace("<int:request_id>", "1")
+        url = url.replace("<int:invitation_id>", "1")
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            response = db_client.open(url, method=method)
+            assert response.status_code == 302, (method, url)
+            assert response.headers["Location"].startswith("/staff/sign-in"), (method, url)
+
+
+def test_sign_in_never_redirects_off_site(db_app: Flask, db_client: FlaskClient) -> None:
+    make_staff(db_app)
+    page = db_client.get("/staff/sign-in?next=//evil.example/")
+    response = db_client.post(
+        "/staff/sign-in?next=//evil.example/",
+        data={
+            "csrf_token": csrf_token(text_of(page)),
+            "email": "nurse@clinic.example",
+            "password": "correct horse battery",
+        },
+    )
+    assert response.headers["Location"] == "/staff/"
+
+
+def test_invitation_journey_into_the_inbox(db_app: Flask, db_client: FlaskClient, rules: RuleSet) -> None:
+    make_staff(db_app)
+    sign_in(db_client)
+    link = make_invitation(db_client)
+    assert len(link.split("/")[-1]) >= 22  # at least 128 bits in URL-safe base64
+    # The link is shown once and never stored.
+    with db_app.app_context():
+        stored = db.session.scalar(select(Invitation.token_hash))
+    assert stored is not None
+    assert link.split("/")[-1] not in stored
+
+    patient = db_app.test_client()
+    welcome = text_of(patient.get(link))
+    assert "Facial Nerve Clinic asked you to complete this check before your visit" in welcome
+    started = patient.post(link, data={"csrf_token": csrf_token(welcome)})
+    assert started.headers["Location"] == "/questions/safety"
+    answers = dict(CASE["answers"], notes="The left eye waters at dinner.")
+    walk(patient, rules, answers)
+    check = text_of(patient.get("/check-answers"))
+    assert "Send my answers and see my result" in check
+    sent = patient.post("/send", data={"csrf_token": csrf_token(check)})
+    assert sent.headers["Location"] == "/result"
+    result = text_of(patient.get("/result"))
+    assert "Your answers were sent to Facial Nerve Clinic" in result
+
+    # The link now says plainly that it was used.
+    used = patient.get(link)
+    assert used.status_code == 410
+    assert "already been used" in text_of(used)
+
+    inbox = text_of(db_client.get("/staff/"))
+    assert "Tue 3 Dec, 10:30" in inbox
+    with db_app.app_context():
+        record = db.session.scalar(select(Submission))
+        assert record is not None
+        assert record.invitation is not None
+        assert record.invitation.used_at is not None
+        assert record.result["red_flags"] == ["eye_exposure", "ear_rash"]
+        assert record.rules_sha256 == rules.sha256
+        submission_id = record.id
+    detail = text_of(db_client.get(f"/staff/submissions/{submission_id}"))
+    assert detail.index("Red flags") < detail.index("Answers")  # red flags at the top
+    assert "Your eye may be at risk" in detail
+    assert "Nerve injury and recovery" in detail
+    assert "20.0" in detail
+    assert "The left eye waters at dinner." in detail
+    assert "Is the eye on the weak side unable to close all the way" in detail  # the questionnaire's wording
+    reviewed = db_client.post(f"/staff/submissions/{submission_id}/reviewed", data={"csrf_token": csrf_token(detail)})
+    assert reviewed.status_code == 302
+    assert "Reviewed by nurse@clinic.example" in text_of(db_client.get(reviewed.headers["Location"]))
+    assert "Tue 3 Dec" not in text_of(db_client.get("/staff/?status=new"))
+    assert "Tue 3 Dec" in text_of(db_client.get("/staff/?status=done"))
+    with db_app.app_context():
+        actions = [e.action for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+    assert actions[:2] == ["signed in", "created invitation"]
+    assert "viewed" in actions
+    assert "marked reviewed" in actions
+    assert "marked reviewed" in text_of(db_client.get("/staff/audit"))
+
+
+def test_expired_and_unknown_links_say_so(db_app: Flask, db_client: FlaskClient) -> None:
+    make_staff(db_app)
+    sign_in(db_client)
+    link = make_invitation(db_client, days="1")
+    with db_app.app_context():
+        db.session.execute(update(Invitation).values(expires_at=utcnow() - timedelta(minutes=1)))
+        db.session.commit()
+    expired = db_app.test_client().get(link)
+    assert expired.status_code == 410
+    assert "This link has expired" in text_of(expired)
+    unknown = db_app.test_client().get("/i/" + "x" * 32)
+    assert unknown.status_code == 404
+    assert "This link does not work" in text_of(unknown)
+
+
+@pytest.mark.parametrize(
+    ("label", "days", "message"),
+    [("x" * 81, "30", "80 characters"), ("", "0", "from 1 to 365"), ("", "soon", "Enter a whole number, like 30")],
+)
+def test_invitation_form_errors(db_app: Flask, db_client: FlaskClient, label: str, days: str, message: str) -> None:
+    make_staff(db_app)
+    sign_in(db_client)
+    page = db_client.get("/staff/invitations")
+    response = db_client.post(
+        "/staff/invitations", data={"csrf_token": csrf_token(text_of(page)), "label": label, "days": days}
+    )
+    assert response.status_code == 422
+    assert message in text_of(response)
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count(Invitation.id))) == 0
+
+
+def test_a_second_person_cannot_reuse_a_started_link_after_sending(
+    db_app: Flask, db_client: FlaskClient, rules: RuleSet
+) -> None:
+    make_staff(db_app)
+    sign_in(db_client)
+    link = make_invitation(db_client)
+    first, second = db_app.test_client(), db_app.test_client()
+    for person in (first, second):
+        welcome = text_of(person.get(link))
+        person.post(link, data={"csrf_token": csrf_token(welcome)})
+        walk(person, rules, CASE["answers"])
+    first.post("/send", data={"csrf_token": csrf_token(text_of(first.get("/check-answers")))})
+    late = second.post("/send", data={"csrf_token": csrf_token(text_of(second.get("/check-answers")))})
+    assert late.status_code == 410
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count(Submission.id))) == 1
+    _ = post_page  # the helper is shared with the web tests
