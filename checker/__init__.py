@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, cli, clinic, db, errors, i18n, models, questionnaire  # noqa: F401  (models: for migrations)
+from . import api, cli, clinic, db, errors, i18n, logs, models, questionnaire  # noqa: F401  (models: for migrations)
 from .config import PROJECT_ROOT, StartupError, configure
 from .engine import RulesError, load_rules
 from .rules import RULES_KEY
@@ -22,6 +22,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         instance_path=str(PROJECT_ROOT / "instance"),
     )
     configure(app, test_config)
+    logs.init_app(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the contract's key order
     register_rules(app)
     db.init_app(app)

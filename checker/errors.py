@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, abort, current_app, jsonify, render_template, request
+from flask import Flask, Response, abort, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
+from flask_login import AnonymousUserMixin
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
@@ -42,6 +43,7 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
 def handle_database_down(error: Exception) -> tuple[Response | str, int]:
     """503 when the database cannot be reached: nothing half-written, a clear 'try again'."""
     db.session.rollback()
+    g._login_user = AnonymousUserMixin()  # the page must not ask the database who is signed in
     rule, kind = request.url_rule, type(error).__name__
     current_app.logger.error("database unavailable on %s %s: %s", request.method, rule, kind)
     if "no such table" in str(error) or "does not exist" in str(error):

@@ -15,7 +15,7 @@ from checker.db import db, utcnow
 from checker.engine import RuleSet
 from checker.models import AuditEvent, Invitation, StaffUser, Submission
 
-from .conftest import VIGNETTES, csrf_token, make_staff, post_page, sign_in, walk
+from .conftest import VIGNETTES, csrf_token, make_staff, sign_in, walk
 
 CASE = next(c for c in VIGNETTES if c["name"] == "ramsay-hunt-eye-and-ear")
 
@@ -215,4 +215,3 @@ def test_a_second_person_cannot_reuse_a_started_link_after_sending(
     assert late.status_code == 410
     with db_app.app_context():
         assert db.session.scalar(select(func.count(Submission.id))) == 1
-    _ = post_page  # the helper is shared with the web tests

@@ -1,0 +1,287 @@
+"""Consultation requests (with email to the clinic), save and resume, retention."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes
+from email.message import Message
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from checker.db import db, utcnow
+from checker.engine import RuleSet
+from checker.models import ConsultationRequest, Draft, Invitation, Submission, new_token, token_hash
+from checker.retention import purge
+
+from .conftest import VIGNETTES, csrf_token, make_staff, post_page, sign_in, walk
+from .databases import free_port
+
+CASE = next(c for c in VIGNETTES if c["name"] == "nine-months-established")
+GOOD = {
+    "name": "Ada Example",
+    "phone": "+1 555 010 9999",
+    "email": "",
+    "contact_time": "morning",
+    "message": "Mornings are best.",
+    "consent": "y",
+}
+
+
+def text_of(response: Any) -> str:
+    return response.get_data(as_text=True)
+
+
+def send_request(client: FlaskClient, **changes: str) -> Any:
+    page = client.get("/request-consultation")
+    data = {**GOOD, **changes, "csrf_token": csrf_token(text_of(page))}
+    return client.post("/request-consultation", data={k: v for k, v in data.items() if v is not None})
+
+
+def count(app: Flask, model: type) -> int:
+    with app.app_context():
+        return int(db.session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+class Inbox:
+    """Messages received by a real SMTP server on loopback."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def test_request_after_the_result_is_stored_with_the_self_check(
+    db_app: Flask, db_client: FlaskClient, rules: RuleSet
+) -> None:
+    walk(db_client, rules, CASE["answers"])
+    assert 'href="/request-consultation"' in text_of(db_client.get("/result"))
+    response = send_request(db_client)
+    assert response.headers["Location"] == "/request-consultation/sent"
+    page = text_of(db_client.get("/request-consultation/sent"))
+    reference = re.search(r'class="reference">([A-Z0-9]{4}-[A-Z0-9]{4})<', page)
+    assert reference
+    with db_app.app_context():
+        stored = db.session.scalar(select(ConsultationRequest))
+        assert stored is not None
+        assert stored.reference == reference.group(1)
+        assert stored.name == "Ada Example"
+        assert stored.submission is not None
+        assert stored.submission.outcome == "stage-3"
+        assert stored.submission.invitation_id is None
+    make_staff(db_app)
+    staff = db_app.test_client()
+    sign_in(staff)
+    assert reference.group(1) in text_of(staff.get("/staff/"))
+    detail = text_of(staff.get(f"/staff/requests/{stored.id}"))
+    assert "Ada Example" in detail
+    assert "Mornings are best." in detail
+    handled = staff.post(f"/staff/requests/{stored.id}/handled", data={"csrf_token": csrf_token(detail)})
+    assert "Handled by nurse@clinic.example" in text_of(staff.get(handled.headers["Location"]))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"name": ""}, "Enter your name"),
+        ({"phone": "", "email": ""}, "Give a phone number or an email address"),
+        ({"phone": "call me"}, "Enter a phone number"),
+        ({"phone": "", "email": "ada@"}, "Enter an email address"),
+        ({"consent": None}, "Tick the box to agree"),
+        ({"contact_time": None}, "Choose when it is best to contact you"),
+        ({"message": "m" * 1001}, "Write 1000 characters or fewer"),
+    ],
+)
+def test_request_errors_keep_what_was_typed(
+    db_app: Flask, db_client: FlaskClient, changes: dict[str, Any], message: str
+) -> None:
+    response = send_request(db_client, **changes)
+    assert response.status_code == 422
+    html = text_of(response)
+    assert message in html
+    assert "There is a problem" in html
+    if changes.get("name") != "":
+        assert 'value="Ada Example"' in html
+    assert count(db_app, ConsultationRequest) == 0
+
+
+def test_tampered_contact_time_is_refused(db_app: Flask, db_client: FlaskClient) -> None:
+    response = send_request(db_client, contact_time="midnight")
+    assert response.status_code == 422
+    assert count(db_app, ConsultationRequest) == 0
+
+
+def test_clinic_is_emailed_without_personal_details(database_url: str, tmp_path: Any, smtp: tuple[Inbox, int]) -> None:
+    from flask_migrate import upgrade
+
+    from checker import create_app
+
+    from .conftest import TEST_CONFIG
+
+    inbox, port = smtp
+    app = create_app(
+        {
+            **TEST_CONFIG,
+            "DATABASE_URL": database_url,
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": port,
+            "CLINIC_EMAIL": "desk@clinic.example",
+            "MAIL_FROM": "checker@clinic.example",
+        }
+    )
+    with app.app_context():
+        upgrade()
+    client = app.test_client()
+    assert send_request(client, email="ada@example.org").status_code == 302
+    assert len(inbox.messages) == 1
+    mail = inbox.messages[0]
+    assert mail["To"] == "desk@clinic.example"
+    body = mail.get_payload()
+    with app.app_context():
+        reference = db.session.scalar(select(ConsultationRequest.reference))
+    assert reference is not None
+    assert reference in mail["Subject"]
+    for personal in ("Ada", "555", "ada@example.org", "Mornings"):
+        assert personal not in str(body) + mail["Subject"]
+    with app.app_context():
+        db.engine.dispose()
+
+
+def test_mail_server_down_does_not_lose_the_request(
+    db_app: Flask, db_client: FlaskClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    db_app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=9, CLINIC_EMAIL="desk@clinic.example")
+    assert send_request(db_client).status_code == 302
+    assert count(db_app, ConsultationRequest) == 1
+    assert "could not send the clinic's notice" in caplog.text
+
+
+def test_save_and_resume_on_the_exact_page(db_app: Flask, db_client: FlaskClient, rules: RuleSet) -> None:
+    answers = CASE["answers"]
+    post_page(db_client, "safety", answers)
+    post_page(db_client, "cause", answers)
+    page = db_client.get("/questions/weakness")
+    saved = db_client.post(
+        "/questions/weakness",
+        data={"csrf_token": csrf_token(text_of(page)), "time_since_onset": "6m_12m", "action": "save"},
+    )
+    assert saved.headers["Location"] == "/saved"
+    html = text_of(db_client.get("/saved"))
+    link = re.search(r'id="resume-link" type="text" value="http://localhost(/resume/[^"]+)"', html)
+    assert link
+    assert count(db_app, Draft) == 1
+    # Another browser, another day: the link brings back the answers and the page.
+    other = db_app.test_client()
+    resumed = other.get(link.group(1))
+    assert resumed.headers["Location"] == "/questions/weakness"
+    weakness = text_of(other.get("/questions/weakness"))
+    assert re.search(r'value="6m_12m"\s+checked', weakness)
+    # Answers go on being saved on the server, page by page.
+    post_page(other, "weakness", answers)
+    with db_app.app_context():
+        draft = db.session.scalar(select(Draft))
+        assert draft is not None
+        assert draft.answers["recovery"] == "mostly"
+        assert draft.page == "linked"
+    walk(other, rules, answers)
+    assert "Established synkinesis" in text_of(other.get("/result"))
+
+
+def test_anonymous_check_is_not_kept(db_app: Flask, db_client: FlaskClient, rules: RuleSet) -> None:
+    walk(db_client, rules, CASE["answers"])
+    db_client.get("/result")
+    assert count(db_app, Draft) == 0
+    assert count(db_app, Submission) == 0
+
+
+def test_lapsed_session_keeps_posted_answers_in_the_draft(db_app: Flask, rules: RuleSet) -> None:
+    client = db_app.test_client()
+    answers = CASE["answers"]
+    post_page(client, "safety", answers)
+    page = client.get("/questions/cause")
+    client.post("/questions/cause", data={"csrf_token": csrf_token(text_of(page)), "cause": "injury", "action": "save"})
+    form = text_of(client.get("/questions/cause"))
+    token = re.search(r'name="draft_token" value="([^"]+)"', form)
+    assert token
+    client.delete_cookie("session")  # the session cookie is gone (closed browser, timeout)
+    lapsed = client.post(
+        "/questions/cause", data={"csrf_token": csrf_token(form), "draft_token": token.group(1), "cause": "ramsay_hunt"}
+    )
+    assert lapsed.status_code == 200
+    assert "Your session timed out" in text_of(lapsed)
+    assert re.search(r'value="ramsay_hunt"\s+checked', text_of(lapsed))  # what was posted is still there
+    again = client.post(
+        "/questions/cause",
+        data={"csrf_token": csrf_token(text_of(lapsed)), "draft_token": token.group(1), "cause": "ramsay_hunt"},
+    )
+    assert again.headers["Location"] == "/questions/weakness"
+    with db_app.app_context():
+        draft = db.session.scalar(select(Draft))
+        assert draft is not None
+        assert draft.answers["cause"] == "ramsay_hunt"
+        assert draft.answers["rf_eye"] == "no"  # earlier pages were not lost
+
+
+def test_expired_resume_link(db_app: Flask, db_client: FlaskClient) -> None:
+    token = new_token()
+    with db_app.app_context():
+        db.session.add(Draft(token_hash=token_hash(token), answers={}, expires_at=utcnow() - timedelta(days=1)))
+        db.session.commit()
+    response = db_client.get(f"/resume/{token}")
+    assert response.status_code == 410
+    assert "no longer available" in text_of(response)
+
+
+def test_purge_removes_only_what_is_past_its_time(db_app: Flask) -> None:
+    now = utcnow()
+    old, recent = now - timedelta(days=400), now - timedelta(days=10)
+    with db_app.app_context():
+        db.session.add_all(
+            [
+                Draft(token_hash="a" * 64, answers={}, expires_at=now - timedelta(minutes=1)),
+                Draft(token_hash="b" * 64, answers={}, expires_at=now + timedelta(days=1)),
+                Invitation(token_hash="c" * 64, expires_at=now - timedelta(days=1)),
+                Invitation(token_hash="d" * 64, expires_at=now + timedelta(days=5)),
+                Submission(
+                    answers={}, result={}, triage="routine", rules_version="x", rules_sha256="y", submitted_at=old
+                ),
+                Submission(
+                    answers={}, result={}, triage="routine", rules_version="x", rules_sha256="y", submitted_at=recent
+                ),
+                ConsultationRequest(
+                    reference="AAAA-AAAA", name="n", contact_time="any", consent_at=old, created_at=old
+                ),
+                ConsultationRequest(
+                    reference="BBBB-BBBB", name="n", contact_time="any", consent_at=recent, created_at=recent
+                ),
+            ]
+        )
+        db.session.commit()
+    result = db_app.test_cli_runner().invoke(args=["purge"])
+    assert result.exit_code == 0
+    assert result.output.strip() == ("Deleted 1 drafts, 1 consultation requests, 1 submissions, 1 invitations.")
+    for model in (Draft, Invitation, Submission, ConsultationRequest):
+        assert count(db_app, model) == 1
+    with db_app.app_context():
+        assert purge(utcnow()) == {"drafts": 0, "consultation requests": 0, "submissions": 0, "invitations": 0}
