@@ -10,6 +10,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import click
 from flask import Flask
@@ -27,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "EMERGENCY_NUMBER": "911",
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "BABEL_DEFAULT_LOCALE": "en",
+    "TIMEZONE": "UTC",  # the clinic's time zone, for dates shown to staff and patients
     "LANGUAGES": ["en"],
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
@@ -71,6 +73,12 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config["SECRET_KEY"] = _development_key(Path(app.instance_path))
     if app.config["ENV"] == "production":
         app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+    try:
+        ZoneInfo(str(app.config["TIMEZONE"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise StartupError(f"CHECKER_TIMEZONE is not a time zone: {app.config['TIMEZONE']!r}") from None
+    app.config["BABEL_DEFAULT_TIMEZONE"] = app.config["TIMEZONE"]
     if not str(app.config["EMERGENCY_NUMBER"]).strip():
         raise StartupError("CHECKER_EMERGENCY_NUMBER cannot be empty")
     booking = str(app.config["CLINIC_BOOKING_URL"])

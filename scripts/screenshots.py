@@ -1,8 +1,10 @@
-"""Take screenshots of every page of the self-check at phone and desktop widths.
+"""Take screenshots of every page at phone and desktop widths, to look at.
 
-Usage: python scripts/screenshots.py BASE_URL OUT_DIR
-Walks the journey in headless Chromium (Debian's), answering as the worked case
-'nine-months-established', and saves full-page PNGs of each page it passes.
+Usage: python scripts/screenshots.py BASE_URL OUT_DIR [STAFF_EMAIL STAFF_PASSWORD]
+Walks the self-check in headless Chromium (Debian's) as the worked case
+'nine-months-established' with a 'prompt' red flag, requests a consultation, saves and
+resumes; with a staff account it also signs in, makes an invitation, completes it as a
+patient and opens the inbox. Saves full-page PNGs named after each page.
 """
 
 from __future__ import annotations
@@ -11,78 +13,105 @@ import shutil
 import sys
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 ANSWERS = {
-    "rf_stroke_signs": "no",
-    "rf_eye": "no",
-    "rf_ear_rash": "no",
-    "rf_both_sides": "no",
-    "rf_progressive": "yes",
-    "cause": "ramsay_hunt",
-    "time_since_onset": "6m_12m",
-    "initial_severity": "complete",
-    "recovery": "mostly",
-    "saq_eye_smile": "4",
-    "saq_eye_speak": "3",
-    "saq_eye_pucker": "4",
-    "saq_neck_smile": "2",
-    "saq_face_tight_eyes": "1",
-    "saq_mouth_eyes": "3",
-    "saq_neck_eyes": "1",
-    "saq_tears_eating": "1",
-    "saq_chin_dimple": "1",
-    "twitching": "never",
-    "asymmetry": "slight",
-    "tightness_rest": "sometimes",
-    "pattern": "consistent",
-    "daily_impact": "moderate",
-    "treatments": "none",
-}
+    "rf_stroke_signs": "no", "rf_eye": "no", "rf_ear_rash": "no", "rf_both_sides": "no", "rf_progressive": "yes",
+    "cause": "ramsay_hunt", "time_since_onset": "6m_12m", "initial_severity": "complete", "recovery": "mostly",
+    "saq_eye_smile": "4", "saq_eye_speak": "3", "saq_eye_pucker": "4", "saq_neck_smile": "2",
+    "saq_face_tight_eyes": "1", "saq_mouth_eyes": "3", "saq_neck_eyes": "1", "saq_tears_eating": "1",
+    "saq_chin_dimple": "1", "twitching": "never", "asymmetry": "slight", "tightness_rest": "sometimes",
+    "pattern": "consistent", "daily_impact": "moderate", "treatments": "none",
+}  # fmt: skip
 
 
-def shoot(page: Page, out: Path, name: str, width: int) -> None:
-    page.screenshot(path=str(out / f"{name}-{width}.png"), full_page=True)
+class Shooter:
+    def __init__(self, out: Path, width: int) -> None:
+        self.out, self.width, self.count = out, width, 0
+
+    def __call__(self, page: Page, name: str) -> None:
+        self.count += 1
+        page.screenshot(path=str(self.out / f"{self.count:02d}-{name}-{self.width}.png"), full_page=True)
 
 
-def journey(page: Page, base: str, out: Path, width: int) -> None:
-    page.goto(base + "/")
-    shoot(page, out, "01-landing", width)
-    page.goto(base + "/questions/safety")
-    page.click("button[type=submit]")  # empty submit: the error summary
-    shoot(page, out, "02-safety-errors", width)
-    step = 3
+def answer_pages(page: Page, shoot: Shooter | None) -> None:
     while "/questions/" in page.url:
         name = page.url.rsplit("/", 1)[1].split("?")[0]
         for field in page.locator("input[type=radio], input[type=checkbox]").all():
-            qid, value = field.get_attribute("name"), field.get_attribute("value")
-            if qid in ANSWERS and ANSWERS[qid] == value:
+            if ANSWERS.get(field.get_attribute("name") or "") == field.get_attribute("value"):
                 field.check()
         if name == "notes":
             page.fill("#notes", "The tightness is worst in the mornings.")
-        shoot(page, out, f"{step:02d}-{name}", width)
-        step += 1
-        page.click("button[type=submit]")
-    shoot(page, out, f"{step:02d}-check-answers", width)
+        if shoot:
+            shoot(page, name)
+        page.click("button[value=continue]")
+
+
+def patient_journey(browser: Browser, base: str, shoot: Shooter, width: int) -> None:
+    page = browser.new_context(viewport={"width": width, "height": 800}).new_page()
+    page.goto(base + "/")
+    shoot(page, "landing")
+    page.goto(base + "/questions/safety")
+    page.click("button[value=continue]")  # an empty submit shows the error summary
+    shoot(page, "safety-errors")
+    answer_pages(page, shoot)
+    shoot(page, "check-answers")
     page.click("text=See my result")
-    shoot(page, out, f"{step + 1:02d}-result", width)
-    page.goto(base + "/how-this-works")
-    shoot(page, out, "20-how", width)
-    page.goto(base + "/emergency")
-    shoot(page, out, "21-emergency", width)
-    page.goto(base + "/missing-page")
-    shoot(page, out, "22-not-found", width)
+    shoot(page, "result")
+    page.click("text=Ask the clinic to contact me")
+    page.click("button[type=submit]")
+    shoot(page, "consultation-errors")
+    page.fill("#name", "Ada Example")
+    page.fill("#phone", "555 010 9999")
+    page.check("#contact_time")
+    page.check("#consent")
+    page.click("button[type=submit]")
+    shoot(page, "consultation-sent")
+    for path, name in (("/how-this-works", "how"), ("/emergency", "emergency"), ("/missing", "not-found"),
+                       ("/i/not-a-real-link-at-all-000000", "link-problem")):  # fmt: skip
+        page.goto(base + path)
+        shoot(page, name)
+    saver = browser.new_context(viewport={"width": width, "height": 800}).new_page()
+    saver.goto(base + "/questions/safety")
+    saver.check("#rf_stroke_signs-2")
+    saver.click("button[value=save]")
+    shoot(saver, "saved")
+
+
+def staff_journey(browser: Browser, base: str, shoot: Shooter, width: int, email: str, password: str) -> None:
+    staff = browser.new_context(viewport={"width": width, "height": 800}).new_page()
+    staff.goto(base + "/staff/")
+    shoot(staff, "staff-sign-in")
+    staff.fill("#email", email)
+    staff.fill("#password", password)
+    staff.click("main button[type=submit]")
+    staff.goto(base + "/staff/invitations")
+    staff.fill("#label", "Tue 3 Dec, 10:30")
+    staff.click("text=Make link")
+    shoot(staff, "staff-invitation-made")
+    link = staff.input_value("#invitation-link")
+    staff.goto(base + "/staff/invitations")
+    shoot(staff, "staff-invitations")
+    patient = browser.new_context(viewport={"width": width, "height": 800}).new_page()
+    patient.goto(link)
+    shoot(patient, "invitation")
+    patient.click("main button[type=submit]")
+    answer_pages(patient, None)
+    shoot(patient, "check-answers-invited")
+    patient.click("text=Send my answers")
+    shoot(patient, "result-sent")
+    staff.goto(base + "/staff/")
+    shoot(staff, "staff-inbox")
+    staff.click("text=Self-check: Tue 3 Dec")
+    shoot(staff, "staff-submission")
+    staff.goto(base + "/staff/")
+    staff.locator("text=Consultation request").first.click()
+    shoot(staff, "staff-request")
+    staff.goto(base + "/staff/audit")
+    shoot(staff, "staff-audit")
 
 
 def main() -> None:
@@ -91,9 +120,10 @@ def main() -> None:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
         for width in (375, 1280):
-            context = browser.new_context(viewport={"width": width, "height": 800})
-            journey(context.new_page(), base, out, width)
-            context.close()
+            shoot = Shooter(out, width)
+            patient_journey(browser, base, shoot, width)
+            if len(sys.argv) > 4:
+                staff_journey(browser, base, shoot, width, sys.argv[3], sys.argv[4])
         browser.close()
 
 

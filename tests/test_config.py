@@ -62,3 +62,10 @@ def test_development_key_is_made_once_and_kept(tmp_path: Path) -> None:
 )
 def test_percent_rounds_half_up(part: int, whole: int, decimals: int, expected: float) -> None:
     assert _percent(part, whole, decimals) == expected
+
+
+def test_time_zone_is_checked_and_used() -> None:
+    with pytest.raises(StartupError, match="CHECKER_TIMEZONE is not a time zone"):
+        create_app({"SECRET_KEY": "x", "TIMEZONE": "Mars/Olympus"})
+    app = create_app({"SECRET_KEY": "x", "TIMEZONE": "America/Chicago"})
+    assert app.config["BABEL_DEFAULT_TIMEZONE"] == "America/Chicago"

@@ -279,3 +279,12 @@ def test_answers_the_rules_no_longer_accept_are_asked_again(client: FlaskClient,
         session["answers"] = {**session["answers"], "pattern": "retired_code", "old_question": "yes"}
     assert client.get("/result").headers["Location"] == "/questions/signs"
     assert client.get("/check-answers").headers["Location"] == "/questions/signs"
+
+
+def test_emergency_offers_a_way_back_only_after_the_stop(client: FlaskClient) -> None:
+    assert "by mistake" not in text_of(client.get("/emergency"))
+    post_page(client, "safety", BY_NAME["stroke-signs"]["answers"])
+    html = text_of(client.get("/emergency"))
+    assert "I chose that answer by mistake" in html
+    post_page(client, "safety", {**BY_NAME["stroke-signs"]["answers"], "rf_stroke_signs": "no"})
+    assert client.get("/questions/cause").status_code == 200

@@ -7,6 +7,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager
 from sqlalchemy import select
 
@@ -16,6 +17,8 @@ from ..models import StaffUser
 hasher = PasswordHasher()
 login_manager = LoginManager()
 login_manager.login_view = "clinic.sign_in"
+login_manager.login_message = _l("Sign in to see that page.")
+login_manager.login_message_category = "info"
 login_manager.session_protection = "strong"
 # A hash to check against when the email is unknown, so both cases take the same time.
 _DUMMY_HASH = hasher.hash("not a real password")

@@ -19,7 +19,6 @@ from .journey import (
     draft_token,
     first_incomplete,
     forget_answers,
-    is_complete,
     next_page,
     previous_page,
     save_page,
@@ -191,9 +190,9 @@ def result() -> Response | str:
 
 @bp.get("/emergency")
 def emergency() -> str:
-    first = current_rules().pages[0]
-    answered = is_complete(first, saved_answers())
-    return render_template("questionnaire/emergency.html", first_page=first, answered=answered)
+    rules = current_rules()
+    stopped = plan(rules, saved_answers()).stopped_after is not None
+    return render_template("questionnaire/emergency.html", first_page=rules.pages[0], answered=stopped)
 
 
 @bp.get("/how-this-works")
