@@ -21,8 +21,8 @@ from ..engine import AnswerErrors, assess
 from ..mail import notify_clinic
 from ..models import ConsultationRequest, Submission
 from ..rules import current_rules
-from .journey import saved_answers
-from .views import SENT_KEY, bp
+from .journey import SENT_KEY, saved_answers
+from .views import bp
 
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U
 REFERENCE_KEY = "request_reference"

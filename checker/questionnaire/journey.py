@@ -23,6 +23,7 @@ from ..rules import current_rules
 ANSWERS_KEY = "answers"
 DRAFT_KEY = "draft"
 DRAFT_FIELD = "draft_token"  # the same token in every question form, for a lapsed session
+SENT_KEY = "sent"  # the submission id once answers were sent to a clinic
 
 
 def draft_token() -> str | None:
@@ -117,6 +118,7 @@ def forget_answers() -> None:
     """Clear the answers; an invitation's draft stays, empty, so the link still works."""
     draft = current_draft()
     session.pop(ANSWERS_KEY, None)
+    session.pop(SENT_KEY, None)
     if draft is not None:
         if draft.invitation_id is None:
             db.session.delete(draft)

@@ -11,8 +11,17 @@ from ..engine import AnswerErrors, assess
 from ..models import Draft, Invitation, Submission, token_hash
 from ..rules import current_rules
 from .forms import ActionForm
-from .journey import ANSWERS_KEY, DRAFT_KEY, current_draft, draft_token, first_incomplete, saved_answers, start_draft
-from .views import SENT_KEY, bp, page_url
+from .journey import (
+    ANSWERS_KEY,
+    DRAFT_KEY,
+    SENT_KEY,
+    current_draft,
+    draft_token,
+    first_incomplete,
+    saved_answers,
+    start_draft,
+)
+from .views import bp, page_url
 
 
 def _invitation(token: str) -> Invitation | None:

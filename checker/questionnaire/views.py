@@ -15,6 +15,7 @@ from ..i18n import translate
 from ..rules import current_rules
 from .forms import ActionForm, tampered
 from .journey import (
+    SENT_KEY,
     current_draft,
     draft_token,
     first_incomplete,
@@ -28,7 +29,6 @@ from .journey import (
 
 bp = Blueprint("questionnaire", __name__)
 FORMS_KEY = "checker.forms"
-SENT_KEY = "sent"  # the submission id once answers were sent to a clinic
 
 
 def page_url(page: Page, change: bool = False) -> str:
