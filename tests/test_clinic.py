@@ -15,7 +15,7 @@ from checker.db import db, utcnow
 from checker.engine import RuleSet
 from checker.models import AuditEvent, Invitation, StaffUser, Submission
 
-from .conftest import VIGNETTES, csrf_token, make_staff, sign_in, walk
+from .conftest import VIGNETTES, csrf_token, make_staff, post_page, sign_in, walk
 
 CASE = next(c for c in VIGNETTES if c["name"] == "ramsay-hunt-eye-and-ear")
 
@@ -199,19 +199,34 @@ def test_invitation_form_errors(db_app: Flask, db_client: FlaskClient, label: st
         assert db.session.scalar(select(func.count(Invitation.id))) == 0
 
 
-def test_a_second_person_cannot_reuse_a_started_link_after_sending(
+def test_a_link_gives_one_submission_only(db_app: Flask, db_client: FlaskClient, rules: RuleSet) -> None:
+    make_staff(db_app)
+    sign_in(db_client)
+    link = make_invitation(db_client)
+    first, second = db_app.test_client(), db_app.test_client()
+    first.post(link, data={"csrf_token": csrf_token(text_of(first.get(link)))})
+    walk(first, rules, CASE["answers"])
+    stale_form = text_of(first.get("/check-answers"))
+    second.post(link, data={"csrf_token": csrf_token(text_of(second.get(link)))})  # takes the answers over
+    second.post("/send", data={"csrf_token": csrf_token(text_of(second.get("/check-answers")))})
+    late = first.post("/send", data={"csrf_token": csrf_token(stale_form)})
+    assert late.status_code == 302
+    assert second.get(link).status_code == 410
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count(Submission.id))) == 1
+
+
+def test_the_invitation_link_brings_answers_back_in_another_browser(
     db_app: Flask, db_client: FlaskClient, rules: RuleSet
 ) -> None:
     make_staff(db_app)
     sign_in(db_client)
     link = make_invitation(db_client)
-    first, second = db_app.test_client(), db_app.test_client()
-    for person in (first, second):
-        welcome = text_of(person.get(link))
-        person.post(link, data={"csrf_token": csrf_token(welcome)})
-        walk(person, rules, CASE["answers"])
-    first.post("/send", data={"csrf_token": csrf_token(text_of(first.get("/check-answers")))})
-    late = second.post("/send", data={"csrf_token": csrf_token(text_of(second.get("/check-answers")))})
-    assert late.status_code == 410
-    with db_app.app_context():
-        assert db.session.scalar(select(func.count(Submission.id))) == 1
+    phone = db_app.test_client()
+    phone.post(link, data={"csrf_token": csrf_token(text_of(phone.get(link)))})
+    post_page(phone, "safety", CASE["answers"])
+    post_page(phone, "cause", CASE["answers"])
+    laptop = db_app.test_client()
+    resumed = laptop.post(link, data={"csrf_token": csrf_token(text_of(laptop.get(link)))})
+    assert resumed.headers["Location"] == "/questions/weakness"
+    assert re.search(r'value="ramsay_hunt"\s+checked', text_of(laptop.get("/questions/cause")))

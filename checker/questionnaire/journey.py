@@ -70,6 +70,17 @@ def start_draft(invitation: Invitation | None = None) -> str:
     return token
 
 
+def continue_draft(draft: Draft) -> None:
+    """Carry on with an existing draft in this browser, under a fresh token."""
+    token = new_token()
+    draft.token_hash = token_hash(token)
+    draft.expires_at = _draft_expiry()
+    db.session.commit()
+    session.pop(ANSWERS_KEY, None)
+    session[DRAFT_KEY] = token
+    g.draft = draft
+
+
 def saved_answers() -> dict[str, Any]:
     """The answers so far that the current rules still accept.
 

@@ -15,6 +15,7 @@ from .journey import (
     ANSWERS_KEY,
     DRAFT_KEY,
     SENT_KEY,
+    continue_draft,
     current_draft,
     draft_token,
     first_incomplete,
@@ -44,7 +45,13 @@ def invitation(token: str) -> Response | tuple[str, int] | str:
     form = ActionForm()
     if form.validate_on_submit():
         if not mine:
-            start_draft(found)
+            earlier = db.session.scalar(
+                select(Draft).where(Draft.invitation_id == found.id, Draft.expires_at > utcnow())
+            )
+            if earlier is not None:
+                continue_draft(earlier)  # the link is the key: it brings back answers from any browser
+            else:
+                start_draft(found)
         blocker = first_incomplete(current_rules(), saved_answers())
         return redirect(page_url(blocker) if blocker else url_for("questionnaire.check_answers"))
     return render_template("questionnaire/invitation.html", form=form, started=mine)
