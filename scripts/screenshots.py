@@ -105,7 +105,7 @@ def staff_journey(browser: Browser, base: str, shoot: Shooter, width: int, email
     shoot(patient, "result-sent")
     staff.goto(base + "/staff/")
     shoot(staff, "staff-inbox")
-    staff.click("text=Self-check: Tue 3 Dec")
+    staff.click("a:has-text('Tue 3 Dec')")
     shoot(staff, "staff-submission")
     staff.goto(base + "/staff/")
     staff.locator("text=Consultation request").first.click()
