@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, cli, clinic, db, errors, i18n, logs, models, questionnaire  # noqa: F401  (models: for migrations)
+from . import api, cli, clinic, db, errors, i18n, logs, models, questionnaire, reports  # noqa: F401  (models: for migrations)
 from .config import PROJECT_ROOT, StartupError, configure
 from .engine import RulesError, load_rules
 from .rules import RULES_KEY
@@ -27,6 +27,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_rules(app)
     db.init_app(app)
     i18n.init_app(app)
+    reports.init_app(app)
     questionnaire.init_app(app)
     api.init_app(app)
     clinic.init_app(app)

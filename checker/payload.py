@@ -8,12 +8,17 @@ from typing import Any
 from .engine import AnswerErrors
 
 
-def parse_document(raw: bytes | str) -> dict[str, Any]:
-    """The answers inside a JSON document; raise :class:`AnswerErrors` naming what is wrong."""
+def parse_json(raw: bytes | str) -> Any:
+    """A JSON body; raise :class:`AnswerErrors` when it is not JSON."""
     try:
-        document = json.loads(raw)
+        return json.loads(raw)
     except (ValueError, RecursionError):
         raise AnswerErrors({"body": "not valid JSON"}) from None
+
+
+def parse_document(raw: bytes | str) -> dict[str, Any]:
+    """The answers inside a JSON document; raise :class:`AnswerErrors` naming what is wrong."""
+    document = parse_json(raw)
     if not isinstance(document, dict):
         raise AnswerErrors({"body": 'expected a JSON object: {"answers": {...}}'})
     unknown = sorted(set(document) - {"answers"})

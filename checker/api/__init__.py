@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, jsonify, request
+from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request
+from flask_babel import get_locale
 
-from ..engine import AnswerErrors, Question, RuleSet, assess
+from ..db import utcnow
+from ..engine import AnswerErrors, Question, Result, RuleSet, assess
+from ..fhir import answers_from_response, questionnaire, result_bundle
 from ..i18n import translate
-from ..payload import parse_document
+from ..payload import parse_document, parse_json
+from ..reports import pdf_response
 from ..rules import current_rules
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -64,18 +69,70 @@ def catalogue(rules: RuleSet, language: str) -> dict[str, Any]:
 
 
 @bp.get("/questionnaire")
-def questionnaire() -> Response:
-    from flask_babel import get_locale
-
+def questionnaire_catalogue() -> Response:
     return jsonify(catalogue(current_rules(), str(get_locale() or "en")))
+
+
+JSON_TYPES = ("application/json", "application/fhir+json")
+
+
+def _body() -> bytes:
+    if request.mimetype not in JSON_TYPES:
+        abort(415)
+    return request.get_data(cache=False)
+
+
+def _assessed() -> Result:
+    """The result for the posted {"answers": ...}; AnswerErrors when they are invalid."""
+    return assess(current_rules(), parse_document(_body()))
 
 
 @bp.post("/assess")
 def assess_answers() -> tuple[Response, int]:
-    if request.mimetype != "application/json":
-        abort(415)
     try:
-        result = assess(current_rules(), parse_document(request.get_data(cache=False)))
+        result = _assessed()
     except AnswerErrors as exc:
         return jsonify({"errors": exc.errors}), 400
     return jsonify(result.to_json(trace=request.args.get("trace") in ("1", "true"))), 200
+
+
+@bp.post("/report.pdf")
+def report_pdf() -> Response | tuple[Response, int]:
+    """The patient's PDF summary for posted answers (validated as for /assess)."""
+    try:
+        result = _assessed()
+    except AnswerErrors as exc:
+        return jsonify({"errors": exc.errors}), 400
+    if result.stopped:
+        return jsonify({"errors": {"answers": "the answers stop at a possible stroke: call the emergency number"}}), 400
+    now = utcnow()
+    html = render_template("pdf/result.html", result=result, rules=result.rules, when=now, pdf=True)
+    return pdf_response(html, f"synkinesis-self-check-{now:%Y-%m-%d}.pdf")
+
+
+@bp.post("/report.fhir.json")
+def report_fhir() -> Response | tuple[Response, int]:
+    """A FHIR Bundle (QuestionnaireResponse and Observations) for posted answers."""
+    try:
+        result = _assessed()
+    except AnswerErrors as exc:
+        return jsonify({"errors": exc.errors}), 400
+    bundle = result_bundle(result, utcnow(), translate)
+    return Response(json.dumps(bundle, ensure_ascii=False), mimetype="application/fhir+json")
+
+
+@bp.get("/fhir/Questionnaire")
+def fhir_questionnaire() -> Response:
+    resource = questionnaire(current_rules(), str(get_locale() or "en"), translate)
+    return Response(json.dumps(resource, ensure_ascii=False), mimetype="application/fhir+json")
+
+
+@bp.post("/fhir/QuestionnaireResponse/$assess")
+def fhir_assess() -> tuple[Response, int]:
+    """Run the engine on a QuestionnaireResponse collected elsewhere; the same JSON as /assess."""
+    rules = current_rules()
+    try:
+        result = assess(rules, answers_from_response(rules, parse_json(_body())))
+    except AnswerErrors as exc:
+        return jsonify({"errors": exc.errors}), 400
+    return jsonify(result.to_json()), 200

@@ -9,8 +9,11 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ..db import db, utcnow
-from ..engine import assess
+from ..engine import Result, assess
+from ..fhir import result_bundle
+from ..i18n import translate
 from ..models import AuditEvent, ConsultationRequest, Invitation, Submission
+from ..reports import fhir_download, pdf_response
 from ..rules import current_rules
 from .auth import Locked, check_sign_in, login_manager
 from .forms import ActionForm, InvitationForm, SignInForm
@@ -95,6 +98,28 @@ def submission(submission_id: int) -> str:
         form=ActionForm(),
         requests=db.session.scalars(select(ConsultationRequest).where(ConsultationRequest.submission_id == record.id)),
     )
+
+
+def _export(submission_id: int, what: str) -> tuple[Submission, Result]:
+    record = db.session.get(Submission, submission_id) or abort(404)
+    audit(f"exported {what}", f"submission {record.id}")
+    db.session.commit()
+    return record, assess(current_rules(), record.answers)
+
+
+@bp.get("/submissions/<int:submission_id>.pdf")
+def submission_pdf(submission_id: int) -> Response:
+    record, result = _export(submission_id, "PDF")
+    html = render_template(
+        "pdf/submission.html", record=record, result=result, rules=result.rules, pdf=True, requests=[], form=None
+    )
+    return pdf_response(html, f"self-check-{record.id}.pdf")
+
+
+@bp.get("/submissions/<int:submission_id>.fhir.json")
+def submission_fhir(submission_id: int) -> Response:
+    record, result = _export(submission_id, "FHIR")
+    return fhir_download(result_bundle(result, record.submitted_at, translate), f"self-check-{record.id}.fhir.json")
 
 
 @bp.post("/submissions/<int:submission_id>/reviewed")

@@ -9,9 +9,11 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from ..db import db
-from ..engine import AnswerErrors, Kind, Page, Question, assess, plan
+from ..db import db, utcnow
+from ..engine import AnswerErrors, Kind, Page, Question, Result, assess, plan
+from ..fhir import result_bundle
 from ..i18n import translate
+from ..reports import fhir_download, pdf_response
 from ..rules import current_rules
 from .forms import ActionForm, tampered
 from .journey import (
@@ -186,6 +188,35 @@ def result() -> Response | str:
     return render_template(
         "questionnaire/result.html", result=outcome, rules=rules, today=date.today(), sent=session.get(SENT_KEY)
     )
+
+
+def _own_result() -> Result | None:
+    """The person's result, when their answers are complete and not stopped."""
+    try:
+        outcome = assess(current_rules(), saved_answers())
+    except AnswerErrors:
+        return None
+    return None if outcome.stopped else outcome
+
+
+@bp.get("/result.pdf")
+def result_pdf() -> Response:
+    """The result as a PDF summary to bring to a visit."""
+    outcome = _own_result()
+    if outcome is None:
+        return redirect(url_for("questionnaire.result"))
+    now = utcnow()
+    html = render_template("pdf/result.html", result=outcome, rules=outcome.rules, when=now, pdf=True)
+    return pdf_response(html, f"synkinesis-self-check-{now:%Y-%m-%d}.pdf")
+
+
+@bp.get("/result.fhir.json")
+def result_fhir() -> Response:
+    """The answers and result as a FHIR R4 Bundle, for a health record."""
+    outcome = _own_result()
+    if outcome is None:
+        return redirect(url_for("questionnaire.result"))
+    return fhir_download(result_bundle(outcome, utcnow(), translate), f"synkinesis-self-check-{utcnow():%Y-%m-%d}.json")
 
 
 @bp.get("/emergency")
