@@ -8,6 +8,7 @@ the page size, margins, running header and page numbers.
 from __future__ import annotations
 
 import json
+import logging
 from functools import cache
 from typing import Any
 
@@ -15,6 +16,9 @@ from flask import Flask, Response, current_app
 from markupsafe import Markup
 from weasyprint import CSS, HTML
 from weasyprint.urls import URLFetcher
+
+# The site's stylesheet has screen-only rules WeasyPrint skips; saying so on every PDF is noise.
+logging.getLogger("weasyprint").setLevel(logging.ERROR)
 
 
 class NoFetching(URLFetcher):  # type: ignore[misc]
