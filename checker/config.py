@@ -40,6 +40,7 @@ DEFAULTS: dict[str, Any] = {
     "SIGN_IN_ATTEMPTS": 5,  # failed staff sign-ins before the account is locked for a while
     "LOCKOUT_MINUTES": 15,
     "CLINIC_EMAIL": "",  # where new consultation requests are announced (needs MAIL_SERVER)
+    "ACCESSIBILITY_CONTACT": "",  # an email or phone for access problems (default: the clinic's)
     "MAIL_SERVER": "",
     "MAIL_PORT": 25,
     "MAIL_USERNAME": "",

@@ -226,6 +226,11 @@ def emergency() -> str:
     return render_template("questionnaire/emergency.html", first_page=rules.pages[0], answered=stopped)
 
 
+@bp.get("/accessibility")
+def accessibility() -> str:
+    return render_template("questionnaire/accessibility.html")
+
+
 @bp.get("/how-this-works")
 def how_this_works() -> str:
     return render_template("questionnaire/how.html", rules=current_rules())

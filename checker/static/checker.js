@@ -3,10 +3,12 @@
   "use strict";
   document.addEventListener("DOMContentLoaded", function () {
     // Move focus to the error summary, or to the page's heading, so screen reader
-    // and keyboard users start where the page's content does.
+    // and keyboard users start where the page's content does (not at a link they cannot see
+    // from the previous page). A link to a fragment keeps the browser's own behaviour.
     var target = document.querySelector(".error-summary[data-autofocus]") ||
       document.querySelector("[data-autofocus]");
-    if (target && document.querySelector(".question-form, .error-summary")) {
+    var anchor = window.location.hash && document.getElementById(window.location.hash.slice(1));
+    if (target && !anchor) {
       target.focus();
     }
     // Links in the error summary move focus to the field, with its question in view.

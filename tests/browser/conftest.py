@@ -1,0 +1,85 @@
+"""Browser tests: Debian's Chromium driven by Playwright against the app on loopback.
+
+No browser is downloaded: the system's `chromium` is required, and the tests fail (not
+skip) when it is missing. `.ci/run` installs it on a fresh machine.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask_migrate import upgrade
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from werkzeug.serving import make_server
+
+from checker import create_app
+
+from ..conftest import TEST_CONFIG, make_staff
+
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+STAFF = ("nurse@clinic.example", "correct horse battery")
+
+
+class LiveServer:
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    folder: Path = tmp_path_factory.mktemp("browser")
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": f"sqlite:///{folder / 'checker.db'}", "TESTING": False})
+    with app.app_context():
+        upgrade()
+    make_staff(app, *STAFF)
+    server = LiveServer(app)
+    server.thread.start()
+    yield server
+    server.server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        raise RuntimeError("Debian's Chromium is needed for the browser tests: apt-get install chromium")
+    browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+    yield browser
+    browser.close()
+
+
+def new_context(browser: Browser, width: int = 1280, javascript: bool = True, locale: str = "en-US") -> BrowserContext:
+    context = browser.new_context(
+        viewport={"width": width, "height": 900}, java_script_enabled=javascript, locale=locale, accept_downloads=True
+    )
+    context.set_default_timeout(10_000)
+    return context
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    context = new_context(browser)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context: BrowserContext) -> Page:
+    return context.new_page()

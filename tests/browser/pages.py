@@ -1,0 +1,84 @@
+"""Page objects: what a person sees and does on each kind of page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from playwright.sync_api import Page
+
+from checker.engine import Kind, RuleSet
+
+
+class SelfCheck:
+    """The patient's journey: question pages, check your answers, result."""
+
+    def __init__(self, page: Page, base: str, rules: RuleSet) -> None:
+        self.page, self.base, self.rules = page, base, rules
+
+    def start(self) -> None:
+        self.page.goto(self.base + "/")
+        self.page.get_by_role("button", name="Start now").click()
+
+    @property
+    def page_id(self) -> str:
+        return self.page.url.split("/questions/", 1)[1].split("?")[0].split("#")[0]
+
+    def on_question_page(self) -> bool:
+        return "/questions/" in self.page.url
+
+    def answer_current_page(self, answers: dict[str, Any]) -> None:
+        page = self.rules.page(self.page_id)
+        assert page is not None
+        for question in page.questions:
+            if question.id not in answers:
+                continue
+            value = answers[question.id]
+            if question.kind is Kind.TEXT:
+                self.page.fill(f"#{question.id}", value)
+                continue
+            for code in value if isinstance(value, list) else [value]:
+                self.page.check(f"input[name='{question.id}'][value='{code}']")
+
+    def continue_(self) -> None:
+        self.page.get_by_role("button", name="Continue").click()
+
+    def save_for_later(self) -> None:
+        self.page.get_by_role("button", name="Save and come back later").click()
+
+    def answer_all(self, answers: dict[str, Any]) -> None:
+        for _ in range(len(self.rules.pages) + 1):
+            if not self.on_question_page():
+                return
+            self.answer_current_page(answers)
+            self.continue_()
+
+    def see_result(self) -> None:
+        self.page.get_by_role("button", name="See my result").click()
+
+    def heading(self) -> str:
+        return " ".join(self.page.locator("h1").first.inner_text().split())
+
+    def focused(self) -> str:
+        return str(self.page.evaluate("document.activeElement.outerHTML.slice(0, 120)"))
+
+
+class StaffArea:
+    """The clinic's pages."""
+
+    def __init__(self, page: Page, base: str) -> None:
+        self.page, self.base = page, base
+
+    def sign_in(self, email: str, password: str) -> None:
+        self.page.goto(self.base + "/staff/")
+        self.page.fill("#email", email)
+        self.page.fill("#password", password)
+        self.page.locator("main").get_by_role("button", name="Sign in").click()
+
+    def make_invitation(self, label: str) -> str:
+        self.page.goto(self.base + "/staff/invitations")
+        self.page.fill("#label", label)
+        self.page.get_by_role("button", name="Make link").click()
+        return self.page.input_value("#invitation-link")
+
+    def open_inbox(self) -> None:
+        self.page.goto(self.base + "/staff/")

@@ -1,0 +1,147 @@
+"""The journeys of SPEC section 6, done in a real browser."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from checker.engine import RuleSet
+
+from ..conftest import VIGNETTES
+from .conftest import STAFF, LiveServer, new_context
+from .pages import SelfCheck, StaffArea
+
+BY_NAME = {case["name"]: case for case in VIGNETTES}
+ONE_PER_OUTCOME = {
+    "bell-2-weeks-recovering": "Nerve injury and recovery",
+    "four-months-early-signs": "Early signs",
+    "nine-months-established": "Established synkinesis",
+    "two-years-botox": "Long-term management",
+    "no-palsy-twitching": "Synkinesis not suggested",
+}
+
+
+@pytest.mark.parametrize("name", list(ONE_PER_OUTCOME))
+def test_whole_self_check(page: Page, live: LiveServer, rules: RuleSet, name: str) -> None:
+    check = SelfCheck(page, live.url, rules)
+    check.start()
+    check.answer_all(BY_NAME[name]["answers"])
+    expect(page).to_have_title(re.compile("^Check your answers"))
+    check.see_result()
+    assert check.heading() == f"Your answers are most like: {ONE_PER_OUTCOME[name]}"
+    expect(page.get_by_text("This is not a diagnosis.").first).to_be_visible()
+
+
+def test_emergency_stop(page: Page, live: LiveServer, rules: RuleSet) -> None:
+    check = SelfCheck(page, live.url, rules)
+    check.start()
+    check.answer_current_page(BY_NAME["stroke-signs"]["answers"])
+    check.continue_()
+    expect(page).to_have_url(re.compile("/emergency$"))
+    expect(page.get_by_role("heading", level=1)).to_have_text("Call 911 now")
+    expect(page.get_by_role("link", name="Call 911")).to_have_attribute("href", "tel:911")
+
+
+def test_empty_submit_focuses_the_error_summary_and_its_links_reach_the_fields(
+    page: Page, live: LiveServer, rules: RuleSet
+) -> None:
+    check = SelfCheck(page, live.url, rules)
+    check.start()
+    check.continue_()
+    expect(page).to_have_title(re.compile("^Error: Step 1 of 7"))
+    summary = page.locator(".error-summary")
+    expect(summary).to_be_visible()
+    expect(summary).to_be_focused()
+    summary.get_by_role("link").nth(1).click()
+    expect(page.locator("#rf_eye")).to_be_focused()
+
+
+def test_back_and_change_keep_answers(page: Page, live: LiveServer, rules: RuleSet) -> None:
+    answers = BY_NAME["nine-months-established"]["answers"]
+    check = SelfCheck(page, live.url, rules)
+    check.start()
+    check.answer_current_page(answers)
+    check.continue_()
+    check.answer_current_page(answers)
+    check.continue_()
+    page.get_by_role("link", name="Back").click()
+    expect(page.locator("input[name=cause][value=ramsay_hunt]")).to_be_checked()
+    check.continue_()
+    check.answer_all(answers)
+    page.locator("a[href='/questions/signs?change=1#pattern']").click()
+    page.check("input[name=pattern][value=occasional]")
+    check.continue_()
+    expect(page).to_have_url(re.compile("/check-answers(#pattern)?$"))
+    expect(page.locator("h1")).to_be_focused()
+    expect(page.get_by_text("Now and then, and I can't tell when")).to_be_visible()
+    check.see_result()
+    assert check.heading() == "Your answers are most like: Established synkinesis"  # daily impact still decides
+
+
+def test_save_and_resume_in_another_browser(browser: Browser, page: Page, live: LiveServer, rules: RuleSet) -> None:
+    answers = BY_NAME["nine-months-established"]["answers"]
+    check = SelfCheck(page, live.url, rules)
+    check.start()
+    check.answer_current_page(answers)
+    check.continue_()
+    check.answer_current_page(answers)
+    check.save_for_later()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Your answers are saved")
+    link = page.input_value("#resume-link")
+    other = new_context(browser, width=375)
+    later = other.new_page()
+    later.goto(link)
+    expect(later).to_have_url(re.compile("/questions/cause$"))
+    expect(later.locator("input[name=cause][value=ramsay_hunt]")).to_be_checked()
+    other.close()
+
+
+def test_invitation_completed_and_seen_in_the_inbox(
+    browser: Browser, page: Page, live: LiveServer, rules: RuleSet
+) -> None:
+    staff = StaffArea(page, live.url)
+    staff.sign_in(*STAFF)
+    link = staff.make_invitation("Fri 6 Dec, 09:15")
+    patient_context = new_context(browser, width=375)
+    patient = patient_context.new_page()
+    patient.goto(link)
+    expect(patient.get_by_role("heading", level=1)).to_contain_text("asked you to complete this check")
+    patient.get_by_role("button", name="Start now").click()
+    SelfCheck(patient, live.url, rules).answer_all(BY_NAME["four-months-early-signs"]["answers"])
+    patient.get_by_role("button", name="Send my answers and see my result").click()
+    expect(patient.get_by_text("Your answers were sent to Facial Nerve Clinic")).to_be_visible()
+    patient_context.close()
+    staff.open_inbox()
+    page.get_by_role("link", name=re.compile("Fri 6 Dec, 09:15")).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Early signs")
+    expect(page.get_by_text("26.7").first).to_be_visible()
+
+
+def test_consultation_request(page: Page, live: LiveServer, rules: RuleSet) -> None:
+    check = SelfCheck(page, live.url, rules)
+    check.start()
+    check.answer_all(BY_NAME["two-years-botox"]["answers"])
+    check.see_result()
+    page.get_by_role("link", name="Ask the clinic to contact me").click()
+    page.fill("#name", "Ada Example")
+    page.fill("#email", "ada@example.org")
+    page.get_by_label("Afternoon").check()
+    page.get_by_label(re.compile("I agree that")).check()
+    page.get_by_role("button", name="Send my request").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Request sent")
+    expect(page.locator(".reference")).to_have_text(re.compile(r"^[A-Z0-9]{4}-[A-Z0-9]{4}$"))
+
+
+def test_pdf_download(page: Page, live: LiveServer, rules: RuleSet) -> None:
+    check = SelfCheck(page, live.url, rules)
+    check.start()
+    check.answer_all(BY_NAME["nine-months-established"]["answers"])
+    check.see_result()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download a PDF summary").click()
+    path = download.value.path()
+    assert download.value.suggested_filename.startswith("synkinesis-self-check-")
+    with open(path, "rb") as fh:
+        assert fh.read(5) == b"%PDF-"
