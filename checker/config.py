@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_CONTENT_LENGTH": 64 * 1024,
     "BABEL_DEFAULT_LOCALE": "en",
     "TIMEZONE": "UTC",  # the clinic's time zone, for dates shown to staff and patients
-    "LANGUAGES": ["en"],
+    "LANGUAGES": ["en", "es"],
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session

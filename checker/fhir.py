@@ -18,7 +18,7 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from pydantic import ValidationError
 
-from .engine import AnswerErrors, Kind, Page, Question, Result, RuleSet
+from .engine import AnswerErrors, Kind, Page, Question, Reason, Result, RuleSet
 from .engine.conditions import All, Any_, Condition, Leaf
 
 QUESTIONNAIRE_URL = "urn:synkinesis-check:questionnaire"
@@ -175,7 +175,12 @@ def questionnaire_response(
     return _checked(QuestionnaireResponse, resource)
 
 
-def result_bundle(result: Result, authored: datetime, translate: Translate = _same) -> dict[str, Any]:
+def result_bundle(
+    result: Result,
+    authored: datetime,
+    translate: Translate = _same,
+    reason_text: Callable[[Reason], str] = Reason.text,
+) -> dict[str, Any]:
     """A Bundle with the QuestionnaireResponse and Observations for outcome, triage and SAQ total."""
     rules = result.rules
     response_url = f"urn:uuid:{uuid.uuid4()}"
@@ -224,7 +229,7 @@ def result_bundle(result: Result, authored: datetime, translate: Translate = _sa
                     "coding": [{"system": RESULT_SYSTEM, "code": outcome.id, "display": translate(outcome.name)}],
                     "text": translate(outcome.name),
                 },
-                note=[{"text": " ".join(r.text(translate) for r in result.reasons)}] if result.reasons else None,
+                note=[{"text": " ".join(reason_text(r) for r in result.reasons)}] if result.reasons else None,
             )
         )
     if result.saq_total is not None:

@@ -2,19 +2,52 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, request
+from babel.lists import format_list
+from flask import Flask, current_app, request, session, url_for
 from flask_babel import Babel, format_date, format_datetime, get_locale, gettext
 
-from .engine import Reason, join_words
+from .engine import Reason
+
+LANGUAGE_KEY = "lang"
+LANGUAGE_NAMES = {"en": "English", "es": "Español"}
 
 
 def select_locale() -> str | None:
+    """The language chosen on the site (remembered), else the browser's, else the default."""
     languages: list[str] = current_app.config["LANGUAGES"]
+    chosen = session.get(LANGUAGE_KEY)
+    if chosen in languages:
+        return str(chosen)
     return request.accept_languages.best_match(languages) or languages[0]
+
+
+def remember_language() -> None:
+    """``?lang=es`` on any page switches the language and keeps it for the visit."""
+    wanted = request.args.get(LANGUAGE_KEY)
+    if wanted in current_app.config["LANGUAGES"]:
+        session[LANGUAGE_KEY] = wanted
+
+
+def language_links() -> list[tuple[str, str, str]]:
+    """(code, name, url) for every other language, pointing at this same page."""
+    current = str(get_locale() or "en")
+    links = []
+    for code in current_app.config["LANGUAGES"]:
+        if code == current:
+            continue
+        args = {**request.args.to_dict(), LANGUAGE_KEY: code}
+        if request.endpoint and request.url_rule and "GET" in (request.url_rule.methods or ()):
+            url = url_for(request.endpoint, **(request.view_args or {}), **args)
+        else:
+            url = f"{request.path}?{LANGUAGE_KEY}={code}"
+        links.append((code, LANGUAGE_NAMES.get(code, code), url))
+    return links
 
 
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
+    app.before_request(remember_language)
+    app.jinja_env.globals.update(language_links=language_links)
     app.jinja_env.globals.update(
         reason_text=reason_text, get_locale=get_locale, format_date=format_date, format_datetime=format_datetime
     )
@@ -25,6 +58,11 @@ def translate(text: str) -> str:
     return str(gettext(text)) if text else text
 
 
+def join_list(words: list[str]) -> str:
+    """'a, b and c' in the current language."""
+    return format_list(words, locale=get_locale() or "en") if words else ""
+
+
 def reason_text(reason: Reason) -> str:
     """A reason in the current language."""
-    return reason.text(translate, join_words)
+    return reason.text(translate, join_list)

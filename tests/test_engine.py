@@ -153,7 +153,8 @@ def test_reasons_name_the_answers(rules: RuleSet) -> None:
     answers = _base() | {"time_since_onset": "6m_12m", "saq_eye_smile": 4}
     texts = [r.text() for r in assess(rules, answers).reasons]
     assert texts == [
-        "The weakness started 6 to 12 months ago: linked movements that are still there after 6 months tend to stay.",
+        "The weakness started between 6 and 12 months ago: "
+        "linked movements that are still there after 6 months tend to stay.",
         "These happen most of the time or more: your eye closes or narrows when you smile.",
     ]
 

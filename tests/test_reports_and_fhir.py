@@ -45,7 +45,7 @@ def test_patient_pdf_has_everything_for_the_visit(client: FlaskClient, rules: Ru
         "Completed on",
         "Established synkinesis",
         "44.4",
-        "The weakness started 6 to 12 months ago",  # a reason
+        "The weakness started between 6 and 12 months ago",  # a reason
         "See a doctor within the next few days",  # the triage box
         "Weakness getting worse, coming back, or a lump",  # the red flag
         "a change smaller than about 13 to 28 points",  # the score's limits

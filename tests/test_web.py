@@ -226,7 +226,7 @@ def test_change_returns_to_check_answers(client: FlaskClient, rules: RuleSet) ->
 def test_result_explains_why_and_the_score_limits(client: FlaskClient, rules: RuleSet) -> None:
     walk(client, rules, BY_NAME["nine-months-established"]["answers"])
     html = text_of(client.get("/result"))
-    assert "The weakness started 6 to 12 months ago" in html
+    assert "The weakness started between 6 and 12 months ago" in html
     assert "44.4" in html
     assert "13 to 28 points" in html
     assert "botulinum toxin" in html.lower()

@@ -11,7 +11,7 @@ from flask_babel import get_locale
 from ..db import utcnow
 from ..engine import AnswerErrors, Question, Result, RuleSet, assess
 from ..fhir import answers_from_response, questionnaire, result_bundle
-from ..i18n import translate
+from ..i18n import reason_text, translate
 from ..payload import parse_document, parse_json
 from ..reports import pdf_response
 from ..rules import current_rules
@@ -117,7 +117,7 @@ def report_fhir() -> Response | tuple[Response, int]:
         result = _assessed()
     except AnswerErrors as exc:
         return jsonify({"errors": exc.errors}), 400
-    bundle = result_bundle(result, utcnow(), translate)
+    bundle = result_bundle(result, utcnow(), translate, reason_text)
     return Response(json.dumps(bundle, ensure_ascii=False), mimetype="application/fhir+json")
 
 

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 from ..db import db, utcnow
 from ..engine import Result, assess
 from ..fhir import result_bundle
-from ..i18n import translate
+from ..i18n import reason_text, translate
 from ..models import AuditEvent, ConsultationRequest, Invitation, Submission
 from ..reports import fhir_download, pdf_response
 from ..rules import current_rules
@@ -119,7 +119,9 @@ def submission_pdf(submission_id: int) -> Response:
 @bp.get("/submissions/<int:submission_id>.fhir.json")
 def submission_fhir(submission_id: int) -> Response:
     record, result = _export(submission_id, "FHIR")
-    return fhir_download(result_bundle(result, record.submitted_at, translate), f"self-check-{record.id}.fhir.json")
+    return fhir_download(
+        result_bundle(result, record.submitted_at, translate, reason_text), f"self-check-{record.id}.fhir.json"
+    )
 
 
 @bp.post("/submissions/<int:submission_id>/reviewed")

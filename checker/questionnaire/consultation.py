@@ -126,10 +126,12 @@ def request_consultation() -> Response | tuple[str, int] | str:
             raise RuntimeError("could not find a free reference")
         current_app.logger.info("consultation request stored: %s", request_record.reference)
         notify_clinic(
-            f"New consultation request {request_record.reference}",
-            "A new consultation request is waiting in the staff inbox:\n"
-            f"{url_for('clinic.consultation_request', request_id=request_record.id, _external=True)}\n\n"
-            "Sign in to see it. This email holds no personal details on purpose.",
+            _("New consultation request %(reference)s", reference=request_record.reference),
+            _(
+                "A new consultation request is waiting in the staff inbox:\n%(url)s\n\n"
+                "Sign in to see it. This email holds no personal details on purpose.",
+                url=url_for("clinic.consultation_request", request_id=request_record.id, _external=True),
+            ),
         )
         session[REFERENCE_KEY] = request_record.reference
         return redirect(url_for("questionnaire.request_sent"))

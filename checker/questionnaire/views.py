@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response
 from ..db import db, utcnow
 from ..engine import AnswerErrors, Kind, Page, Question, Result, assess, plan
 from ..fhir import result_bundle
-from ..i18n import translate
+from ..i18n import reason_text, translate
 from ..reports import fhir_download, pdf_response
 from ..rules import current_rules
 from .forms import ActionForm, tampered
@@ -216,7 +216,9 @@ def result_fhir() -> Response:
     outcome = _own_result()
     if outcome is None:
         return redirect(url_for("questionnaire.result"))
-    return fhir_download(result_bundle(outcome, utcnow(), translate), f"synkinesis-self-check-{utcnow():%Y-%m-%d}.json")
+    return fhir_download(
+        result_bundle(outcome, utcnow(), translate, reason_text), f"synkinesis-self-check-{utcnow():%Y-%m-%d}.json"
+    )
 
 
 @bp.get("/emergency")

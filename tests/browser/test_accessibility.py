@@ -83,10 +83,10 @@ def every_page(
     yield "result (sent, prompt)", patient
     patient_context.close()
     staff.open_inbox()
-    staff_page.get_by_role("link", name=re.compile("Mon 9 Dec")).first.click()
+    staff_page.locator("a", has_text="Mon 9 Dec").first.click()
     yield "submission", staff_page
     staff.open_inbox()
-    staff_page.get_by_role("link", name=re.compile("Consultation request")).first.click()
+    staff_page.locator("a[href^='/staff/requests/']").first.click()
     yield "consultation request (staff)", staff_page
     staff_page.goto(live.url + "/staff/audit")
     yield "audit log", staff_page
@@ -119,7 +119,7 @@ def problems_on(page: Page, width: int) -> list[str]:
 
 
 @pytest.mark.parametrize("width", [375, 1280])
-@pytest.mark.parametrize("locale", ["en-US"])
+@pytest.mark.parametrize("locale", ["en-US", "es-ES"])
 def test_every_page_passes_axe_and_fits(
     browser: Browser, live: LiveServer, rules: RuleSet, width: int, locale: str
 ) -> None:

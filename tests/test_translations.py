@@ -1,0 +1,130 @@
+"""Spanish: every string in the catalogue, chosen from the browser or the switcher, remembered."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+from flask.testing import FlaskClient
+
+from checker.engine import RuleSet
+
+from .conftest import ROOT, VIGNETTES, walk
+
+CATALOGUE = ROOT / "checker" / "translations" / "es" / "LC_MESSAGES" / "messages.po"
+PLACEHOLDERS = re.compile(r"%\(\w+\)[sd]|\{[a-z_.]+\}|</?strong>")
+NINE_MONTHS = next(c for c in VIGNETTES if c["name"] == "nine-months-established")
+
+
+def test_every_string_is_in_the_spanish_catalogue(tmp_path: Path) -> None:
+    pot = tmp_path / "messages.pot"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "babel.messages.frontend",
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "lazy_gettext",
+            "-k",
+            "_l",
+            "-o",
+            str(pot),
+            ".",
+        ],  # fmt: skip
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    with pot.open("rb") as fh:
+        wanted = {m.id for m in read_po(fh) if m.id}
+    with CATALOGUE.open("rb") as fh:
+        spanish = {m.id: m for m in read_po(fh, locale="es") if m.id}
+    missing = sorted(i for i in wanted if i not in spanish or not spanish[i].string or spanish[i].fuzzy)
+    assert missing == [], f"{len(missing)} strings have no Spanish: run scripts/translations and translate them"
+    assert len(wanted) > 400
+
+
+def test_placeholders_survive_translation() -> None:
+    with CATALOGUE.open("rb") as fh:
+        catalogue = read_po(fh, locale="es")
+    for message in catalogue:
+        if message.id and message.string:
+            assert sorted(PLACEHOLDERS.findall(str(message.id))) == sorted(PLACEHOLDERS.findall(str(message.string))), (
+                message.id
+            )
+
+
+def test_browser_language_is_used(client: FlaskClient) -> None:
+    html = client.get("/", headers={"Accept-Language": "es-MX,es;q=0.9,en;q=0.5"}).get_data(as_text=True)
+    assert '<html lang="es">' in html
+    assert "Compruebe si hay señales de sincinesia" in html
+    assert 'hreflang="en"' in html  # the way back to English
+    english = client.get("/", headers={"Accept-Language": "fr, en;q=0.5"}).get_data(as_text=True)
+    assert '<html lang="en">' in english
+
+
+def test_switcher_on_every_page_and_remembered(client: FlaskClient, rules: RuleSet) -> None:
+    walk(client, rules, NINE_MONTHS["answers"])
+    for url in (
+        "/",
+        "/questions/safety",
+        "/check-answers",
+        "/result",
+        "/how-this-works",
+        "/accessibility",
+        "/emergency",
+    ):
+        html = client.get(url).get_data(as_text=True)
+        assert 'hreflang="es"' in html, url
+    assert 'href="/questions/signs?change=1&amp;lang=es"' in client.get("/questions/signs?change=1").get_data(
+        as_text=True
+    )
+    client.get("/result?lang=es")
+    html = client.get("/result").get_data(as_text=True)  # no parameter, no header: remembered
+    assert '<html lang="es">' in html
+    assert "Sus respuestas se parecen más a:" in html
+    assert "Sincinesia establecida" in html
+    assert "La debilidad empezó hace entre 6 y 12 meses" in html
+    assert "el ojo se le cierra o se le achica al sonreír y el ojo se le cierra" in html  # joined in Spanish
+    client.get("/?lang=en")
+    assert '<html lang="en">' in client.get("/result").get_data(as_text=True)
+
+
+def test_how_this_works_says_the_translation_awaits_review(client: FlaskClient) -> None:
+    spanish = client.get("/how-this-works?lang=es").get_data(as_text=True)
+    assert "Esta traducción tampoco ha sido revisada" in spanish
+    english = client.get("/how-this-works?lang=en").get_data(as_text=True)
+    assert "This translation has not yet been reviewed" not in english
+
+
+def test_questions_errors_and_pdf_in_spanish(client: FlaskClient, rules: RuleSet) -> None:
+    from .test_reports_and_fhir import pdf_text
+
+    client.get("/?lang=es")
+    page = client.get("/questions/safety").get_data(as_text=True)
+    assert "Paso 1 de 7: Comprobación de seguridad" in page
+    assert "¿Tiene débiles los dos lados de la cara?" in page
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token
+    errors = client.post("/questions/safety", data={"csrf_token": token.group(1)}).get_data(as_text=True)
+    assert "<title>Error: Paso 1 de 7" in errors
+    assert "Elija sí o no" in errors
+    walk(client, rules, NINE_MONTHS["answers"])
+    text = pdf_text(client.get("/result.pdf").data)
+    assert "Autoevaluación de sincinesia: su resumen" in text
+    assert "No es un diagnóstico." in text
+    assert "Cuando sonrío, el ojo se me cierra o se me achica." in text
+
+
+@pytest.mark.parametrize("path", ["/api/v1/questionnaire", "/api/v1/fhir/Questionnaire"])
+def test_catalogues_in_the_requested_language(client: FlaskClient, path: str) -> None:
+    body = client.get(path, headers={"Accept-Language": "es"}).get_json()
+    assert "¿Tiene débiles los dos lados de la cara?" in str(body)
