@@ -228,6 +228,12 @@ def emergency() -> str:
     return render_template("questionnaire/emergency.html", first_page=rules.pages[0], answered=stopped)
 
 
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    """Browsers ask for this path whatever the page says."""
+    return redirect(url_for("static", filename="favicon.svg"), code=301)
+
+
 @bp.get("/accessibility")
 def accessibility() -> str:
     return render_template("questionnaire/accessibility.html")
