@@ -47,6 +47,13 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_PASSWORD": "",
     "MAIL_USE_TLS": False,
     "MAIL_FROM": "",
+    "PROXIES": 0,  # reverse proxies in front of the app whose X-Forwarded-* headers to trust
+    "RATELIMIT_STORAGE_URI": "memory://",  # e.g. redis://localhost:6379/0 to share limits
+    "RATELIMIT_ENABLED": True,
+    "RATE_LIMIT_API": "120 per minute",
+    "RATE_LIMIT_QUESTIONS": "120 per minute",
+    "RATE_LIMIT_SIGN_IN": "10 per minute; 50 per hour",
+    "RATE_LIMIT_REQUESTS": "5 per minute; 30 per hour",
 }
 
 

@@ -24,6 +24,8 @@ def _api_message(error: HTTPException) -> str:
         return str(_("There is no such endpoint."))
     if code == 405:
         return str(_("This endpoint does not accept that method."))
+    if code == 429:
+        return str(_("Too many requests. Please wait a minute and try again."))
     if code == 503:
         return str(_("The service is unavailable for a moment. Please try again in a few minutes."))
     if code >= 500:
@@ -36,7 +38,7 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
     if request.path.startswith(API_PREFIX):
         where = "body" if code in (413, 415) else "request"
         return jsonify({"errors": {where: _api_message(error)}}), code
-    template = f"errors/{code}.html" if code in (400, 404, 405, 413, 503) else "errors/generic.html"
+    template = f"errors/{code}.html" if code in (400, 404, 405, 413, 429, 503) else "errors/generic.html"
     return render_template(template, error=error, code=code), code
 
 

@@ -30,7 +30,7 @@ def rules() -> RuleSet:
     return load_rules(RULES_PATH)
 
 
-TEST_CONFIG = {"TESTING": True, "SECRET_KEY": "test-secret", "CLINIC_PHONE": "555 0100"}
+TEST_CONFIG = {"TESTING": True, "SECRET_KEY": "test-secret", "CLINIC_PHONE": "555 0100", "RATELIMIT_ENABLED": False}
 
 
 @pytest.fixture

@@ -12,11 +12,15 @@ from ..db import utcnow
 from ..engine import AnswerErrors, Question, Result, RuleSet, assess
 from ..fhir import answers_from_response, questionnaire, result_bundle
 from ..i18n import reason_text, translate
+from ..limits import configured, limiter
 from ..payload import parse_document, parse_json
 from ..reports import pdf_response
 from ..rules import current_rules
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+
+limiter.limit(configured("RATE_LIMIT_API"))(bp)
 
 
 def init_app(app: Flask) -> None:

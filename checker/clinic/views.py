@@ -12,6 +12,7 @@ from ..db import db, utcnow
 from ..engine import Result, assess
 from ..fhir import result_bundle
 from ..i18n import reason_text, translate
+from ..limits import configured, limiter
 from ..models import AuditEvent, ConsultationRequest, Invitation, Submission
 from ..reports import fhir_download, pdf_response
 from ..rules import current_rules
@@ -45,6 +46,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
+@limiter.limit(configured("RATE_LIMIT_SIGN_IN"), methods=["POST"])
 def sign_in() -> Response | tuple[str, int]:
     form = SignInForm()
     problem = None

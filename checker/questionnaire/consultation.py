@@ -18,6 +18,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from ..db import db, utcnow
 from ..engine import AnswerErrors, assess
+from ..limits import configured, limiter
 from ..mail import notify_clinic
 from ..models import ConsultationRequest, Submission
 from ..rules import current_rules
@@ -98,6 +99,7 @@ def _submission_for_request() -> int | Submission | None:
 
 
 @bp.route("/request-consultation", methods=["GET", "POST"])
+@limiter.limit(configured("RATE_LIMIT_REQUESTS"), methods=["POST"])
 def request_consultation() -> Response | tuple[str, int] | str:
     form = ConsultationForm()
     if form.validate_on_submit():

@@ -13,6 +13,7 @@ from ..db import db, utcnow
 from ..engine import AnswerErrors, Kind, Page, Question, Result, assess, plan
 from ..fhir import result_bundle
 from ..i18n import reason_text, translate
+from ..limits import configured, limiter
 from ..reports import fhir_download, pdf_response
 from ..rules import current_rules
 from .forms import ActionForm, tampered
@@ -74,6 +75,7 @@ def start_again() -> Response:
 
 
 @bp.route("/questions/<page_id>", methods=["GET", "POST"])
+@limiter.limit(configured("RATE_LIMIT_QUESTIONS"), methods=["POST"])
 def question_page(page_id: str) -> Response | str:
     rules = current_rules()
     page = rules.page(page_id)

@@ -1,0 +1,113 @@
+"""Headers, cookies and rate limits."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from checker import create_app
+from checker.limits import limiter
+
+from .conftest import ROOT, TEST_CONFIG, VIGNETTES, csrf_token
+
+
+@pytest.mark.parametrize("url", ["/", "/questions/safety", "/api/v1/questionnaire", "/static/checker.css", "/nope"])
+def test_security_headers_everywhere(client: FlaskClient, url: str) -> None:
+    with client.get(url) as response:
+        headers = response.headers
+    csp = headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp
+    assert "style-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert "http" not in csp  # no third-party origin
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert "camera=()" in headers["Permissions-Policy"]
+    assert "Strict-Transport-Security" not in headers  # plain HTTP here
+
+
+def test_hsts_over_https(client: FlaskClient) -> None:
+    response = client.get("/", base_url="https://clinic.example")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=31536000")
+
+
+def test_hsts_behind_a_trusted_proxy() -> None:
+    app = create_app({**TEST_CONFIG, "PROXIES": 1})
+    response = app.test_client().get("/", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" in response.headers
+    untrusted = create_app(TEST_CONFIG).test_client().get("/", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in untrusted.headers
+
+
+def test_production_session_cookie_flags() -> None:
+    app = create_app({**TEST_CONFIG, "ENV": "production", "SECRET_KEY": "a-long-real-secret-key"})
+    client = app.test_client()
+    response = client.get("/questions/safety", base_url="https://clinic.example")
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=Lax" in cookie
+
+
+def test_templates_have_no_inline_script_or_style() -> None:
+    for path in (ROOT / "templates").rglob("*.html"):
+        if path.parent.name == "pdf":
+            continue  # PDFs are made by WeasyPrint, never served as pages
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), path
+        assert " style=" not in text, path
+        assert "<style" not in text, path
+        assert not re.search(r"\son[a-z]+=", text), path
+
+
+@pytest.fixture
+def limited() -> Flask:
+    app = create_app(
+        {
+            **TEST_CONFIG,
+            "RATELIMIT_ENABLED": True,
+            "RATE_LIMIT_API": "3 per minute",
+            "RATE_LIMIT_SIGN_IN": "2 per minute",
+            "RATE_LIMIT_REQUESTS": "2 per minute",
+            "RATE_LIMIT_QUESTIONS": "3 per minute",
+        }  # fmt: skip
+    )
+    with app.app_context():
+        limiter.reset()
+    return app
+
+
+def test_api_limit_answers_429_json(limited: Flask) -> None:
+    client = limited.test_client()
+    statuses = [client.post("/api/v1/assess", json={"answers": VIGNETTES[0]["answers"]}).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    response = client.post("/api/v1/assess", json={"answers": {}})
+    assert response.status_code == 429
+    assert response.get_json() == {"errors": {"request": "Too many requests. Please wait a minute and try again."}}
+
+
+def test_form_limits_answer_a_429_page(limited: Flask) -> None:
+    client = limited.test_client()
+    page = client.get("/staff/sign-in").get_data(as_text=True)
+    data = {"csrf_token": csrf_token(page), "email": "a@b.example", "password": "wrong wrong wrong"}
+    statuses = [client.post("/staff/sign-in", data=data).status_code for _ in range(3)]
+    assert statuses[-1] == 429
+    assert "Please wait a moment" in client.post("/staff/sign-in", data=data).get_data(as_text=True)
+    assert client.get("/staff/sign-in").status_code == 200  # reading the page is not limited
+    questions = [client.post("/questions/safety", data={"csrf_token": csrf_token(page)}).status_code for _ in range(4)]
+    assert questions[-1] == 429
+    requests = [
+        client.post("/request-consultation", data={"csrf_token": csrf_token(page)}).status_code for _ in range(3)
+    ]
+    assert requests[-1] == 429
+
+
+def test_limits_can_be_shared_through_redis_by_configuration(tmp_path: Path) -> None:
+    app = create_app({**TEST_CONFIG, "RATELIMIT_STORAGE_URI": "memory://"})
+    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert limiter.enabled is not None
