@@ -19,7 +19,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULTS: dict[str, Any] = {
     "ENV": "development",  # "production" demands a real SECRET_KEY
-    "SECRET_KEY": None,
+    "SECRET_KEY": None,  # nosec B105 - no key by default: development makes one, production refuses to start
     "RULES_PATH": str(PROJECT_ROOT / "rules.yaml"),
     "CLINIC_NAME": "Facial Nerve Clinic",
     "CLINIC_PHONE": "",
@@ -44,7 +44,7 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_SERVER": "",
     "MAIL_PORT": 25,
     "MAIL_USERNAME": "",
-    "MAIL_PASSWORD": "",
+    "MAIL_PASSWORD": "",  # nosec B105 - empty unless configured
     "MAIL_USE_TLS": False,
     "MAIL_FROM": "",
     "PROXIES": 0,  # reverse proxies in front of the app whose X-Forwarded-* headers to trust
