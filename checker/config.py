@@ -19,7 +19,6 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULTS: dict[str, Any] = {
     "ENV": "development",  # "production" demands a real SECRET_KEY
-    "SECRET_KEY": None,  # nosec B105 - no key by default: development makes one, production refuses to start
     "RULES_PATH": str(PROJECT_ROOT / "rules.yaml"),
     "CLINIC_NAME": "Facial Nerve Clinic",
     "CLINIC_PHONE": "",
@@ -44,7 +43,6 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_SERVER": "",
     "MAIL_PORT": 25,
     "MAIL_USERNAME": "",
-    "MAIL_PASSWORD": "",  # nosec B105 - empty unless configured
     "MAIL_USE_TLS": False,
     "MAIL_FROM": "",
     "PROXIES": 0,  # reverse proxies in front of the app whose X-Forwarded-* headers to trust
@@ -57,6 +55,10 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# Never defaulted: set through the environment (development makes its own secret key).
+SECRETS = ("SECRET_KEY", "MAIL_PASSWORD")
+
+
 class StartupError(click.ClickException):
     """The app cannot start: a broken rules file or a wrong setting.
 
@@ -67,6 +69,8 @@ class StartupError(click.ClickException):
 def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     """Layer the configuration onto ``app`` and check it."""
     app.config.from_mapping(DEFAULTS)
+    for key in SECRETS:
+        app.config[key] = None
     app.config.from_prefixed_env("CHECKER")
     if test_config:
         app.config.from_mapping(test_config)

@@ -28,7 +28,7 @@ def notify_clinic(subject: str, body: str) -> bool:
             if config["MAIL_USE_TLS"]:
                 smtp.starttls()
             if config["MAIL_USERNAME"]:
-                smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"])
+                smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
             smtp.send_message(message)
     except (OSError, smtplib.SMTPException) as exc:
         current_app.logger.warning("could not send the clinic's notice: %s", type(exc).__name__)
