@@ -45,6 +45,7 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_USERNAME": "",
     "MAIL_USE_TLS": False,
     "MAIL_FROM": "",
+    "LOG_FORMAT": "text",  # "json": one JSON object a line, for log collectors
     "PROXIES": 0,  # reverse proxies in front of the app whose X-Forwarded-* headers to trust
     "RATELIMIT_STORAGE_URI": "memory://",  # e.g. redis://localhost:6379/0 to share limits
     "RATELIMIT_ENABLED": True,
@@ -83,6 +84,8 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
                 "'python -c \"import secrets; print(secrets.token_hex(32))\"')"
             )
         app.config["SECRET_KEY"] = _development_key(Path(app.instance_path))
+    if app.config["LOG_FORMAT"] not in ("text", "json"):
+        raise StartupError(f"CHECKER_LOG_FORMAT must be 'text' or 'json', not {app.config['LOG_FORMAT']!r}")
     if app.config["ENV"] == "production":
         app.config["SESSION_COOKIE_SECURE"] = True
         app.config["REMEMBER_COOKIE_SECURE"] = True

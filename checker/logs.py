@@ -7,8 +7,10 @@ carry a secret token: clinic invitations and resume links. This filter blanks th
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+from collections.abc import Mapping
 
 from flask import Flask
 
@@ -24,14 +26,37 @@ class TokenFilter(logging.Filter):
     """Rewrites log records so no invitation or resume token reaches a log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
+        if isinstance(record.args, Mapping):  # gunicorn's access log passes a dict
+            record.args = {k: scrub(v) if isinstance(v, str) else v for k, v in record.args.items()}
+        elif record.args:
             record.args = tuple(scrub(a) if isinstance(a, str) else a for a in record.args)
         if isinstance(record.msg, str):
             record.msg = scrub(record.msg)
         return True
 
 
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, logger, message (and the error's type, never its data)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["error"] = record.exc_info[0].__name__
+        return json.dumps(entry, ensure_ascii=False)
+
+
 def init_app(app: Flask) -> None:
+    if app.config["LOG_FORMAT"] == "json":
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        app.logger.handlers = [handler]
+        app.logger.setLevel(logging.INFO)
+        app.logger.propagate = False
     token_filter = TokenFilter()
     for name in ("werkzeug", "gunicorn.access", "gunicorn.error", app.logger.name):
         logger = logging.getLogger(name)

@@ -7,8 +7,11 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request
 from flask_babel import get_locale
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
-from ..db import utcnow
+from ..db import db, utcnow
 from ..engine import AnswerErrors, Question, Result, RuleSet, assess
 from ..fhir import answers_from_response, questionnaire, result_bundle
 from ..i18n import reason_text, translate
@@ -25,6 +28,7 @@ limiter.limit(configured("RATE_LIMIT_API"))(bp)
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.register_blueprint(health)
 
 
 def _question_json(question: Question) -> dict[str, Any]:
@@ -70,6 +74,22 @@ def catalogue(rules: RuleSet, language: str) -> dict[str, Any]:
         "outcomes": [{"id": o.id, "name": translate(o.name)} for o in rules.outcomes.values()],
         "triage_levels": [{"id": t.id, "name": translate(t.name)} for t in rules.triage_levels],
     }
+
+
+health = Blueprint("health", __name__)
+
+
+@health.get("/healthz")
+@limiter.exempt
+def healthz() -> tuple[Response, int]:
+    """For load balancers: 200 when the app and its database answer, else 503."""
+    rules = current_rules()
+    try:
+        db.session.execute(text("SELECT 1"))
+    except (DBAPIError, SQLAlchemyTimeout):
+        db.session.rollback()
+        return jsonify({"status": "unavailable", "database": "unreachable", "rules": rules.version}), 503
+    return jsonify({"status": "ok", "database": "ok", "rules": rules.version}), 200
 
 
 @bp.get("/questionnaire")

@@ -1,0 +1,98 @@
+"""Running in production: /healthz, JSON logs without secrets, gunicorn with its settings."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from checker import create_app
+from checker.logs import JsonFormatter, TokenFilter
+
+from .conftest import ROOT, TEST_CONFIG
+from .databases import free_port
+
+
+def test_healthz(db_app: Flask, tmp_path: Path) -> None:
+    response = db_app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok", "rules": "2026.1"}
+    down = create_app({**TEST_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'no' / 'such' / 'x.db'}"})
+    response = down.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "unreachable"
+
+
+def test_json_log_lines_carry_no_token_or_error_data() -> None:
+    record = logging.LogRecord(
+        "checker", logging.INFO, __file__, 1, "opened %s", ("/i/abcdefghijklmnopqrstuvwx",), None
+    )
+    TokenFilter().filter(record)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "opened /i/[token]"
+    assert line["level"] == "INFO"
+    access = logging.LogRecord(
+        "gunicorn.access", logging.INFO, __file__, 1, "%(U)s", ({"U": "/resume/secretsecret123"},), None
+    )
+    TokenFilter().filter(access)
+    assert access.getMessage() == "/resume/[token]"
+    try:
+        raise ValueError("Ada Example's phone 555")
+    except ValueError:
+        failed = logging.LogRecord("checker", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    line = json.loads(JsonFormatter().format(failed))
+    assert line["error"] == "ValueError"
+    assert "Ada" not in json.dumps(line)
+
+
+def test_log_format_is_checked() -> None:
+    from checker.config import StartupError
+
+    with pytest.raises(StartupError, match="CHECKER_LOG_FORMAT"):
+        create_app({**TEST_CONFIG, "LOG_FORMAT": "xml"})
+
+
+def test_gunicorn_serves_the_app_with_its_settings(tmp_path: Path) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "CHECKER_BIND": f"127.0.0.1:{port}",
+        "CHECKER_WORKERS": "1",
+        "CHECKER_SECRET_KEY": "gunicorn-test-secret",
+        "CHECKER_DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}",
+        "CHECKER_LOG_FORMAT": "json",
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "checker:create_app()"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        for _ in range(100):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+                    assert response.status == 200
+                    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+                break
+            except OSError:
+                time.sleep(0.1)
+        with pytest.raises(urllib.error.HTTPError, match="HTTP Error (404|503)"):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/i/secrettokensecrettoken123", timeout=2)
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=20)
+    access = [json.loads(line) for line in output.splitlines() if line.startswith('{"time"') and '"path"' in line]
+    assert any(entry["path"] == "/" and entry["status"] == 200 for entry in access), output
+    assert "secrettokensecrettoken123" not in output
+    assert any(entry["path"] == "/i/[token]" for entry in access)
