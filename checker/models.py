@@ -15,6 +15,7 @@ from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import UTCDateTime, db, utcnow
+from .engine import Result
 
 TOKEN_BYTES = 24  # 192 bits
 
@@ -107,6 +108,20 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
 
     invitation: Mapped[Invitation | None] = relationship()
     reviewed_by: Mapped[StaffUser | None] = relationship()
+
+    @classmethod
+    def of(cls, answers: dict[str, Any], result: Result, **fields: Any) -> Submission:
+        """A submission keeping the answers with the result the engine gave for them."""
+        return cls(
+            answers=answers,
+            result=result.to_json(),
+            outcome=result.outcome,
+            triage=result.triage,
+            saq_total=result.saq_total,
+            rules_version=result.rules.version,
+            rules_sha256=result.rules.sha256,
+            **fields,
+        )
 
 
 class ConsultationRequest(db.Model):  # type: ignore[name-defined,misc]

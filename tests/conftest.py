@@ -125,3 +125,15 @@ def sign_in(client: FlaskClient, email: str = "nurse@clinic.example", password: 
         "/staff/sign-in",
         data={"csrf_token": csrf_token(page.get_data(as_text=True)), "email": email, "password": password},
     )
+
+
+def extract_catalogue(folder: Path) -> Path:
+    """Run pybabel extract as scripts/translations does; the .pot file it writes."""
+    import subprocess
+    import sys
+
+    pot = folder / "messages.pot"
+    command = [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
+               "-k", "lazy_gettext", "-k", "_l", "-o", str(pot), "."]  # fmt: skip
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=120)
+    return pot

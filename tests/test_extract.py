@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from checker.engine import RuleSet, load_rules
@@ -11,7 +9,7 @@ from checker.engine.conditions import All, Any_, Condition, Not
 from checker.engine.load import load_text
 from checker.extract import rules_messages
 
-from .conftest import ROOT, RULES_PATH
+from .conftest import RULES_PATH, extract_catalogue
 
 
 def _reasons(condition: Condition) -> set[str]:
@@ -54,26 +52,7 @@ def test_extractor_finds_every_shown_text() -> None:
 
 
 def test_pybabel_extracts_templates_code_and_rules(tmp_path: Path) -> None:
-    pot = tmp_path / "messages.pot"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "babel.messages.frontend",
-            "extract",
-            "-F",
-            "babel.cfg",
-            "-k",
-            "lazy_gettext",
-            "-o",
-            str(pot),
-            ".",
-        ],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    pot = extract_catalogue(tmp_path)
     catalogue = pot.read_text(encoding="utf-8")
     assert 'msgid "Step %(step)d of %(steps)d"' in catalogue  # a template
     assert 'msgid "Choose yes or no"' in catalogue  # code

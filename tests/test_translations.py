@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from flask.testing import FlaskClient
 
 from checker.engine import RuleSet
 
-from .conftest import ROOT, VIGNETTES, walk
+from .conftest import ROOT, VIGNETTES, extract_catalogue, walk
 
 CATALOGUE = ROOT / "checker" / "translations" / "es" / "LC_MESSAGES" / "messages.po"
 PLACEHOLDERS = re.compile(r"%\(\w+\)[sd]|\{[a-z_.]+\}|</?strong>")
@@ -21,28 +19,7 @@ NINE_MONTHS = next(c for c in VIGNETTES if c["name"] == "nine-months-established
 
 
 def test_every_string_is_in_the_spanish_catalogue(tmp_path: Path) -> None:
-    pot = tmp_path / "messages.pot"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "babel.messages.frontend",
-            "extract",
-            "-F",
-            "babel.cfg",
-            "-k",
-            "lazy_gettext",
-            "-k",
-            "_l",
-            "-o",
-            str(pot),
-            ".",
-        ],  # fmt: skip
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    pot = extract_catalogue(tmp_path)
     with pot.open("rb") as fh:
         wanted = {m.id for m in read_po(fh) if m.id}
     with CATALOGUE.open("rb") as fh:

@@ -87,15 +87,7 @@ def _submission_for_request() -> int | Submission | None:
         result = assess(rules, answers)
     except AnswerErrors:
         return None
-    return Submission(
-        answers=answers,
-        result=result.to_json(),
-        outcome=result.outcome,
-        triage=result.triage,
-        saq_total=result.saq_total,
-        rules_version=rules.version,
-        rules_sha256=rules.sha256,
-    )
+    return Submission.of(answers, result)
 
 
 @bp.route("/request-consultation", methods=["GET", "POST"])

@@ -72,17 +72,7 @@ def send() -> Response | tuple[str, int]:
         result = assess(rules, answers)
     except AnswerErrors:
         return redirect(url_for("questionnaire.check_answers"))
-    submission = Submission(
-        invitation_id=invitation.id,
-        answers=answers,
-        result=result.to_json(),
-        outcome=result.outcome,
-        triage=result.triage,
-        saq_total=result.saq_total,
-        rules_version=rules.version,
-        rules_sha256=rules.sha256,
-        started_at=draft.created_at,
-    )
+    submission = Submission.of(answers, result, invitation_id=invitation.id, started_at=draft.created_at)
     invitation.used_at = utcnow()
     db.session.add(submission)
     db.session.delete(draft)
