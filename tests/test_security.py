@@ -111,3 +111,9 @@ def test_limits_can_be_shared_through_redis_by_configuration(tmp_path: Path) -> 
     app = create_app({**TEST_CONFIG, "RATELIMIT_STORAGE_URI": "memory://"})
     assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
     assert limiter.enabled is not None
+
+
+def test_patient_pages_set_only_the_session_cookie(client: FlaskClient) -> None:
+    response = client.get("/questions/safety")
+    cookies = response.headers.getlist("Set-Cookie")
+    assert [c.split("=", 1)[0] for c in cookies] == ["session"]

@@ -10,6 +10,7 @@ from .views import bp
 
 
 def init_app(app: Flask) -> None:
-    login_manager.init_app(app)
+    # Only staff pages need current_user: patients' pages never look up a signed-in user.
+    login_manager.init_app(app, add_context_processor=False)
     app.register_blueprint(bp)
     app.cli.add_command(staff_group)

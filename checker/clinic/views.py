@@ -26,7 +26,7 @@ OPEN_ENDPOINTS = {"clinic.sign_in"}
 
 @bp.context_processor
 def staff_context() -> dict[str, object]:
-    return {"sign_out_form": ActionForm()}
+    return {"sign_out_form": ActionForm(), "current_user": current_user}
 
 
 @bp.before_request
