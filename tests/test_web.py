@@ -288,3 +288,24 @@ def test_emergency_offers_a_way_back_only_after_the_stop(client: FlaskClient) ->
     assert "I chose that answer by mistake" in html
     post_page(client, "safety", {**BY_NAME["stroke-signs"]["answers"], "rf_stroke_signs": "no"})
     assert client.get("/questions/cause").status_code == 200
+
+
+def test_long_notes_in_other_scripts_are_kept_or_refused_never_lost(client: FlaskClient, rules: RuleSet) -> None:
+    import random
+    import warnings
+
+    chooser = random.Random(7)  # noqa: S311 - test data, not secrets
+    chinese = "".join(chr(chooser.randint(0x4E00, 0x9FFF)) for _ in range(1000))
+    answers = dict(BY_NAME["nine-months-established"]["answers"], notes=chinese)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Flask warns when a cookie is too large for browsers
+        walk(client, rules, answers)
+        assert chinese in text_of(client.get("/check-answers"))
+        # Four-byte characters from all over the supplementary planes compress badly: too much for a cookie.
+        mixed = "".join(chr(chooser.randint(0x10000, 0x10FFFF)) for _ in range(1000))
+        response = post_page(client, "notes", {"notes": mixed})
+    assert response.status_code == 200
+    html = text_of(response)
+    assert "too long to keep in your browser" in html
+    assert mixed.replace("&", "&amp;").replace("<", "&lt;")[:50] in html  # what was typed is still there
+    assert chinese in text_of(client.get("/check-answers"))  # the earlier note was not lost

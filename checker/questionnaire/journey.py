@@ -105,16 +105,34 @@ def saved_answers() -> dict[str, Any]:
     return answers
 
 
-def save_page(page: Page, data: dict[str, Any], resume_at: str | None) -> None:
-    """Replace this page's answers with ``data`` (empty answers are removed)."""
-    draft = current_draft()
-    answers = dict(draft.answers) if draft is not None else dict(session.get(ANSWERS_KEY) or {})
+# Browsers drop cookies over about 4 KB: answers that would not fit are not silently lost.
+COOKIE_LIMIT = 4000
+
+
+def fits_in_browser(page: Page, data: dict[str, Any]) -> bool:
+    """Whether the session cookie can hold the answers with this page's ``data`` saved."""
+    if current_draft() is not None:
+        return True  # kept on the server
+    answers = _merged(dict(session.get(ANSWERS_KEY) or {}), page, data)
+    serializer = current_app.session_interface.get_signing_serializer(current_app)  # type: ignore[attr-defined]
+    size = len(serializer.dumps({**dict(session), ANSWERS_KEY: answers}))
+    return size <= COOKIE_LIMIT
+
+
+def _merged(answers: dict[str, Any], page: Page, data: dict[str, Any]) -> dict[str, Any]:
     for question in page.questions:
         value = data.get(question.id)
         if value in (None, "", []):
             answers.pop(question.id, None)
         else:
             answers[question.id] = list(value) if question.kind is Kind.SEVERAL else value
+    return answers
+
+
+def save_page(page: Page, data: dict[str, Any], resume_at: str | None) -> None:
+    """Replace this page's answers with ``data`` (empty answers are removed)."""
+    draft = current_draft()
+    answers = _merged(dict(draft.answers) if draft is not None else dict(session.get(ANSWERS_KEY) or {}), page, data)
     if draft is None:
         session[ANSWERS_KEY] = answers
         return

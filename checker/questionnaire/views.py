@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
@@ -22,6 +23,7 @@ from .journey import (
     current_draft,
     draft_token,
     first_incomplete,
+    fits_in_browser,
     forget_answers,
     next_page,
     previous_page,
@@ -103,8 +105,13 @@ def question_page(page_id: str) -> Response | str:
         session_lapsed = "csrf_token" in form.errors
         if request.form.get("action") == "save" and not session_lapsed:
             return _save_for_later(page, form)
+        data = {q.id: form[q.id].data for q in page.questions}
+        if valid and not fits_in_browser(page, data):
+            valid = False
+            text = next((q for q in page.questions if q.kind is Kind.TEXT), page.questions[-1])
+            form[text.id].errors = [_too_long()]
         if valid:
-            save_page(page, {q.id: form[q.id].data for q in page.questions}, resume_at=None)
+            save_page(page, data, resume_at=None)
             return redirect(_after(page, changing))
         form.errors.pop("csrf_token", None)
     else:
@@ -128,6 +135,15 @@ def question_page(page_id: str) -> Response | str:
             if previous
             else url_for("questionnaire.landing")
         ),
+    )
+
+
+def _too_long() -> str:
+    return str(
+        _(
+            'This is too long to keep in your browser. Shorten it, or choose "Save and come back later" '
+            "to keep your answers on the clinic's server."
+        )
     )
 
 
