@@ -9,6 +9,12 @@ from playwright.sync_api import Page
 from checker.engine import Kind, RuleSet
 
 
+def submit(page: Page, selector: str) -> None:
+    """Click something that loads a new page, and wait until that page has loaded."""
+    with page.expect_navigation():
+        page.locator(selector).first.click()
+
+
 class SelfCheck:
     """The patient's journey: question pages, check your answers, result."""
 
@@ -17,7 +23,7 @@ class SelfCheck:
 
     def start(self) -> None:
         self.page.goto(self.base + "/")
-        self.page.locator(".button--start").click()
+        submit(self.page, ".button--start")
 
     @property
     def page_id(self) -> str:
@@ -40,10 +46,10 @@ class SelfCheck:
                 self.page.check(f"input[name='{question.id}'][value='{code}']")
 
     def continue_(self) -> None:
-        self.page.locator("button[value=continue]").click()
+        submit(self.page, "button[value=continue]")
 
     def save_for_later(self) -> None:
-        self.page.locator("button[value=save]").click()
+        submit(self.page, "button[value=save]")
 
     def answer_all(self, answers: dict[str, Any]) -> None:
         for _ in range(len(self.rules.pages) + 1):
@@ -53,7 +59,7 @@ class SelfCheck:
             self.continue_()
 
     def see_result(self) -> None:
-        self.page.locator("main a[href='/result']").click()
+        submit(self.page, "main a[href='/result']")
 
     def heading(self) -> str:
         return " ".join(self.page.locator("h1").first.inner_text().split())
@@ -72,12 +78,12 @@ class StaffArea:
         self.page.goto(self.base + "/staff/")
         self.page.fill("#email", email)
         self.page.fill("#password", password)
-        self.page.locator("main button[type=submit]").click()
+        submit(self.page, "main button[type=submit]")
 
     def make_invitation(self, label: str) -> str:
         self.page.goto(self.base + "/staff/invitations")
         self.page.fill("#label", label)
-        self.page.locator("main form button[type=submit]").click()
+        submit(self.page, "main form button[type=submit]")
         return self.page.input_value("#invitation-link")
 
     def open_inbox(self) -> None:

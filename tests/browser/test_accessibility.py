@@ -16,7 +16,7 @@ from checker.engine import Kind, RuleSet
 
 from ..conftest import VIGNETTES
 from .conftest import STAFF, LiveServer, new_context
-from .pages import SelfCheck, StaffArea
+from .pages import SelfCheck, StaffArea, submit
 
 BY_NAME = {case["name"]: case for case in VIGNETTES}
 AXE = Axe()
@@ -44,19 +44,19 @@ def every_page(
     check.see_result()
     yield "result (urgent)", page
     page.goto(live.url + "/request-consultation")
-    page.locator("main button[type=submit]").click()
+    submit(page, "main button[type=submit]")
     yield "consultation request with errors", page
     page.fill("#name", "Ada Example")
     page.fill("#phone", "555 010 9999")
     page.check("#contact_time")
     page.check("#consent")
-    page.locator("main button[type=submit]").click()
+    submit(page, "main button[type=submit]")
     yield "consultation request sent", page
     for path in ("/how-this-works", "/accessibility", "/emergency", "/no-such-page", "/i/not-a-real-invitation-link"):
         page.goto(live.url + path)
         yield path, page
     page.goto(live.url + "/questions/safety")
-    page.locator("main button[value=save]").click()
+    submit(page, "main button[value=save]")
     yield "saved", page
     context.close()
 
@@ -64,7 +64,7 @@ def every_page(
     staff_page = staff_context.new_page()
     staff = StaffArea(staff_page, live.url)
     staff_page.goto(live.url + "/staff/sign-in")
-    staff_page.locator("main button[type=submit]").click()
+    submit(staff_page, "main button[type=submit]")
     yield "staff sign-in with errors", staff_page
     staff.sign_in(*STAFF)
     yield "inbox", staff_page
@@ -76,17 +76,18 @@ def every_page(
     patient = patient_context.new_page()
     patient.goto(link)
     yield "invitation welcome", patient
-    patient.locator("main button[type=submit]").click()
+    submit(patient, "main button[type=submit]")
     SelfCheck(patient, live.url, rules).answer_all(BY_NAME["nine-months-established"]["answers"])
     yield "check answers (invited)", patient
-    patient.locator("main form button[type=submit]").click()
+    submit(patient, "main form button[type=submit]")
     yield "result (sent, prompt)", patient
     patient_context.close()
     staff.open_inbox()
-    staff_page.locator("a", has_text="Mon 9 Dec").first.click()
+    with staff_page.expect_navigation():
+        staff_page.locator("a", has_text="Mon 9 Dec").first.click()
     yield "submission", staff_page
     staff.open_inbox()
-    staff_page.locator("a[href^='/staff/requests/']").first.click()
+    submit(staff_page, "a[href^='/staff/requests/']")
     yield "consultation request (staff)", staff_page
     staff_page.goto(live.url + "/staff/audit")
     yield "audit log", staff_page
