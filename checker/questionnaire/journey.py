@@ -119,6 +119,11 @@ def fits_in_browser(page: Page, data: dict[str, Any]) -> bool:
     return size <= COOKIE_LIMIT
 
 
+def answers_with(page: Page, data: dict[str, Any]) -> dict[str, Any]:
+    """The answers as they will be once this page's ``data`` is saved."""
+    return _merged(saved_answers(), page, data)
+
+
 def _merged(answers: dict[str, Any], page: Page, data: dict[str, Any]) -> dict[str, Any]:
     for question in page.questions:
         value = data.get(question.id)

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from ..db import db, utcnow
+from ..db import utcnow
 from ..engine import AnswerErrors, Kind, Page, Question, Result, assess, plan
 from ..fhir import result_bundle
 from ..i18n import reason_text, translate
@@ -20,6 +20,7 @@ from ..rules import current_rules
 from .forms import ActionForm, tampered
 from .journey import (
     SENT_KEY,
+    answers_with,
     current_draft,
     draft_token,
     first_incomplete,
@@ -111,8 +112,9 @@ def question_page(page_id: str) -> Response | str:
             text = next((q for q in page.questions if q.kind is Kind.TEXT), page.questions[-1])
             form[text.id].errors = [_too_long()]
         if valid:
-            save_page(page, data, resume_at=None)
-            return redirect(_after(page, changing))
+            url, following = _destination(page, changing, answers_with(page, data))
+            save_page(page, data, resume_at=following.id if following else None)  # a draft resumes there
+            return redirect(url)
         form.errors.pop("csrf_token", None)
     else:
         form = form_class(formdata=None, data={q.id: answers.get(q.id) for q in page.questions})
@@ -156,23 +158,15 @@ def _save_for_later(page: Page, form: FlaskForm) -> Response:
     return redirect(url_for("questionnaire.saved"))
 
 
-def _after(page: Page, changing: bool) -> str:
-    """Where to go once a page is saved (and, for a draft, where to resume)."""
+def _destination(page: Page, changing: bool, answers: dict[str, Any]) -> tuple[str, Page | None]:
+    """Where to go once this page is saved with ``answers``, and the question page that is, if any."""
     rules = current_rules()
-    answers = saved_answers()
     if plan(rules, answers).stopped_after:
-        return url_for("questionnaire.emergency")
-    if changing:
-        blocker = first_incomplete(rules, answers)
-        target = page_url(blocker, change=True) if blocker else url_for("questionnaire.check_answers")
-    else:
-        following = next_page(rules, answers, page)
-        target = page_url(following) if following else url_for("questionnaire.check_answers")
-    draft = current_draft()
-    if draft is not None:
-        draft.page = target.split("?")[0].rsplit("/", 1)[1] if "/questions/" in target else None
-        db.session.commit()
-    return target
+        return url_for("questionnaire.emergency"), None
+    following = first_incomplete(rules, answers) if changing else next_page(rules, answers, page)
+    if following is None:
+        return url_for("questionnaire.check_answers"), None
+    return page_url(following, change=changing), following
 
 
 @bp.get("/check-answers")
