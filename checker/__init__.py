@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, cli, clinic, db, errors, i18n, limits, logs, models, questionnaire, reports, security  # noqa: F401  (models: for migrations)
+from . import api, cli, clinic, db, errors, i18n, limits, logs, models, questionnaire, reports, security, sessions  # noqa: F401  (models: for migrations)
 from .config import PROJECT_ROOT, StartupError, configure
 from .engine import RulesError, load_rules
 from .rules import RULES_KEY
@@ -24,6 +24,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     configure(app, test_config)
     logs.init_app(app)
     security.init_app(app)
+    sessions.init_app(app)
     limits.init_app(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the contract's key order
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # UTF-8: half the cookie size for non-ASCII notes

@@ -1,0 +1,40 @@
+"""The session cookie: plain JSON, signed, and readable after a key rotation."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from flask_babel import lazy_gettext
+
+from checker import create_app
+from checker.sessions import PlainJSON
+
+from .conftest import TEST_CONFIG, VIGNETTES, walk
+
+
+def test_plain_json_keeps_lazy_text_and_refuses_other_objects() -> None:
+    assert PlainJSON.loads(PlainJSON.dumps({"_flashes": [("info", lazy_gettext("Sign in"))]})) == {
+        "_flashes": [["info", "Sign in"]]
+    }
+    assert PlainJSON.dumps({"note": "señal"}) == '{"note":"señal"}'  # UTF-8, compact
+    with pytest.raises(TypeError, match="date cannot be kept"):
+        PlainJSON.dumps({"when": date(2026, 1, 1)})
+
+
+def test_answers_survive_a_key_rotation_only_with_the_old_key_as_fallback() -> None:
+    case = VIGNETTES[0]
+    old = create_app({**TEST_CONFIG, "SECRET_KEY": "old-key"})
+    client = old.test_client()
+    walk(client, old.extensions["checker.rules"], case["answers"])
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+
+    def result_page(secret: str, fallbacks: list[str]) -> int:
+        app = create_app({**TEST_CONFIG, "SECRET_KEY": secret, "SECRET_KEY_FALLBACKS": fallbacks})
+        browser = app.test_client()
+        browser.set_cookie("session", cookie.value)
+        return browser.get("/result").status_code
+
+    assert result_page("new-key", ["old-key"]) == 200
+    assert result_page("new-key", []) == 302  # not signed with the current key: answers are not trusted
