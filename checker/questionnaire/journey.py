@@ -113,10 +113,12 @@ def fits_in_browser(page: Page, data: dict[str, Any]) -> bool:
     """Whether the session cookie can hold the answers with this page's ``data`` saved."""
     if current_draft() is not None:
         return True  # kept on the server
-    answers = _merged(dict(session.get(ANSWERS_KEY) or {}), page, data)
+    contents = {**dict(session), ANSWERS_KEY: _merged(dict(session.get(ANSWERS_KEY) or {}), page, data)}
+    payload = len(current_app.session_interface.serializer.dumps(contents).encode())  # type: ignore[attr-defined]
+    if payload * 4 // 3 + 64 <= COOKIE_LIMIT:  # base64 of the uncompressed payload, with stamp and signature
+        return True
     serializer = current_app.session_interface.get_signing_serializer(current_app)  # type: ignore[attr-defined]
-    size = len(serializer.dumps({**dict(session), ANSWERS_KEY: answers}))
-    return size <= COOKIE_LIMIT
+    return len(serializer.dumps(contents)) <= COOKIE_LIMIT
 
 
 def answers_with(page: Page, data: dict[str, Any]) -> dict[str, Any]:
