@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from babel.lists import format_list
-from flask import Flask, current_app, request, session, url_for
-from flask_babel import Babel, format_date, format_datetime, get_locale, gettext
+from babel.support import NullTranslations
+from flask import Flask, current_app, g, request, session, url_for
+from flask_babel import Babel, format_date, format_datetime, get_locale, get_translations
 
 from .engine import Reason
 
@@ -44,8 +45,23 @@ def language_links() -> list[tuple[str, str, str]]:
     return links
 
 
+def translations() -> NullTranslations:
+    """This request's catalogue, looked up once (Flask-Babel looks it up again for every string)."""
+    found: NullTranslations | None = g.get("_translations")
+    if found is None:
+        found = g._translations = get_translations()
+    return found
+
+
 def init_app(app: Flask) -> None:
     Babel(app, locale_selector=select_locale)
+    app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
     app.before_request(remember_language)
     app.jinja_env.globals.update(language_links=language_links)
     app.jinja_env.globals.update(
@@ -55,7 +71,7 @@ def init_app(app: Flask) -> None:
 
 def translate(text: str) -> str:
     """Text from the rules file in the current language (English until translated)."""
-    return str(gettext(text)) if text else text
+    return translations().ugettext(text) if text else text
 
 
 def join_list(words: list[str]) -> str:
