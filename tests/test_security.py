@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -11,6 +12,7 @@ from flask.testing import FlaskClient
 
 from checker import create_app
 from checker.limits import limiter
+from checker.security import SecurityHeaders
 
 from .conftest import ROOT, TEST_CONFIG, VIGNETTES, csrf_token
 
@@ -29,6 +31,20 @@ def test_security_headers_everywhere(client: FlaskClient, url: str) -> None:
     assert headers["Referrer-Policy"] == "no-referrer"
     assert "camera=()" in headers["Permissions-Policy"]
     assert "Strict-Transport-Security" not in headers  # plain HTTP here
+
+
+def test_a_response_keeps_security_headers_it_set_itself() -> None:
+    def framed(environ: dict[str, object], start_response: Any) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("x-frame-options", "SAMEORIGIN")])
+        return [b"ok"]
+
+    seen: list[tuple[str, str]] = []
+    SecurityHeaders(framed)({"wsgi.url_scheme": "https"}, lambda status, headers, exc_info=None: seen.extend(headers))
+    names = [name.lower() for name, _ in seen]
+    assert names.count("x-frame-options") == 1
+    assert ("x-frame-options", "SAMEORIGIN") in seen
+    assert "strict-transport-security" in names
+    assert "content-security-policy" in names
 
 
 def test_hsts_over_https(client: FlaskClient) -> None:
