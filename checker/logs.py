@@ -22,16 +22,26 @@ def scrub(text: str) -> str:
     return _TOKEN_PATHS.sub(r"\1[token]", text)
 
 
+def _scrubbed(value: object) -> object:
+    # A substring test first: this runs on every field of every access log line.
+    if isinstance(value, str) and ("/i/" in value or "/resume/" in value):
+        return scrub(value)
+    return value
+
+
 class TokenFilter(logging.Filter):
     """Rewrites log records so no invitation or resume token reaches a log."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, Mapping):  # gunicorn's access log passes a dict
-            record.args = {k: scrub(v) if isinstance(v, str) else v for k, v in record.args.items()}
-        elif record.args:
-            record.args = tuple(scrub(a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str):
-            record.msg = scrub(record.msg)
+        args = record.args
+        if isinstance(args, dict):  # gunicorn's access log: its own dict, edited in place to keep its class
+            for key, value in args.items():
+                args[key] = _scrubbed(value)
+        elif isinstance(args, Mapping):
+            record.args = {key: _scrubbed(value) for key, value in args.items()}
+        elif args:
+            record.args = tuple(_scrubbed(arg) for arg in args)
+        record.msg = _scrubbed(record.msg)
         return True
 
 

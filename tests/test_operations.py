@@ -53,6 +53,17 @@ def test_json_log_lines_carry_no_token_or_error_data() -> None:
     assert "Ada" not in json.dumps(line)
 
 
+def test_gunicorn_access_atoms_keep_their_class() -> None:
+    """gunicorn answers "-" for a missing atom: the filter edits its dict in place instead of copying it."""
+    from gunicorn.glogging import SafeAtoms
+
+    atoms = SafeAtoms({"r": "GET /i/abcdefghijklmnopqrstuvwx HTTP/1.1", "s": "200", "{referer}i": "-"})
+    access = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, "%(r)s %(s)s %(a)s", (atoms,), None)
+    TokenFilter().filter(access)
+    assert access.args is atoms
+    assert access.getMessage() == "GET /i/[token] HTTP/1.1 200 -"
+
+
 def test_log_format_is_checked() -> None:
     from checker.config import StartupError
 
