@@ -121,9 +121,9 @@ def fits_in_browser(page: Page, data: dict[str, Any]) -> bool:
     return len(serializer.dumps(contents)) <= COOKIE_LIMIT
 
 
-def answers_with(page: Page, data: dict[str, Any]) -> dict[str, Any]:
-    """The answers as they will be once this page's ``data`` is saved."""
-    return _merged(saved_answers(), page, data)
+def answers_with(answers: dict[str, Any], page: Page, data: dict[str, Any]) -> dict[str, Any]:
+    """``answers`` as they will be once this page's ``data`` is saved (a copy)."""
+    return _merged(dict(answers), page, data)
 
 
 def _merged(answers: dict[str, Any], page: Page, data: dict[str, Any]) -> dict[str, Any]:

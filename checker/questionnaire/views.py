@@ -112,7 +112,7 @@ def question_page(page_id: str) -> Response | str:
             text = next((q for q in page.questions if q.kind is Kind.TEXT), page.questions[-1])
             form[text.id].errors = [_too_long()]
         if valid:
-            url, following = _destination(page, changing, answers_with(page, data))
+            url, following = _destination(page, changing, answers_with(answers, page, data))
             save_page(page, data, resume_at=following.id if following else None)  # a draft resumes there
             return redirect(url)
         form.errors.pop("csrf_token", None)
