@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Flask
 
-from . import api, cli, clinic, db, errors, i18n, limits, logs, models, questionnaire, reports, security, sessions  # noqa: F401  (models: for migrations)
 from .config import PROJECT_ROOT, StartupError, configure
 from .engine import RulesError, load_rules
 from .rules import RULES_KEY
@@ -16,6 +15,24 @@ __all__ = ["create_app"]
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app; raise :class:`StartupError` on a broken rules file or setting."""
+    # Imported here, so ``checker.engine`` can be used without loading the web app.
+    # (models: imported for migrations)
+    from . import (  # noqa: F401
+        api,
+        cli,
+        clinic,
+        db,
+        errors,
+        i18n,
+        limits,
+        logs,
+        models,
+        questionnaire,
+        reports,
+        security,
+        sessions,
+    )
+
     app = Flask(
         __name__,
         template_folder=str(PROJECT_ROOT / "templates"),
