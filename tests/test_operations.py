@@ -15,6 +15,7 @@ import pytest
 from flask import Flask
 
 from checker import create_app
+from checker.db import db
 from checker.logs import JsonFormatter, TokenFilter
 
 from .conftest import ROOT, TEST_CONFIG
@@ -69,6 +70,15 @@ def test_log_format_is_checked() -> None:
 
     with pytest.raises(StartupError, match="CHECKER_LOG_FORMAT"):
         create_app({**TEST_CONFIG, "LOG_FORMAT": "xml"})
+
+
+def test_create_app_opens_no_database_connection() -> None:
+    """gunicorn forks its workers from a preloaded app: no connection may be shared by them."""
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none"})
+    with app.app_context():
+        pool = db.engine.pool
+        assert pool.checkedin() == 0  # type: ignore[attr-defined]
+        assert pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
 def test_gunicorn_serves_the_app_with_its_settings(tmp_path: Path) -> None:
