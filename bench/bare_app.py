@@ -1,10 +1,37 @@
-"""The yardstick: a bare Flask app with one JSON route and one template route, served the same way."""
+"""The yardstick: a bare Flask app served the same way as the real one.
+
+``/json`` and ``/template`` are what the targets compare with. Two more routes show the floor
+of the stack the app is built on: ``/engine`` does only the API's own work (parse, run the
+rule engine, answer JSON) and ``/form`` a question page's (a Flask-WTF form of five yes/no
+questions with its CSRF token, answers kept in the signed session cookie, then a redirect).
+"""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template
+import os
+import sys
+from pathlib import Path
+
+from flask import Flask, jsonify, redirect, render_template, request, session
+from flask_wtf import FlaskForm
+from wtforms import RadioField
+from wtforms.validators import InputRequired
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from checker.engine import assess, load_rules  # noqa: E402
 
 app = Flask(__name__)
+app.secret_key = os.environ.get("CHECKER_SECRET_KEY", "bench-secret")
+RULES = load_rules(Path(__file__).resolve().parent.parent / "rules.yaml")
+
+
+class FiveQuestions(FlaskForm):  # type: ignore[misc]
+    pass
+
+
+for number in range(5):
+    field = RadioField(f"Question {number}", choices=[("yes", "Yes"), ("no", "No")], validators=[InputRequired()])
+    setattr(FiveQuestions, f"q{number}", field)
 
 
 @app.get("/json")
@@ -15,3 +42,17 @@ def json_route():  # type: ignore[no-untyped-def]
 @app.get("/template")
 def template_route():  # type: ignore[no-untyped-def]
     return render_template("page.html", title="Step 4 of 7", items=range(20))
+
+
+@app.post("/engine")
+def engine_route():  # type: ignore[no-untyped-def]
+    return jsonify(assess(RULES, request.get_json()["answers"]).to_json())
+
+
+@app.route("/form", methods=["GET", "POST"])
+def form_route():  # type: ignore[no-untyped-def]
+    form = FiveQuestions()
+    if form.validate_on_submit():
+        session["answers"] = {**session.get("answers", {}), **{f.name: f.data for f in form if f.name != "csrf_token"}}
+        return redirect("/form")
+    return f'<input name="csrf_token" type="hidden" value="{form.csrf_token.current_token}">'

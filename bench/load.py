@@ -1,19 +1,23 @@
 """Load benchmark: the app under gunicorn against a bare Flask app served the same way.
 
-Usage: python bench/load.py [--seconds N] [--soak N]
-Needs wrk (Debian: apt-get install wrk). Starts both apps under gunicorn (2 workers each,
-one at a time so they do not share the 2 cores), measures with wrk on loopback and prints
-a table: requests per second, p50 and p99 latency, the ratio to the bare app's route, errors;
-then a soak at 64 connections, 500 consultation requests under load (rows counted), the
-engine's time per assessment and memory per worker. Not a test: figures depend on the machine.
+Usage: python bench/load.py [--seconds N] [--rounds N] [--soak N]
+Needs wrk (Debian: apt-get install wrk). Serves both apps with the project's gunicorn
+settings and measures every route with wrk on loopback at 16 connections, in rounds: each
+round measures every route once, and a route's ratio to its yardstick is taken within the
+round, so a slow spell on the machine moves both. Prints medians over the rounds: requests
+per second, p50 and p99 latency, errors, the ratio; then the PDF, a soak at 64 connections,
+500 consultation requests under load (rows counted), the engine's time per assessment and
+memory per worker. Not a test: figures depend on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import http.cookiejar
 import json
 import os
+import platform
 import re
 import shutil
 import signal
@@ -26,6 +30,7 @@ import time
 import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -64,12 +69,14 @@ class Gunicorn:
             except OSError:
                 time.sleep(0.05)
 
-    def worker_rss_mb(self) -> list[float]:
+    def worker_memory_mb(self) -> list[tuple[float, float]]:
+        """(RSS, PSS) of each worker: PSS splits the pages workers share with the master."""
         children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
         sizes = []
         for pid in children:
-            status = Path(f"/proc/{pid}/status").read_text()
-            sizes.append(int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024)  # type: ignore[union-attr]
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+            rss, pss = (int(re.search(rf"^{k}:\s+(\d+)", rollup, re.M).group(1)) / 1024 for k in ("Rss", "Pss"))  # type: ignore[union-attr]
+            sizes.append((rss, pss))
         return sizes
 
     def stop(self) -> None:
@@ -139,9 +146,34 @@ def answer_everything(base: str) -> tuple[str, str]:
     return cookie, safety_body
 
 
+@dataclass(frozen=True)
+class Route:
+    label: str
+    url: str
+    script: Path | None = None
+    yardstick: str | None = None  # the bare route it is compared with
+
+
+def form_session(base: str) -> tuple[str, str]:
+    """The bare app's form: a session cookie and a valid five-answer body."""
+    opener, jar = browser_session(base)
+    html = opener.open(base + "/form").read().decode()
+    value = re.search(r'value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    body = urllib.parse.urlencode([("csrf_token", value)] + [(f"q{n}", "yes") for n in range(5)])
+    return "; ".join(f"{c.name}={c.value}" for c in jar), body
+
+
+def machine() -> str:
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = re.search(r"model name\s*:\s*(.+)", cpuinfo)
+    cpu = model.group(1) if model else platform.processor()
+    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=int, default=10, help="seconds per measurement (default 10)")
+    parser.add_argument("--seconds", type=int, default=5, help="seconds per measurement (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over all routes (default 3)")
     parser.add_argument("--soak", type=int, default=60, help="seconds of the 64-connection soak (default 60)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -152,28 +184,35 @@ def main() -> None:
            "CHECKER_RATELIMIT_ENABLED": "false"}  # fmt: skip
     subprocess.run([sys.executable, "-m", "flask", "--app", "checker", "db", "upgrade"], cwd=ROOT,
                    env={**os.environ, **env}, check=True, capture_output=True)  # fmt: skip
-    rows: list[tuple[str, dict[str, float], str]] = []
 
-    bare = Gunicorn("bare_app:app", {}, ROOT / "bench")
-    yard_json = wrk(bare.url + "/json", args.seconds, 16)
-    yard_page = wrk(bare.url + "/template", args.seconds, 16)
-    bare_rss = bare.worker_rss_mb()
-    bare.stop()
-
+    bare = Gunicorn("bare_app:app", {"CHECKER_SECRET_KEY": "bench-secret"}, ROOT / "bench")
     app = Gunicorn("checker:create_app()", env, ROOT)
+    json_body = json.dumps({"answers": CASE["answers"]})
+    json_post = lua(folder, "assess", "POST", json_body, {"Content-Type": "application/json"})
+    form_cookie, form_body = form_session(bare.url)
+    form_post = lua(folder, "form", "POST", form_body,
+                    {"Content-Type": "application/x-www-form-urlencoded", "Cookie": form_cookie})  # fmt: skip
     cookie, safety_body = answer_everything(app.url)
-    form_headers = {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
-    assess = lua(
-        folder, "assess", "POST", json.dumps({"answers": CASE["answers"]}), {"Content-Type": "application/json"}
-    )
-    question = lua(folder, "question", "POST", safety_body, form_headers)
+    question = lua(folder, "question", "POST", safety_body,
+                   {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})  # fmt: skip
     with_cookie = lua(folder, "cookie", "GET", "", {"Cookie": cookie})
-    rows.append(("GET / (landing)", wrk(app.url + "/", args.seconds, 16), "template"))
-    rows.append(("POST /questions/safety", wrk(app.url + "/questions/safety", args.seconds, 16, question), "template"))
-    rows.append(("POST /api/v1/assess", wrk(app.url + "/api/v1/assess", args.seconds, 16, assess), "json"))
-    rows.append(("GET /result", wrk(app.url + "/result", args.seconds, 16, with_cookie), "template"))
-    rows.append(("GET /result.pdf", wrk(app.url + "/result.pdf", args.seconds, 16, with_cookie), "template"))
-    soak = wrk(app.url + "/api/v1/assess", args.soak, 64, assess)
+    routes = [
+        Route("bare GET /json", bare.url + "/json"),
+        Route("bare GET /template", bare.url + "/template"),
+        Route("bare POST /engine (floor)", bare.url + "/engine", json_post, "bare GET /json"),
+        Route("bare POST /form (floor)", bare.url + "/form", form_post, "bare GET /template"),
+        Route("GET / (landing)", app.url + "/", None, "bare GET /template"),
+        Route("GET /questions/safety", app.url + "/questions/safety", with_cookie, "bare GET /template"),
+        Route("POST /questions/safety", app.url + "/questions/safety", question, "bare GET /template"),
+        Route("POST /api/v1/assess", app.url + "/api/v1/assess", json_post, "bare GET /json"),
+        Route("GET /result", app.url + "/result", with_cookie, "bare GET /template"),
+    ]
+    runs: dict[str, list[dict[str, float]]] = {route.label: [] for route in routes}
+    for _ in range(args.rounds):
+        for route in routes:
+            runs[route.label].append(wrk(route.url, args.seconds, 16, route.script))
+    pdf = wrk(app.url + "/result.pdf", args.seconds * 2, 16, with_cookie)
+    soak = wrk(app.url + "/api/v1/assess", args.soak, 64, json_post)
 
     # 500 consultation requests while the landing page is under load: exactly 500 rows?
     load = subprocess.Popen(["wrk", "-t1", "-c16", "-d20s", app.url + "/"], stdout=subprocess.DEVNULL)
@@ -188,15 +227,16 @@ def main() -> None:
             "contact_time": "any",
             "consent": "y",
         }
-        return opener.open(app.url + "/request-consultation", urllib.parse.urlencode(data).encode()).status
+        return int(opener.open(app.url + "/request-consultation", urllib.parse.urlencode(data).encode()).status)
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         statuses = list(pool.map(one, range(500)))
     load.wait()
     with sqlite3.connect(database) as connection:
         stored = connection.execute("SELECT COUNT(*) FROM consultation_request").fetchone()[0]
-    app_rss = app.worker_rss_mb()
+    app_memory, bare_memory = app.worker_memory_mb(), bare.worker_memory_mb()
     app.stop()
+    bare.stop()
 
     sys.path.insert(0, str(ROOT))
     from checker.engine import assess as run
@@ -209,24 +249,34 @@ def main() -> None:
         run(rules, CASE["answers"]).to_json()
         timings.append(time.perf_counter_ns() - start)
 
-    def row(name: str, r: dict[str, float], note: str = "") -> None:
-        print(f"{name:<26} {r['rps']:>8.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} {r['errors']:>7.0f}  {note}")
+    def median(label: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[label])
 
-    print(f"gunicorn ({WORKERS} workers x {THREADS} threads, gthread); wrk -t2 -c16, {args.seconds}s a row, same cores")
-    print(f"{'route':<26} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}  ratio to the bare app")
-    row("bare GET /json", yard_json)
-    row("bare GET /template", yard_page)
-    for name, r, kind in rows:
-        base = yard_json if kind == "json" else yard_page
-        row(name, r, f"{r['rps'] / base['rps']:.0%} of {kind}")
+    print(f"{datetime.date.today()}; {machine()}")
+    print(f"gunicorn {WORKERS} workers x {THREADS} threads (gthread), wrk -t2 -c16 on the same cores; "
+          f"{args.rounds} rounds of {args.seconds} s a route, medians")  # fmt: skip
+    print(f"{'route':<28} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}  ratio to the bare app")
+    for route in routes:
+        note = ""
+        if route.yardstick:
+            ratios = [a["rps"] / b["rps"] for a, b in zip(runs[route.label], runs[route.yardstick], strict=True)]
+            note = f"{statistics.median(ratios):.0%} of {route.yardstick.removeprefix('bare ')}"
+        errors = sum(r["errors"] for r in runs[route.label])
+        print(f"{route.label:<28} {median(route.label, 'rps'):>7.0f} {median(route.label, 'p50'):>7.1f} "
+              f"{median(route.label, 'p99'):>7.1f} {errors:>6.0f}  {note}")  # fmt: skip
+    print(f"{'GET /result.pdf':<28} {pdf['rps']:>7.1f} {pdf['p50']:>7.1f} {pdf['p99']:>7.1f} {pdf['errors']:>6.0f}")
     print(
         f"soak: POST /api/v1/assess, 64 connections, {args.soak}s: {soak['rps']:.0f} req/s, p99 {soak['p99']:.1f} ms, "
         f"{soak['errors']:.0f} errors"
     )
     print(f"consultation requests under load: {statuses.count(200)} of 500 answered 200; {stored} rows stored")
     print(f"engine per assessment: median {statistics.median(timings) / 1000:.1f} µs")
-    app_mb, bare_mb = ", ".join(f"{m:.0f}" for m in app_rss), ", ".join(f"{m:.0f}" for m in bare_rss)
-    print(f"memory per worker (RSS): app {app_mb} MB; bare {bare_mb} MB")
+
+    def summary(sizes: list[tuple[float, float]]) -> str:
+        rss, pss = statistics.median(s[0] for s in sizes), statistics.median(s[1] for s in sizes)
+        return f"RSS {rss:.0f} MB, PSS {pss:.0f} MB"
+
+    print(f"memory per worker (median): app {summary(app_memory)}; bare {summary(bare_memory)}")
     shutil.rmtree(folder, ignore_errors=True)
 
 
