@@ -181,11 +181,16 @@ class RuleSet:
         """Derived yes/no values and the conditions that define them."""
         return {d.id: d.when for d in self.derived if d.when is not None}
 
+    @cached_property
+    def _pages_by_id(self) -> Mapping[str, Page]:
+        return {page.id: page for page in self.pages}
+
+    @cached_property
+    def _derived_by_id(self) -> Mapping[str, Derived]:
+        return {d.id: d for d in self.derived}
+
     def page(self, page_id: str) -> Page | None:
-        for page in self.pages:
-            if page.id == page_id:
-                return page
-        return None
+        return self._pages_by_id.get(page_id)
 
     def red_flag(self, flag_id: str) -> RedFlag:
         return next(flag for flag in self.red_flags if flag.id == flag_id)
@@ -194,4 +199,4 @@ class RuleSet:
         return self.triage_levels[self.severity[level_id]]
 
     def derived_value(self, derived_id: str) -> Derived:
-        return next(d for d in self.derived if d.id == derived_id)
+        return self._derived_by_id[derived_id]
