@@ -24,6 +24,8 @@ def select_locale() -> str | None:
 
 def remember_language() -> None:
     """``?lang=es`` on any page switches the language and keeps it for the visit."""
+    if b"lang=" not in request.query_string:
+        return  # most requests: no need to parse the query string
     wanted = request.args.get(LANGUAGE_KEY)
     if wanted in current_app.config["LANGUAGES"]:
         session[LANGUAGE_KEY] = wanted
