@@ -3,22 +3,39 @@
 Every value can be overridden with an environment variable (names below).
 """
 
+import gc
 import multiprocessing
 import os
 
 bind = os.environ.get("CHECKER_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("CHECKER_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-threads = int(os.environ.get("CHECKER_THREADS", "2"))
-worker_class = "gthread" if threads > 1 else "sync"
+# One thread a worker: the app is CPU-bound and threads of one process share one interpreter
+# lock (measured with bench/load.py: 1 thread served question pages ~20% faster than 2).
+# Raise it when the database or mail server is slow to answer.
+threads = int(os.environ.get("CHECKER_THREADS", "1"))
+worker_class = "gthread"  # keeps connections alive, also with one thread
 # Load the app once in the master and fork workers from it: a worker starts (or is recycled)
 # in milliseconds instead of the ~2 s it takes to import the app, WeasyPrint and FHIR models,
 # and the workers share those pages. Safe here: create_app opens no database connection.
 preload_app = os.environ.get("CHECKER_PRELOAD", "1") != "0"
+
+
+def pre_fork(server, worker):  # type: ignore[no-untyped-def]
+    """Hide everything loaded so far from the garbage collector, as Python advises for fork.
+
+    Workers then stop rescanning the loaded app's ~150,000 objects on every full collection,
+    and stop writing to the memory pages they share with the master.
+    """
+    gc.freeze()
+
+
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
-max_requests = 5000  # recycle workers now and then
-max_requests_jitter = 500
+# Recycling a worker closes the keep-alive connections it holds, and a client or proxy does not
+# resend a POST on a closed connection: off by default (0); set it only to contain a leak.
+max_requests = int(os.environ.get("CHECKER_MAX_REQUESTS", "0"))
+max_requests_jitter = max_requests // 10
 limit_request_line = 4094
 limit_request_field_size = 8190
 # The reverse proxy's address; the app trusts its X-Forwarded-* headers only with CHECKER_PROXIES.
