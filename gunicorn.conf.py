@@ -9,9 +9,8 @@ import os
 
 bind = os.environ.get("CHECKER_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("CHECKER_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-# One thread a worker: the app is CPU-bound and threads of one process share one interpreter
-# lock (measured with bench/load.py: 1 thread served question pages ~20% faster than 2).
-# Raise it when the database or mail server is slow to answer.
+# One thread a worker: the app is CPU-bound, and the threads of one process take turns on one
+# interpreter lock. Raise it when the database or mail server is slow to answer.
 threads = int(os.environ.get("CHECKER_THREADS", "1"))
 worker_class = "gthread"  # keeps connections alive, also with one thread
 # Load the app once in the master and fork workers from it: a worker starts (or is recycled)

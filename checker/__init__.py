@@ -44,7 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     sessions.init_app(app)
     limits.init_app(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep the contract's key order
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # UTF-8: half the cookie size for non-ASCII notes
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # UTF-8 JSON, not \u escapes
     register_rules(app)
     db.init_app(app)
     i18n.init_app(app)

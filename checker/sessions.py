@@ -37,15 +37,17 @@ class PlainJSON:
 
 
 class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie session, with plain JSON and a signer kept per set of keys."""
+
     serializer = PlainJSON()  # type: ignore[assignment]
 
     def __init__(self) -> None:
         self._signers: dict[tuple[Any, ...], URLSafeTimedSerializer] = {}
 
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
-        keys = (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.secret_key)
         if not app.secret_key:
             return None
+        keys = (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.secret_key)
         signer = self._signers.get(keys)
         if signer is None:
             signer = self._signers[keys] = super().get_signing_serializer(app)  # type: ignore[assignment]
