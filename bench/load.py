@@ -188,6 +188,10 @@ def main() -> None:
 
     bare = Gunicorn("bare_app:app", {"CHECKER_SECRET_KEY": "bench-secret"}, ROOT / "bench")
     app = Gunicorn("checker:create_app()", env, ROOT)
+    # The same app with rate limits on (memory storage) but too high to be reached by wrk: their cost.
+    never = "1000000000 per minute"
+    limited = Gunicorn("checker:create_app()", {**env, "CHECKER_RATELIMIT_ENABLED": "true",
+                       "CHECKER_RATE_LIMIT_API": never, "CHECKER_RATE_LIMIT_QUESTIONS": never}, ROOT)  # fmt: skip
     json_body = json.dumps({"answers": CASE["answers"]})
     json_post = lua(folder, "assess", "POST", json_body, {"Content-Type": "application/json"})
     form_cookie, form_body = form_session(bare.url)
@@ -197,6 +201,9 @@ def main() -> None:
     question = lua(folder, "question", "POST", safety_body,
                    {"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})  # fmt: skip
     with_cookie = lua(folder, "cookie", "GET", "", {"Cookie": cookie})
+    limited_cookie, limited_body = answer_everything(limited.url)
+    limited_question = lua(folder, "limited", "POST", limited_body,
+                           {"Content-Type": "application/x-www-form-urlencoded", "Cookie": limited_cookie})  # fmt: skip
     routes = [
         Route("bare GET /json", bare.url + "/json"),
         Route("bare GET /template", bare.url + "/template"),
@@ -205,13 +212,15 @@ def main() -> None:
         Route("GET / (landing)", app.url + "/", None, "bare GET /template"),
         Route("GET /questions/safety", app.url + "/questions/safety", with_cookie, "bare GET /template"),
         Route("POST /questions/safety", app.url + "/questions/safety", question, "bare GET /template"),
+        Route("  with rate limits on", limited.url + "/questions/safety", limited_question, "bare GET /template"),
         Route("POST /api/v1/assess", app.url + "/api/v1/assess", json_post, "bare GET /json"),
+        Route("  with rate limits on", limited.url + "/api/v1/assess", json_post, "bare GET /json"),
         Route("GET /result", app.url + "/result", with_cookie, "bare GET /template"),
     ]
-    runs: dict[str, list[dict[str, float]]] = {route.label: [] for route in routes}
+    runs: dict[Route, list[dict[str, float]]] = {route: [] for route in routes}
     for _ in range(args.rounds):
         for route in routes:
-            runs[route.label].append(wrk(route.url, args.seconds, 16, route.script))
+            runs[route].append(wrk(route.url, args.seconds, 16, route.script))
     soak = wrk(app.url + "/api/v1/assess", args.soak, 64, json_post)
 
     # 500 consultation requests while the landing page is under load: exactly 500 rows?
@@ -238,8 +247,8 @@ def main() -> None:
     # once wait longer than wrk's usual 2 s time-out: measured with a 30 s one.
     pdf = wrk(app.url + "/result.pdf", args.seconds * 2, 16, with_cookie, timeout=30)
     app_memory, bare_memory = app.worker_memory_mb(), bare.worker_memory_mb()
-    app.stop()
-    bare.stop()
+    for server in (app, limited, bare):
+        server.stop()
 
     sys.path.insert(0, str(ROOT))
     from checker.engine import assess as run
@@ -252,9 +261,10 @@ def main() -> None:
         run(rules, CASE["answers"]).to_json()
         timings.append(time.perf_counter_ns() - start)
 
-    def median(label: str, key: str) -> float:
-        return statistics.median(r[key] for r in runs[label])
+    def median(route: Route, key: str) -> float:
+        return statistics.median(r[key] for r in runs[route])
 
+    yardsticks = {route.label: route for route in routes if route.yardstick is None}
     print(f"{datetime.date.today()}; {machine()}")
     print(f"gunicorn {WORKERS} workers x {THREADS} threads (gthread), wrk -t2 -c16 on the same cores; "
           f"{args.rounds} rounds of {args.seconds} s a route, medians")  # fmt: skip
@@ -262,11 +272,11 @@ def main() -> None:
     for route in routes:
         note = ""
         if route.yardstick:
-            ratios = [a["rps"] / b["rps"] for a, b in zip(runs[route.label], runs[route.yardstick], strict=True)]
-            note = f"{statistics.median(ratios):.0%} of {route.yardstick.removeprefix('bare ')}"
-        errors = sum(r["errors"] for r in runs[route.label])
-        print(f"{route.label:<28} {median(route.label, 'rps'):>7.0f} {median(route.label, 'p50'):>7.1f} "
-              f"{median(route.label, 'p99'):>7.1f} {errors:>6.0f}  {note}")  # fmt: skip
+            pairs = zip(runs[route], runs[yardsticks[route.yardstick]], strict=True)
+            note = f"{statistics.median(a['rps'] / b['rps'] for a, b in pairs):.0%} of {route.yardstick[5:]}"
+        errors = sum(r["errors"] for r in runs[route])
+        print(f"{route.label:<28} {median(route, 'rps'):>7.0f} {median(route, 'p50'):>7.1f} "
+              f"{median(route, 'p99'):>7.1f} {errors:>6.0f}  {note}")  # fmt: skip
     print(f"{'GET /result.pdf':<28} {pdf['rps']:>7.1f} {pdf['p50']:>7.1f} {pdf['p99']:>7.1f} {pdf['errors']:>6.0f}")
     print(
         f"soak: POST /api/v1/assess, 64 connections, {args.soak}s: {soak['rps']:.0f} req/s, p99 {soak['p99']:.1f} ms, "
