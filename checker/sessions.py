@@ -33,7 +33,20 @@ class PlainJSON:
 
     @staticmethod
     def loads(value: str | bytes) -> Any:
-        return json.loads(value)
+        return json.loads(value, object_hook=_untagged)
+
+
+# Cookies written before this serializer (Flask's tagged JSON) can still arrive: a flashed
+# message there is a tagged tuple, {" t": [category, text]}, which would break the page.
+_TAGS = (" t", " m")  # tuple, Markup: the only tagged values this app ever kept
+
+
+def _untagged(value: dict[str, Any]) -> Any:
+    if len(value) == 1:
+        tag, content = next(iter(value.items()))
+        if tag in _TAGS:
+            return content
+    return value
 
 
 class CookieSessions(SecureCookieSessionInterface):

@@ -22,6 +22,17 @@ def test_plain_json_keeps_lazy_text_and_refuses_other_objects() -> None:
         PlainJSON.dumps({"when": date(2026, 1, 1)})
 
 
+def test_cookies_from_flasks_tagged_json_still_read() -> None:
+    """A staff member with a message waiting when the app was upgraded still gets a page."""
+    legacy = '{"_flashes":[{" t":["info","Marked as reviewed."]}],"answers":{"a":[1,2]},"note":{" m":"<b>x</b>"}}'
+    assert PlainJSON.loads(legacy) == {
+        "_flashes": [["info", "Marked as reviewed."]],
+        "answers": {"a": [1, 2]},
+        "note": "<b>x</b>",
+    }
+    assert PlainJSON.loads('{"kept":{" t":[1],"other":2}}') == {"kept": {" t": [1], "other": 2}}
+
+
 def test_answers_survive_a_key_rotation_only_with_the_old_key_as_fallback() -> None:
     case = VIGNETTES[0]
     old = create_app({**TEST_CONFIG, "SECRET_KEY": "old-key"})
