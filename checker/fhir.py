@@ -59,19 +59,42 @@ def _enable_when(rules: RuleSet, condition: Condition) -> tuple[list[dict[str, A
         raise ValueError("only a condition or one all/any of conditions on answers can become enableWhen")
     entries: list[dict[str, Any]] = []
     for part in parts:
-        entries.extend(_leaf_entries(rules, part))  # type: ignore[arg-type]
+        found = _leaf_entries(rules, part)  # type: ignore[arg-type]
+        if len(found) > 1:
+            if behaviour == "all" and len(parts) > 1:
+                raise ValueError("a list of codes inside 'all' cannot be written as enableWhen")
+            behaviour = "any"
+        entries.extend(found)
     return entries, behaviour
 
 
 def _leaf_entries(rules: RuleSet, leaf: Leaf) -> list[dict[str, Any]]:
+    """One entry for is / is_not; one '=' entry a code for in, at_least and at_most (any of them)."""
     question = rules.questions[leaf.subject]
     source = leaf.source if isinstance(leaf.source, dict) else {}
     op = next(k for k in source if k not in ("answer", "reason"))
     value = source[op]
-    if op in ("is", "is_not") and question.kind is not Kind.SCALE:
-        operator = "=" if op == "is" else "!="
-        return [{"question": question.id, "operator": operator, "answerCoding": _coding(question, value, _same)}]
+    if question.kind is not Kind.SCALE:
+        if op in ("is", "is_not"):
+            operator = "=" if op == "is" else "!="
+            return [{"question": question.id, "operator": operator, "answerCoding": _coding(question, value, _same)}]
+        if op in ("in", "at_least", "at_most"):
+            codes = [code for code in question.codes if leaf.check(code)]
+            return [
+                {"question": question.id, "operator": "=", "answerCoding": _coding(question, code, _same)}
+                for code in codes
+            ]
     raise ValueError(f"'{op}' on '{question.id}' cannot be written as enableWhen")
+
+
+def _stop_implied(entries: list[dict[str, Any]], behaviour: str, gated: set[str]) -> bool:
+    """Whether a page's enableWhen already keeps it closed after the stop.
+
+    In FHIR an answer to a disabled item counts as no answer, so an '=' entry on a question
+    whose page the stop disables is false after the stop; a '!=' entry would be true.
+    """
+    equal_gated = [e["operator"] == "=" and e["question"] in gated for e in entries]
+    return bool(entries) and (all(equal_gated) if behaviour == "any" else any(equal_gated))
 
 
 def _stop_entries(rules: RuleSet) -> list[dict[str, Any]]:
@@ -111,14 +134,17 @@ def _question_item(question: Question, translate: Translate) -> dict[str, Any]:
 def questionnaire(rules: RuleSet, language: str = "en", translate: Translate = _same) -> dict[str, Any]:
     """The questionnaire as a FHIR Questionnaire: one group per page, skip logic as enableWhen."""
     stop = _stop_entries(rules)
+    gated: set[str] = set()  # questions on pages the stop disables
     groups: list[dict[str, Any]] = []
     for index, page in enumerate(rules.pages):
         group: dict[str, Any] = {"linkId": group_link(page), "type": "group", "text": translate(page.title)}
         entries, behaviour = _enable_when(rules, page.ask_when) if page.ask_when else ([], "all")
         if index > 0 and stop:
-            if entries and behaviour == "any":
-                raise ValueError(f"page '{page.id}': an 'any' skip condition cannot be combined with the stop")
-            entries = stop + entries
+            gated.update(q.id for q in page.questions)
+            if not _stop_implied(entries, behaviour, gated):
+                if entries and behaviour == "any":
+                    raise ValueError(f"page '{page.id}': an 'any' skip condition cannot be combined with the stop")
+                entries = stop + entries
         if entries:
             group["enableWhen"] = entries
             if len(entries) > 1:

@@ -85,7 +85,7 @@ def test_assess_missing_file(app: Flask, tmp_path: Path) -> None:
 def test_rules_check_default_file() -> None:
     done = run(["rules", "check"])
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.startswith("rules.yaml: OK: version 2026.1")
+    assert done.stdout.startswith("rules.yaml: OK: version 2026.2")
 
 
 def test_rules_check_works_while_the_apps_rules_are_broken(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ CONTRACT: dict[str, list[object] | None] = {
     "time_since_onset": ["lt_3d", "3d_3w", "3w_3m", "3m_6m", "6m_12m", "12m_18m", "gt_18m"],
     "initial_severity": ["complete", "partial", "unsure"],
     "recovery": ["none_yet", "some", "mostly", "full"],
+    "eye_closure": ["yes", "with_effort", "no"],
     **{item: [1, 2, 3, 4, 5] for item in SAQ},
     "twitching": OFTEN,
     "asymmetry": ["none", "slight", "obvious"],
@@ -65,10 +66,12 @@ def test_red_flags_outcomes_and_triage(rules: RuleSet) -> None:
         ("both_sides", "urgent"),
         ("progressive", "prompt"),
         ("no_recovery", "prompt"),
+        ("eye_not_closing", "prompt"),
+        ("movements_without_palsy", "prompt"),
     ]
     assert [t.id for t in rules.triage_levels] == ["emergency", "urgent", "prompt", "routine"]
     assert [r.outcome for r in rules.outcome_rules] == [
-        "not-indicated", "stage-4", "stage-3", "stage-2", "stage-1", "not-indicated",
+        "not-indicated", "stage-4", "stage-3", "stage-2", "stage-1", "stage-1", "not-indicated", "not-indicated",
     ]  # fmt: skip
     names = {o.id: o.name for o in rules.outcomes.values()}
     assert names == {

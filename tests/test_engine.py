@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
-from checker.engine import AnswerErrors, RuleSet, assess, case_problems, plan
+from checker.engine import AnswerErrors, RuleSet, assess, case_problems, known_red_flags, plan
 
 from .conftest import VIGNETTES
 
 
 def _base() -> dict[str, Any]:
-    return copy.deepcopy(VIGNETTES[0]["answers"])
+    """Bell's palsy 4 months ago, still recovering, nothing else: every page is asked."""
+    return copy.deepcopy(VIGNETTES[0]["answers"]) | {"time_since_onset": "3m_6m"}
 
 
 @pytest.mark.parametrize("case", VIGNETTES, ids=[c["name"] for c in VIGNETTES])
@@ -140,21 +141,102 @@ def test_cause_none_skips_pages_and_drops_their_answers(rules: RuleSet) -> None:
     answers = _base() | {"cause": "none", "treatments": ["botulinum_toxin"]}
     result = assess(rules, answers)
     assert result.outcome == "not-indicated"
-    assert "treatments" not in result.answers
-    assert [p.id for p in result.plan.skipped] == ["weakness", "signs", "treatment"]
+    assert "treatments" not in result.answers and "time_since_onset" not in result.answers
+    assert [p.id for p in result.plan.skipped] == ["weakness", "treatment"]  # linked movements are still asked
+    assert result.saq_total == 20.0
 
 
 def test_plan_counts_undecided_pages_as_asked(rules: RuleSet) -> None:
     assert len(plan(rules, {}).asked) == len(rules.pages)
-    assert len(plan(rules, {"cause": "none"}).asked) == len(rules.pages) - 3
+    assert len(plan(rules, {"cause": "none"}).asked) == len(rules.pages) - 2
+    assert len(plan(rules, {"cause": "bells_palsy"}).asked) == len(rules.pages)  # onset not known yet
+
+
+@pytest.mark.parametrize("onset", ["lt_3d", "3d_3w"])
+def test_under_three_weeks_is_too_early_for_synkinesis(rules: RuleSet, onset: str) -> None:
+    answers = _base() | {"time_since_onset": onset, "saq_eye_smile": 5, "twitching": "often", "treatments": ["surgery"]}
+    result = assess(rules, answers)
+    assert [p.id for p in result.plan.skipped] == ["linked", "signs", "treatment"]
+    assert result.outcome == "stage-1"
+    assert result.saq_total is None and result.to_json()["saq"] is None
+    assert result.derived["linked_present"] is None  # no count without the page, not zero
+    assert "too early for synkinesis" in result.reasons[0].text()
+    for page in ("linked", "signs", "treatment"):
+        for question in rules.page(page).questions:  # type: ignore[union-attr]
+            answers.pop(question.id, None)
+    assert assess(rules, answers).outcome == "stage-1"  # and none of them is required
+
+
+@pytest.mark.parametrize(
+    ("onset", "expected"), [("3d_3w", "stage-1"), ("3w_3m", "stage-1"), ("3m_6m", "stage-4"), ("gt_18m", "stage-4")]
+)
+def test_stage_4_only_from_three_months(rules: RuleSet, onset: str, expected: str) -> None:
+    assert outcome_of(rules, time_since_onset=onset, treatments=["surgery"]) == expected
+
+
+@pytest.mark.parametrize(("recovery", "expected"), [("some", "stage-1"), ("mostly", "stage-1"), ("full", "stage-2")])
+def test_unevenness_is_a_sign_only_after_full_recovery(rules: RuleSet, recovery: str, expected: str) -> None:
+    assert outcome_of(rules, asymmetry="obvious", recovery=recovery) == expected
+
+
+@pytest.mark.parametrize(
+    ("closure", "rf_eye", "flags"),
+    [("no", "no", ["eye_not_closing"]), ("no", "yes", ["eye_exposure"]), ("with_effort", "no", []), ("yes", "no", [])],
+)
+def test_eye_not_closing_is_prompt_unless_already_urgent(
+    rules: RuleSet, closure: str, rf_eye: str, flags: list[str]
+) -> None:
+    assert list(assess(rules, _base() | {"eye_closure": closure, "rf_eye": rf_eye}).red_flags) == flags
+
+
+@pytest.mark.parametrize(
+    ("change", "flagged"),
+    [
+        ({}, False),
+        ({"twitching": "sometimes"}, True),
+        ({"saq_neck_smile": 2}, True),
+        ({"tightness_rest": "often"}, False),
+    ],
+)
+def test_movements_without_palsy(rules: RuleSet, change: dict[str, Any], flagged: bool) -> None:
+    answers = {k: v for k, v in _base().items() if k not in ("time_since_onset", "recovery")} | {"cause": "none"}
+    result = assess(rules, answers | change)
+    assert result.outcome == "not-indicated"
+    assert (result.red_flags == ("movements_without_palsy",)) is flagged
+    assert result.triage == ("prompt" if flagged else "routine")
+
+
+def test_stroke_yes_needs_no_other_answer(rules: RuleSet) -> None:
+    result = assess(rules, {"rf_stroke_signs": "yes"})
+    assert (result.triage, result.outcome, result.saq_total) == ("emergency", None, None)
+    with pytest.raises(AnswerErrors) as caught:
+        assess(rules, {"rf_stroke_signs": "no"})
+    assert {"rf_eye", "rf_ear_rash", "rf_both_sides", "rf_progressive", "cause"} <= caught.value.errors.keys()
+    with pytest.raises(AnswerErrors) as caught:
+        assess(rules, {"rf_stroke_signs": "yes", "rf_eye": "maybe"})
+    assert caught.value.errors == {"rf_eye": "'maybe' is not one of: yes, no"}  # what is given is still checked
+
+
+def test_red_flags_are_known_as_soon_as_their_answers_are(rules: RuleSet) -> None:
+    safety = {
+        "rf_stroke_signs": "no",
+        "rf_eye": "yes",
+        "rf_ear_rash": "no",
+        "rf_both_sides": "yes",
+        "rf_progressive": "no",
+    }
+    assert [f.id for f in known_red_flags(rules, safety)] == ["eye_exposure", "both_sides"]
+    weakness = safety | {"cause": "bells_palsy", "time_since_onset": "lt_3d", "recovery": "none_yet"}
+    assert [f.id for f in known_red_flags(rules, weakness)] == ["recent_onset", "eye_exposure", "both_sides"]
+    assert known_red_flags(rules, {"cause": "none", "rf_eye": "no"}) == ()  # waits for the linked movements
 
 
 def test_reasons_name_the_answers(rules: RuleSet) -> None:
     answers = _base() | {"time_since_onset": "6m_12m", "saq_eye_smile": 4}
     texts = [r.text() for r in assess(rules, answers).reasons]
     assert texts == [
-        "The weakness started between 6 and 12 months ago: "
-        "linked movements that are still there after 6 months tend to stay.",
+        "The weakness started between 6 and 12 months ago: linked movements that are still there "
+        "after 6 months usually follow a steady pattern, though they can still change until about 16 months.",
         "These happen most of the time or more: your eye closes or narrows when you smile.",
     ]
 

@@ -25,7 +25,7 @@ from .databases import free_port
 def test_healthz(db_app: Flask, tmp_path: Path) -> None:
     response = db_app.test_client().get("/healthz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok", "rules": "2026.1"}
+    assert response.get_json() == {"status": "ok", "database": "ok", "rules": "2026.2"}
     down = create_app({**TEST_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'no' / 'such' / 'x.db'}"})
     response = down.test_client().get("/healthz")
     assert response.status_code == 503

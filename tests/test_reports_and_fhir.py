@@ -53,7 +53,7 @@ def test_patient_pdf_has_everything_for_the_visit(client: FlaskClient, rules: Ru
         "When I smile, my eye closes or gets narrower.",  # an answer in the questionnaire's wording
         "Most of the time, or moderate",
         "555 0100",  # the clinic's phone
-        "Rules version 2026.1",
+        "Rules version 2026.2",
         "not a diagnosis",
     ]:
         assert expected in text, expected
@@ -162,9 +162,16 @@ def test_bundle_carries_outcome_triage_and_score(client: FlaskClient) -> None:
     assert observations["triage"]["valueCodeableConcept"]["coding"][0]["code"] == "urgent"
     flags = [c["valueCodeableConcept"]["coding"][0]["code"] for c in observations["triage"]["component"]]
     assert flags == ["eye_exposure", "ear_rash"]
-    assert observations["saq-total"]["valueQuantity"]["value"] == 20.0
+    assert "saq-total" not in observations  # under 3 weeks the linked movements are not asked: no score
     response_url = bundle["entry"][0]["fullUrl"]
     assert all(o["derivedFrom"][0]["reference"] == response_url for o in observations.values())
+    later = client.post("/api/v1/report.fhir.json", json={"answers": BY_NAME["four-months-eye-gap"]["answers"]})
+    scores = [
+        e["resource"]
+        for e in later.get_json()["entry"]
+        if e["resource"].get("code", {}).get("coding", [{}])[0].get("code") == "saq-total"
+    ]
+    assert [o["valueQuantity"]["value"] for o in scores] == [20.0]
 
 
 def _response_for(client: FlaskClient, answers: dict[str, Any]) -> dict[str, Any]:

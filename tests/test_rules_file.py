@@ -38,7 +38,7 @@ def changed(old: str, new: str, count: int = 1) -> str:
 
 def test_the_shipped_rules_load() -> None:
     rules = load_rules(RULES_PATH)
-    assert rules.version == "2026.1"
+    assert rules.version == "2026.2"
     assert len(rules.sha256) == 64
 
 
@@ -80,8 +80,8 @@ def test_unquoted_yes_is_caught() -> None:
 
 
 def test_duplicate_keys_are_caught() -> None:
-    text = changed('version: "2026.1"', 'version: "2026.1"\nversion: "2026.2"')
-    line = int(position(text, 'version: "2026.2"').split(":")[0])
+    text = changed('version: "2026.2"', 'version: "2026.2"\nversion: "2026.3"')
+    line = int(position(text, 'version: "2026.3"').split(":")[0])
     assert problems_of(text) == [f"rules.yaml:{line}:1: duplicate key 'version' (first given at line {line - 1})"]
 
 
@@ -122,6 +122,7 @@ def test_a_threshold_change_needs_no_code() -> None:
         "time_since_onset": "6m_12m",
         "initial_severity": "partial",
         "recovery": "mostly",
+        "eye_closure": "yes",
         **{
             q: 1
             for q in (
@@ -178,8 +179,8 @@ def test_a_failing_worked_case_is_a_problem() -> None:
             "'notes' is free text and cannot be used in a rule",
         ),
         (
-            'reason: "You have already had {treatments}."',
-            'reason: "You have already had {treatment}."',
+            'reason: "You have already had {treatments}, and the weakness started {time_since_onset}."',
+            'reason: "You have already had {treatment}, and the weakness started {time_since_onset}."',
             "unknown placeholder '{treatment}' (did you mean 'treatments'?)",
         ),
         (
@@ -236,7 +237,7 @@ def test_rules_check_command(tmp_path: Path) -> None:
     runner = CliRunner()
     ok = runner.invoke(rules_group, ["check", str(RULES_PATH)])
     assert ok.exit_code == 0
-    assert "OK: version 2026.1" in ok.output
+    assert "OK: version 2026.2" in ok.output
     broken = tmp_path / "broken.yaml"
     broken.write_text(changed("is: consistent", "is: consistant"), encoding="utf-8")
     bad = runner.invoke(rules_group, ["check", str(broken)])

@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from .compile import compile_rules
-from .evaluate import AnswerErrors, Plan, Reason, Result, assess, clean_answer, plan, validate
+from .evaluate import AnswerErrors, Plan, Reason, Result, assess, clean_answer, known_red_flags, plan, validate
 from .load import load_text
 from .model import Kind, Option, Outcome, Page, Question, RedFlag, RuleSet, TriageLevel, WorkedCase
 from .problems import Problem, RulesError
@@ -35,6 +35,7 @@ __all__ = [
     "assess",
     "case_problems",
     "clean_answer",
+    "known_red_flags",
     "load_rules",
     "load_rules_text",
     "plan",

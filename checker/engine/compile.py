@@ -508,19 +508,24 @@ class _Compiler:
         levels: list[TriageLevel] = []
         seen: dict[str, Node] = {}
         for item in self.items(node, "a list of triage levels, most severe first"):
-            f = self.fields(item, ["id", "name"], ["stops_questionnaire", "advice"])
+            f = self.fields(item, ["id", "name"], ["stops_questionnaire", "interrupts", "advice"])
             if f is None:
                 continue
             lid = self.ident(f.get("id"))
             if lid and self.unique(f["id"], lid, seen, "triage level"):
                 name = self.text(f.get("name")) or lid
                 stops = self.flag(f.get("stops_questionnaire"), False)
-                levels.append(TriageLevel(lid, name, stops, self.text(f.get("advice")) or ""))
+                interrupts = self.flag(f.get("interrupts"), False)
+                if stops and interrupts:
+                    self.problem(f["interrupts"], "a level that stops the questionnaire cannot also let it continue")
+                levels.append(TriageLevel(lid, name, stops, self.text(f.get("advice")) or "", interrupts))
         if isinstance(node.value, list) and len(levels) < 2:
             self.problem(node, "list at least two triage levels: the last applies when no red flag is present")
-        elif levels and levels[-1].stops:
+        elif levels and (levels[-1].stops or levels[-1].interrupts):
             self.problem(
-                node, "the last triage level applies when no red flag is present, so it cannot stop the questionnaire"
+                node,
+                "the last triage level applies when no red flag is present, so it cannot stop or interrupt the "
+                "questionnaire",
             )
         return tuple(levels)
 

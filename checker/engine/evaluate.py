@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from .conditions import TraceNode, true_reasons
-from .model import Kind, Page, Question, RuleSet
+from .model import Kind, Page, Question, RedFlag, RuleSet
 from .problems import did_you_mean
 
 _PLACEHOLDER = re.compile(r"\{([a-z0-9_]+(?:\.items)?)\}")
@@ -138,10 +138,12 @@ def _route(rules: RuleSet, answers: Mapping[str, Any]) -> tuple[Plan, dict[str, 
     asked: list[Page] = []
     skipped: list[Page] = []
     kept: dict[str, Any] = {}
+    unasked: set[str] = set()  # questions on pages skipped so far: known to have no answer
     stopped_after: str | None = None
     for page in rules.pages:
-        if stopped_after is not None or not _is_asked(page, kept):
+        if stopped_after is not None or not _is_asked(page, kept, unasked):
             skipped.append(page)
+            unasked.update(q.id for q in page.questions)
             continue
         asked.append(page)
         for question in page.questions:
@@ -153,10 +155,31 @@ def _route(rules: RuleSet, answers: Mapping[str, Any]) -> tuple[Plan, dict[str, 
     return Plan(tuple(asked), tuple(skipped), stopped_after), kept
 
 
-def _is_asked(page: Page, answers: Mapping[str, Any]) -> bool:
-    if page.ask_when is None or not page.ask_needs <= answers.keys():
+def _is_asked(page: Page, answers: Mapping[str, Any], unasked: set[str]) -> bool:
+    """Whether the page is asked; while its skip condition waits on an answer still to come, yes."""
+    if page.ask_when is None:
+        return True
+    if any(q not in answers and q not in unasked for q in page.ask_needs):
         return True
     return page.ask_when.test(answers)
+
+
+def stop_questions(rules: RuleSet, route: Plan, answers: Mapping[str, Any]) -> frozenset[str]:
+    """The questions that stopped the questionnaire: the only ones its last page still needs."""
+    if route.stopped_after is None:
+        return frozenset()
+    return frozenset().union(*(c.subjects() for c in rules.stops_after[route.stopped_after] if c.test(answers)))
+
+
+def known_red_flags(rules: RuleSet, answers: Mapping[str, Any]) -> tuple[RedFlag, ...]:
+    """The red flags that partly given answers already show, in the rules' order.
+
+    Only flags that read nothing but answers, all of them given, are decided this early: a
+    flag that reads a derived value or an answer still to come waits for the full result.
+    """
+    _, kept = _route(rules, answers)
+    decided = [flag for flag in rules.red_flags if flag.when.subjects() <= kept.keys() & rules.questions.keys()]
+    return tuple(flag for flag in decided if flag.when.test(kept))
 
 
 def clean_answer(question: Question, value: Any) -> Any:
@@ -217,8 +240,11 @@ def validate(rules: RuleSet, answers: Any) -> tuple[dict[str, Any], Plan]:
         except ValueError as exc:
             errors[key] = str(exc)
     route, used = _route(rules, cleaned)
+    stopping = stop_questions(rules, route, used)  # once a stop holds, its page needs nothing else
     for page in route.asked:
         for question in page.questions:
+            if page.id == route.stopped_after and question.id not in stopping:
+                continue
             if question.required and question.id not in used and question.id not in errors:
                 errors[question.id] = "an answer is required"
     if errors:
@@ -233,12 +259,12 @@ def derive(rules: RuleSet, answers: Mapping[str, Any]) -> dict[str, Any]:
     for d in rules.derived:
         if d.when is not None:
             value: Any = d.when.test(ctx)
+        elif not all(q in ctx for q in d.group):
+            value = None  # the group's page was not asked: no score and no count
         elif d.kind == "count":
-            value = sum(1 for q in d.group if ctx.get(q, 0) >= d.at_least)
-        elif all(q in ctx for q in d.group):
-            value = _percent(int(sum(ctx[q] for q in d.group)), d.top, d.decimals)
+            value = sum(1 for q in d.group if ctx[q] >= d.at_least)
         else:
-            value = None
+            value = _percent(int(sum(ctx[q] for q in d.group)), d.top, d.decimals)
         ctx[d.id] = values[d.id] = value
     return values
 

@@ -104,6 +104,7 @@ class TriageLevel:
     name: str
     stops: bool  # the questionnaire ends when a red flag of this level is present
     advice: str = ""  # what to do, shown under the level's name
+    interrupts: bool = False  # shown on a page of its own as soon as the answers reveal it
 
 
 @dataclass(frozen=True, slots=True)
