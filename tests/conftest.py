@@ -71,6 +71,11 @@ def walk(client: FlaskClient, rules: RuleSet, answers: dict[str, Any]) -> Any:
     response = client.get("/questions/" + rules.pages[0].id)
     location = "/questions/" + rules.pages[0].id
     for _ in range(len(rules.pages) + 1):
+        if location.startswith("/urgent"):  # advice that cannot wait: read it, then continue the check
+            urgent = client.get(location).get_data(as_text=True)
+            found = re.search(r'href="([^"]+)">Continue the check<', urgent)
+            assert found, urgent[:2000]
+            location = found.group(1)
         if not location.startswith("/questions/"):
             break
         page = rules.page(location.split("/")[2].split("?")[0])

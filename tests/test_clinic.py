@@ -151,7 +151,7 @@ def test_invitation_journey_into_the_inbox(db_app: Flask, db_client: FlaskClient
     assert detail.index("Red flags") < detail.index("Answers")  # red flags at the top
     assert "Your eye may be at risk" in detail
     assert "Nerve injury and recovery" in detail
-    assert "20.0" in detail
+    assert re.search(r"SAQ total</dt><dd>Not asked", detail)  # under 3 weeks: no linked-movement questions
     assert "The left eye waters at dinner." in detail
     assert "Is the eye on the weak side unable to close all the way" in detail  # the questionnaire's wording
     reviewed = db_client.post(f"/staff/submissions/{submission_id}/reviewed", data={"csrf_token": csrf_token(detail)})
@@ -230,3 +230,19 @@ def test_the_invitation_link_brings_answers_back_in_another_browser(
     resumed = laptop.post(link, data={"csrf_token": csrf_token(text_of(laptop.get(link)))})
     assert resumed.headers["Location"] == "/questions/weakness"
     assert re.search(r'value="ramsay_hunt"\s+checked', text_of(laptop.get("/questions/cause")))
+
+
+@pytest.mark.parametrize("action", ["continue", "save"])
+def test_emergency_stop_through_a_clinic_link(db_app: Flask, db_client: FlaskClient, action: str) -> None:
+    make_staff(db_app)
+    sign_in(db_client)
+    link = make_invitation(db_client)
+    patient = db_app.test_client()
+    welcome = text_of(patient.get(link))
+    patient.post(link, data={"csrf_token": csrf_token(welcome)})
+    page = text_of(patient.get("/questions/safety"))
+    data = {"csrf_token": csrf_token(page), "rf_stroke_signs": "yes", "action": action}
+    assert patient.post("/questions/safety", data=data).headers["Location"] == "/emergency"
+    assert "Call 911 now" in text_of(patient.get("/emergency"))
+    for url in ("/questions/cause", "/check-answers", "/result"):
+        assert patient.get(url).headers["Location"] == "/emergency"

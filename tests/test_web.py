@@ -61,7 +61,10 @@ def test_whole_journey_gives_the_engine_result(client: FlaskClient, rules: RuleS
     html = text_of(client.get("/result"))
     outcome = rules.outcomes[case["expect"]["outcome"]]
     assert outcome.name.replace("'", "&#39;") in html
-    assert f"{case['expect']['saq_total']:.1f}" in html
+    if case["expect"]["saq_total"] is None:
+        assert "Your linked movement score" not in html  # not asked, so no score (not a score of 20)
+    else:
+        assert f"{case['expect']['saq_total']:.1f}" in html
     assert "This is not a diagnosis." in html
     assert "555 0100" in html  # the booking prompt carries the clinic's phone
     if case["expect"]["triage"] != "routine":
@@ -78,7 +81,7 @@ def test_step_n_of_m_follows_skip_logic(client: FlaskClient) -> None:
     assert title_of(text_of(client.get("/questions/cause"))).startswith("Step 2 of 7")
     response = post_page(client, "cause", {"cause": "none"})
     assert response.headers["Location"] == "/questions/linked"
-    assert title_of(text_of(client.get("/questions/linked"))).startswith("Step 3 of 4")
+    assert title_of(text_of(client.get("/questions/linked"))).startswith("Step 3 of 5")  # linked, signs, notes
 
 
 def test_skipped_pages_redirect_and_their_answers_are_not_used(client: FlaskClient, rules: RuleSet) -> None:
@@ -183,9 +186,15 @@ def test_lapsed_form_token_keeps_posted_answers(client: FlaskClient) -> None:
     assert client.get("/questions/cause").headers["Location"] == "/questions/safety"  # not saved
 
 
+def no_result(response: Any, continue_at: str) -> bool:
+    """The page that says there is no result yet, with a way on to ``continue_at``."""
+    html = text_of(response)
+    return response.status_code == 200 and "There is no result yet" in html and f'href="{continue_at}"' in html
+
+
 def test_cannot_jump_ahead(client: FlaskClient) -> None:
     assert client.get("/questions/linked").headers["Location"] == "/questions/safety"
-    assert client.get("/result").headers["Location"] == "/questions/safety"
+    assert no_result(client.get("/result"), "/questions/safety")  # says so, rather than jumping to step 1
     assert client.get("/check-answers").headers["Location"] == "/questions/safety"
 
 
@@ -240,7 +249,7 @@ def test_start_again_needs_a_token_and_clears(client: FlaskClient, rules: RuleSe
     landing = text_of(client.get("/"))
     assert "Continue where you left off" in landing
     client.post("/start-again", data={"csrf_token": csrf_token(landing)})
-    assert client.get("/result").headers["Location"] == "/questions/safety"
+    assert no_result(client.get("/result"), "/questions/safety")
 
 
 def test_unknown_page_is_a_404_page(client: FlaskClient) -> None:
@@ -277,7 +286,7 @@ def test_answers_the_rules_no_longer_accept_are_asked_again(client: FlaskClient,
     walk(client, rules, BY_NAME["nine-months-established"]["answers"])
     with client.session_transaction() as session:
         session["answers"] = {**session["answers"], "pattern": "retired_code", "old_question": "yes"}
-    assert client.get("/result").headers["Location"] == "/questions/signs"
+    assert no_result(client.get("/result"), "/questions/signs")
     assert client.get("/check-answers").headers["Location"] == "/questions/signs"
 
 
@@ -309,3 +318,95 @@ def test_long_notes_in_other_scripts_are_kept_or_refused_never_lost(client: Flas
     assert "too long to keep in your browser" in html
     assert mixed.replace("&", "&amp;").replace("<", "&lt;")[:50] in html  # what was typed is still there
     assert chinese in text_of(client.get("/check-answers"))  # the earlier note was not lost
+
+
+SAFE = {"rf_stroke_signs": "no", "rf_eye": "no", "rf_ear_rash": "no", "rf_both_sides": "no", "rf_progressive": "no"}
+
+
+@pytest.mark.parametrize("action", ["continue", "save"])
+def test_stroke_yes_stops_whatever_else_is_blank(client: FlaskClient, action: str) -> None:
+    page = client.get("/questions/safety")
+    data = {"csrf_token": csrf_token(text_of(page)), "rf_stroke_signs": "yes", "action": action}
+    response = client.post("/questions/safety", data=data)
+    assert response.headers["Location"] == "/emergency"  # not an error summary, not the saved page
+    assert "I chose that answer by mistake" in text_of(client.get("/emergency"))  # the answer was kept
+
+
+def test_stroke_yes_stops_even_when_the_session_lapsed(client: FlaskClient) -> None:
+    response = client.post("/questions/safety", data={"csrf_token": "expired", "rf_stroke_signs": "yes"})
+    assert response.headers["Location"] == "/emergency"
+    assert "Call 911 now" in text_of(client.get("/emergency"))
+    assert client.get("/questions/cause").headers["Location"] == "/questions/safety"  # nothing saved without a token
+
+
+def test_emergency_way_back_counts_the_whole_check(client: FlaskClient) -> None:
+    post_page(client, "safety", {"rf_stroke_signs": "yes"})
+    html = text_of(client.get("/emergency"))
+    back = re.search(r'<a href="([^"]+)">I chose that answer by mistake', html)
+    assert back is not None
+    assert title_of(text_of(client.get(back.group(1)))).startswith("Step 1 of 7")  # not "Step 1 of 1"
+
+
+def continue_link(html: str) -> str:
+    found = re.search(r'href="([^"]+)">Continue the check<', html)
+    assert found, html[:3000]
+    return found.group(1)
+
+
+@pytest.mark.parametrize("flag", ["rf_eye", "rf_ear_rash", "rf_both_sides"])
+def test_urgent_advice_right_after_the_safety_page(client: FlaskClient, rules: RuleSet, flag: str) -> None:
+    response = post_page(client, "safety", {**SAFE, flag: "yes"})
+    assert response.headers["Location"] == "/urgent?then=cause"
+    html = text_of(client.get(response.headers["Location"]))
+    assert title_of(html).startswith("Get medical care today")
+    shown = next(f for f in rules.red_flags if f.when.subjects() == {flag})
+    assert shown.name.replace("'", "&#39;") in html
+    assert 'href="tel:5550100"' in html and "<strong>911</strong>" in html  # the clinic's and emergency numbers
+    assert continue_link(html) == "/questions/cause"
+    # Once seen, going back and sending the page again goes straight on.
+    assert post_page(client, "safety", {**SAFE, flag: "yes"}).headers["Location"] == "/questions/cause"
+
+
+def test_urgent_advice_after_the_weakness_page_for_a_recent_onset(client: FlaskClient) -> None:
+    post_page(client, "safety", SAFE)
+    post_page(client, "cause", {"cause": "bells_palsy"})
+    weakness = {
+        "time_since_onset": "lt_3d",
+        "initial_severity": "complete",
+        "recovery": "none_yet",
+        "eye_closure": "no",
+    }
+    response = post_page(client, "weakness", weakness)
+    assert response.headers["Location"] == "/urgent?then=notes"
+    html = text_of(client.get(response.headers["Location"]))
+    assert "The weakness started in the last 3 days" in html
+    # Under 3 weeks: straight on to "anything else", then the answers to check.
+    assert continue_link(html) == "/questions/notes"
+    assert post_page(client, "notes", {}).headers["Location"] == "/check-answers"
+    result = text_of(client.get("/result"))
+    assert result.index("triage--urgent") < result.index("Your answers are most like")  # the box stays on top
+    assert "too early for synkinesis" in result
+
+
+def test_under_three_weeks_skips_the_linked_movement_pages(client: FlaskClient) -> None:
+    post_page(client, "safety", SAFE)
+    post_page(client, "cause", {"cause": "ramsay_hunt"})
+    weakness = {"time_since_onset": "3d_3w", "initial_severity": "partial", "recovery": "some", "eye_closure": "yes"}
+    assert post_page(client, "weakness", weakness).headers["Location"] == "/questions/notes"
+    assert title_of(text_of(client.get("/questions/notes"))).startswith("Step 4 of 4")
+    for page in ("linked", "signs", "treatment"):
+        assert client.get(f"/questions/{page}").status_code == 302
+
+
+def test_urgent_advice_shows_above_errors_on_the_same_page(client: FlaskClient) -> None:
+    page = client.get("/questions/safety")
+    response = client.post("/questions/safety", data={"csrf_token": csrf_token(text_of(page)), "rf_eye": "yes"})
+    html = text_of(response)
+    assert response.status_code == 200
+    assert html.index("Your eye may be at risk") < html.index("There is a problem")
+
+
+def test_no_urgent_page_without_an_urgent_answer(client: FlaskClient) -> None:
+    assert post_page(client, "safety", {**SAFE, "rf_progressive": "yes"}).headers["Location"] == "/questions/cause"
+    assert client.get("/urgent?then=cause").headers["Location"] == "/questions/cause"
+    assert client.get("/urgent?then=https://evil.example").headers["Location"] == "/questions/cause"

@@ -22,7 +22,7 @@ from .journey import (
     saved_answers,
     start_draft,
 )
-from .views import bp, page_url
+from .views import bp, interrupting_flags, page_url
 
 
 def _invitation(token: str) -> Invitation | None:
@@ -91,8 +91,10 @@ def saved() -> Response | str:
     if draft is None or token is None:
         return redirect(url_for("questionnaire.landing"))
     link = url_for("questionnaire.resume", token=token, _external=True)
-    page = current_rules().page(draft.page or "")
-    return render_template("questionnaire/saved.html", link=link, draft=draft, page=page)
+    rules = current_rules()
+    page = rules.page(draft.page or "")
+    urgent = interrupting_flags(rules, saved_answers())
+    return render_template("questionnaire/saved.html", link=link, draft=draft, page=page, urgent=urgent, rules=rules)
 
 
 @bp.get("/resume/<token>")

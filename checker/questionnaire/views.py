@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from ..db import utcnow
-from ..engine import AnswerErrors, Kind, Page, Question, Result, assess, plan
+from ..engine import AnswerErrors, Kind, Page, Question, RedFlag, Result, RuleSet, assess, known_red_flags, plan
 from ..fhir import result_bundle
 from ..i18n import reason_text, translate
 from ..limits import configured, limiter
@@ -35,6 +35,7 @@ from .journey import (
 
 bp = Blueprint("questionnaire", __name__)
 FORMS_KEY = "checker.forms"
+URGENT_SHOWN_KEY = "urgent_shown"  # red flags whose page of their own this person has seen
 
 
 def page_url(page: Page, change: bool = False) -> str:
@@ -98,14 +99,22 @@ def question_page(page_id: str) -> Response | str:
     changing = request.args.get("change") == "1"
     form_class = current_app.extensions[FORMS_KEY][page.id]
     session_lapsed = False
+    urgent: tuple[RedFlag, ...] = ()
     if request.method == "POST":
         if tampered(page, request.form.to_dict(flat=False)):
             abort(400)
         form = form_class()
         valid = form.validate()
         session_lapsed = "csrf_token" in form.errors
+        given = {q.id: form[q.id].data for q in page.questions if not form[q.id].errors}
+        if plan(rules, answers_with(answers, page, given)).stopped_after:
+            # The emergency stop comes before everything: blank answers, Save, a lapsed session.
+            if not session_lapsed:
+                save_page(page, given, resume_at=page.id)
+            return redirect(url_for("questionnaire.emergency"))
         if request.form.get("action") == "save" and not session_lapsed:
             return _save_for_later(page, form)
+        urgent = interrupting_flags(rules, answers_with(answers, page, given))
         data = {q.id: form[q.id].data for q in page.questions}
         if valid and not fits_in_browser(page, data):
             valid = False
@@ -114,17 +123,26 @@ def question_page(page_id: str) -> Response | str:
         if valid:
             url, following = _destination(page, changing, answers_with(answers, page, data))
             save_page(page, data, resume_at=following.id if following else None)  # a draft resumes there
+            unseen = [f.id for f in urgent if f.id not in session.get(URGENT_SHOWN_KEY, ())]
+            if unseen:
+                session[URGENT_SHOWN_KEY] = [*session.get(URGENT_SHOWN_KEY, ()), *unseen]
+                return redirect(url_for("questionnaire.urgent", then=following.id if following else None))
             return redirect(url)
         form.errors.pop("csrf_token", None)
     else:
         form = form_class(formdata=None, data={q.id: answers.get(q.id) for q in page.questions})
     errors = [(q, form[q.id].errors[0]) for q in page.questions if form[q.id].errors]
     previous = previous_page(rules, answers, page)
+    if route.stopped_after == page.id:  # back from the emergency page: count the steps the check would take
+        others = {q.id for q in page.questions}
+        asked = [p.id for p in plan(rules, {k: v for k, v in answers.items() if k not in others}).asked]
     return render_template(
         "questionnaire/page.html",
         page=page,
         form=form,
         errors=errors,
+        urgent=urgent,
+        rules=rules,
         session_lapsed=session_lapsed,
         draft_token=draft_token() if current_draft() else None,
         step=asked.index(page.id) + 1,
@@ -137,6 +155,39 @@ def question_page(page_id: str) -> Response | str:
             if previous
             else url_for("questionnaire.landing")
         ),
+    )
+
+
+def interrupting_flags(rules: RuleSet, answers: dict[str, Any]) -> tuple[RedFlag, ...]:
+    """The red flags these answers already show whose level gets a page of its own at once."""
+    return tuple(f for f in known_red_flags(rules, answers) if rules.triage_level(f.triage).interrupts)
+
+
+def _continue_url(rules: RuleSet, answers: dict[str, Any], then: str | None = None) -> str:
+    """Where the check goes on: page ``then`` if still on the way, else the first page still to
+    answer, else the answers to check."""
+    route = plan(rules, answers)
+    following = next((p for p in route.asked if p.id == then), None) or first_incomplete(rules, answers)
+    return page_url(following) if following else url_for("questionnaire.check_answers")
+
+
+@bp.get("/urgent")
+def urgent() -> Response | str:
+    """Advice that cannot wait for the result, as soon as the answers show it."""
+    rules = current_rules()
+    answers = saved_answers()
+    if plan(rules, answers).stopped_after:
+        return redirect(url_for("questionnaire.emergency"))
+    flags = interrupting_flags(rules, answers)
+    continue_url = _continue_url(rules, answers, request.args.get("then"))
+    if not flags:
+        return redirect(continue_url)
+    return render_template(
+        "questionnaire/urgent.html",
+        rules=rules,
+        flags=flags,
+        level=rules.triage_level(flags[0].triage),
+        continue_url=continue_url,
     )
 
 
@@ -190,13 +241,14 @@ def check_answers() -> Response | str:
 def result() -> Response | str:
     rules = current_rules()
     answers = saved_answers()
+    if plan(rules, answers).stopped_after:
+        return redirect(url_for("questionnaire.emergency"))
     try:
         outcome = assess(rules, answers)
     except AnswerErrors:
-        blocker = first_incomplete(rules, answers)
-        return redirect(page_url(blocker) if blocker else url_for("questionnaire.landing"))
-    if outcome.stopped:
-        return redirect(url_for("questionnaire.emergency"))
+        return render_template(
+            "questionnaire/no_result.html", started=bool(answers), continue_url=_continue_url(rules, answers)
+        )
     return render_template(
         "questionnaire/result.html", result=outcome, rules=rules, today=date.today(), sent=session.get(SENT_KEY)
     )
