@@ -141,7 +141,8 @@ def test_cause_none_skips_pages_and_drops_their_answers(rules: RuleSet) -> None:
     answers = _base() | {"cause": "none", "treatments": ["botulinum_toxin"]}
     result = assess(rules, answers)
     assert result.outcome == "not-indicated"
-    assert "treatments" not in result.answers and "time_since_onset" not in result.answers
+    assert "treatments" not in result.answers
+    assert "time_since_onset" not in result.answers
     assert [p.id for p in result.plan.skipped] == ["weakness", "treatment"]  # linked movements are still asked
     assert result.saq_total == 20.0
 
@@ -158,7 +159,8 @@ def test_under_three_weeks_is_too_early_for_synkinesis(rules: RuleSet, onset: st
     result = assess(rules, answers)
     assert [p.id for p in result.plan.skipped] == ["linked", "signs", "treatment"]
     assert result.outcome == "stage-1"
-    assert result.saq_total is None and result.to_json()["saq"] is None
+    assert result.saq_total is None
+    assert result.to_json()["saq"] is None
     assert result.derived["linked_present"] is None  # no count without the page, not zero
     assert "too early for synkinesis" in result.reasons[0].text()
     for page in ("linked", "signs", "treatment"):
