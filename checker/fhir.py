@@ -11,14 +11,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from pydantic import ValidationError
 
-from .engine import AnswerErrors, Kind, Page, Question, Reason, Result, RuleSet
+from .engine import AnswerErrors, Kind, Page, Plan, Question, Reason, RuleSet
 from .engine.conditions import All, Any_, Condition, Leaf
 
 QUESTIONNAIRE_URL = "urn:synkinesis-check:questionnaire"
@@ -26,6 +26,27 @@ ANSWER_SYSTEM = "urn:synkinesis-check:answer"  # the contract's answer codes
 RESULT_SYSTEM = "urn:synkinesis-check:result"  # outcomes, triage levels, red flags, observation codes
 
 Translate = Callable[[str], str]
+
+
+class Assessed(Protocol):
+    """What an export reads of a result: the engine's, or one stored with a submission."""
+
+    @property
+    def outcome(self) -> str | None: ...
+    @property
+    def triage(self) -> str: ...
+    @property
+    def red_flags(self) -> tuple[str, ...]: ...
+    @property
+    def saq_total(self) -> float | None: ...
+    @property
+    def reasons(self) -> tuple[Reason, ...]: ...
+    @property
+    def answers(self) -> Mapping[str, Any]: ...
+    @property
+    def plan(self) -> Plan: ...
+    @property
+    def rules(self) -> RuleSet: ...
 
 
 def group_link(page: Page) -> str:
@@ -178,7 +199,7 @@ def _answer_values(question: Question, value: Any, translate: Translate) -> list
 
 
 def questionnaire_response(
-    result: Result, authored: datetime, translate: Translate = _same, status: str = "completed"
+    result: Assessed, authored: datetime, translate: Translate = _same, status: str = "completed"
 ) -> dict[str, Any]:
     """The answers the result was made from, as a QuestionnaireResponse (skipped pages left out)."""
     rules, answers = result.rules, result.answers
@@ -202,7 +223,7 @@ def questionnaire_response(
 
 
 def result_bundle(
-    result: Result,
+    result: Assessed,
     authored: datetime,
     translate: Translate = _same,
     reason_text: Callable[[Reason], str] = Reason.text,

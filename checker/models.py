@@ -9,13 +9,16 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import UTCDateTime, db, utcnow
-from .engine import Result
+from .engine import Result, RuleSet
+
+if TYPE_CHECKING:
+    from .stored import StoredResult
 
 TOKEN_BYTES = 24  # 192 bits
 
@@ -112,9 +115,11 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
     @classmethod
     def of(cls, answers: dict[str, Any], result: Result, **fields: Any) -> Submission:
         """A submission keeping the answers with the result the engine gave for them."""
+        from .stored import reason_records
+
         return cls(
             answers=answers,
-            result=result.to_json(),
+            result={**result.to_json(), "reason_templates": reason_records(result)},
             outcome=result.outcome,
             triage=result.triage,
             saq_total=result.saq_total,
@@ -122,6 +127,12 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
             rules_sha256=result.rules.sha256,
             **fields,
         )
+
+    def shown(self, current: RuleSet) -> StoredResult:
+        """The result as it was made and shown, worded by the rules that made it."""
+        from .stored import stored_result
+
+        return stored_result(self.answers, self.result, self.rules_version, self.rules_sha256, current)
 
 
 class ConsultationRequest(db.Model):  # type: ignore[name-defined,misc]

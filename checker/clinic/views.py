@@ -9,13 +9,13 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from ..db import db, utcnow
-from ..engine import Result, assess
 from ..fhir import result_bundle
 from ..i18n import reason_text, translate
 from ..limits import configured, limiter
 from ..models import AuditEvent, ConsultationRequest, Invitation, Submission
 from ..reports import fhir_download, pdf_response
 from ..rules import current_rules
+from ..stored import StoredResult
 from .auth import Locked, check_sign_in, login_manager
 from .forms import ActionForm, InvitationForm, SignInForm
 from .records import STATUS_FILTERS, audit, create_invitation, inbox
@@ -90,23 +90,23 @@ def submission(submission_id: int) -> str:
     record = db.session.get(Submission, submission_id) or abort(404)
     audit("viewed", f"submission {record.id}")
     db.session.commit()
-    rules = current_rules()
-    result = assess(rules, record.answers)
+    result = record.shown(current_rules())
     return render_template(
         "clinic/submission.html",
         record=record,
         result=result,
-        rules=rules,
+        rules=result.rules,
+        current_version=current_rules().version,
         form=ActionForm(),
         requests=db.session.scalars(select(ConsultationRequest).where(ConsultationRequest.submission_id == record.id)),
     )
 
 
-def _export(submission_id: int, what: str) -> tuple[Submission, Result]:
+def _export(submission_id: int, what: str) -> tuple[Submission, StoredResult]:
     record = db.session.get(Submission, submission_id) or abort(404)
     audit(f"exported {what}", f"submission {record.id}")
     db.session.commit()
-    return record, assess(current_rules(), record.answers)
+    return record, record.shown(current_rules())
 
 
 @bp.get("/submissions/<int:submission_id>.pdf")
