@@ -117,10 +117,34 @@ def test_form_limits_answer_a_429_page(limited: Flask) -> None:
     assert client.get("/staff/sign-in").status_code == 200  # reading the page is not limited
     questions = [client.post("/questions/safety", data={"csrf_token": csrf_token(page)}).status_code for _ in range(4)]
     assert questions[-1] == 429
+    # Correcting mistakes in the consultation form never locks a person out: only stored requests count.
     requests = [
-        client.post("/request-consultation", data={"csrf_token": csrf_token(page)}).status_code for _ in range(3)
+        client.post("/request-consultation", data={"csrf_token": csrf_token(page)}).status_code for _ in range(6)
     ]
-    assert requests[-1] == 429
+    assert requests == [422] * 6
+
+
+def test_stored_consultation_requests_are_limited(tmp_path: Path) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app(
+        {
+            **TEST_CONFIG,
+            "RATELIMIT_ENABLED": True,
+            "RATE_LIMIT_REQUESTS": "2 per minute",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'limits.db'}",
+        }  # fmt: skip
+    )
+    with app.app_context():
+        upgrade()
+        limiter.reset()
+    client = app.test_client()
+    page = client.get("/request-consultation").get_data(as_text=True)
+    wrong = {"csrf_token": csrf_token(page), "name": "Ana", "contact_time": "any", "consent": "y"}  # no phone or email
+    right = {**wrong, "phone": "555 123 4567"}
+    statuses = [client.post("/request-consultation", data=data).status_code for data in (wrong, wrong, right, right)]
+    assert statuses == [422, 422, 302, 302]
+    assert client.post("/request-consultation", data=right).status_code == 429
 
 
 def test_limits_can_be_shared_through_redis_by_configuration(tmp_path: Path) -> None:

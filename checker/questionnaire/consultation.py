@@ -91,7 +91,8 @@ def _submission_for_request() -> int | Submission | None:
 
 
 @bp.route("/request-consultation", methods=["GET", "POST"])
-@limiter.limit(configured("RATE_LIMIT_REQUESTS"), methods=["POST"])
+# Only requests that were stored count: correcting mistakes in the form never locks a person out.
+@limiter.limit(configured("RATE_LIMIT_REQUESTS"), methods=["POST"], deduct_when=lambda sent: sent.status_code == 302)
 def request_consultation() -> Response | tuple[str, int] | str:
     form = ConsultationForm()
     if form.validate_on_submit():
