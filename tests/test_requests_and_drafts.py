@@ -108,7 +108,7 @@ def test_request_after_the_result_is_stored_with_the_self_check(
         ({"phone": "", "email": ""}, "Give a phone number or an email address"),
         ({"phone": "call me"}, "Enter a phone number"),
         ({"phone": "", "email": "ada@"}, "Enter an email address"),
-        ({"consent": None}, "Tick the box to agree"),
+        ({"consent": None}, "Check the box to agree"),
         ({"contact_time": None}, "Choose when it is best to contact you"),
         ({"message": "m" * 1001}, "Write 1000 characters or fewer"),
     ],

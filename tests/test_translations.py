@@ -105,3 +105,41 @@ def test_questions_errors_and_pdf_in_spanish(client: FlaskClient, rules: RuleSet
 def test_catalogues_in_the_requested_language(client: FlaskClient, path: str) -> None:
     body = client.get(path, headers={"Accept-Language": "es"}).get_json()
     assert "¿Tiene débiles los dos lados de la cara?" in str(body)
+
+
+GLOSSARY = ROOT / "checker" / "translations" / "es" / "GLOSSARY.md"
+
+
+def _glossary() -> list[tuple[str, list[str], list[str]]]:
+    """(English term, Spanish forms, forms to avoid) from the glossary's table."""
+    rows = []
+    for line in GLOSSARY.read_text(encoding="utf-8").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or cells[0] in ("English", "---"):
+            continue
+        forms = [f.strip() for f in cells[1].split(" / ") if f.strip()]
+        avoid = [f.strip() for f in cells[2].split(" / ") if f.strip()]
+        rows.append((cells[0], forms, avoid))
+    return rows
+
+
+def _pattern(form: str) -> re.Pattern[str]:
+    text = re.escape(form).replace(r"\(s\)", "s?").replace(r"\(es\)", "(?:es)?")
+    return re.compile(r"(?<!\w)" + text, re.IGNORECASE)
+
+
+def test_the_glossary_is_followed_everywhere() -> None:
+    rows = _glossary()
+    assert len(rows) >= 20
+    with CATALOGUE.open("rb") as fh:
+        messages = [(str(m.id), str(m.string)) for m in read_po(fh, locale="es") if m.id and m.string]
+    problems = []
+    for english, forms, avoid in rows:
+        for msgid, msgstr in messages:
+            for word in avoid:
+                if _pattern(word).search(msgstr):
+                    problems.append(f"{word!r} (avoid) in: {msgstr}")
+            if english and forms and re.search(rf"(?<!\w){re.escape(english)}s?(?!\w)", msgid, re.IGNORECASE):
+                if not any(_pattern(form).search(msgstr) for form in forms):
+                    problems.append(f"{english!r} is not {' / '.join(forms)} in: {msgstr}")
+    assert problems == []

@@ -66,7 +66,7 @@ class ConsultationForm(FlaskForm):  # type: ignore[misc]
         _l("Anything you would like to tell us (optional)"),
         validators=[Optional(), Length(max=1000, message=_l("Write 1000 characters or fewer"))],
     )
-    consent = BooleanField(validators=[InputRequired(_l("Tick the box to agree, so the clinic can contact you"))])
+    consent = BooleanField(validators=[InputRequired(_l("Check the box to agree, so the clinic can contact you"))])
 
     def validate(self, extra_validators: object = None) -> bool:
         valid: bool = super().validate(extra_validators)
