@@ -16,6 +16,8 @@ API_PREFIX = "/api/"
 
 def _api_message(error: HTTPException) -> str:
     code = error.code or 500
+    if code == 400:
+        return str(_("The request could not be understood. Send well-formed JSON."))
     if code == 413:
         return str(_("The request body is larger than 64 KiB."))
     if code == 415:

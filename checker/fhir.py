@@ -58,6 +58,9 @@ def _same(text: str) -> str:
     return text
 
 
+_ = _same  # marks the fixed English below for the translation catalogue; ``translate`` turns it
+
+
 def _coding(question: Question, code: Any, translate: Translate) -> dict[str, Any]:
     option = question.option(code)
     coding = {"system": ANSWER_SYSTEM, "code": str(code)}
@@ -69,7 +72,7 @@ def _coding(question: Question, code: Any, translate: Translate) -> dict[str, An
 # -- Questionnaire ---------------------------------------------------------------------------
 
 
-def _enable_when(rules: RuleSet, condition: Condition) -> tuple[list[dict[str, Any]], str]:
+def _enable_when(rules: RuleSet, condition: Condition, translate: Translate) -> tuple[list[dict[str, Any]], str]:
     """A skip condition as FHIR enableWhen entries and their enableBehavior."""
     parts: tuple[Condition, ...]
     if isinstance(condition, Leaf):
@@ -80,7 +83,7 @@ def _enable_when(rules: RuleSet, condition: Condition) -> tuple[list[dict[str, A
         raise ValueError("only a condition or one all/any of conditions on answers can become enableWhen")
     entries: list[dict[str, Any]] = []
     for part in parts:
-        found = _leaf_entries(rules, part)  # type: ignore[arg-type]
+        found = _leaf_entries(rules, part, translate)  # type: ignore[arg-type]
         if len(found) > 1:
             if behaviour == "all" and len(parts) > 1:
                 raise ValueError("a list of codes inside 'all' cannot be written as enableWhen")
@@ -89,7 +92,7 @@ def _enable_when(rules: RuleSet, condition: Condition) -> tuple[list[dict[str, A
     return entries, behaviour
 
 
-def _leaf_entries(rules: RuleSet, leaf: Leaf) -> list[dict[str, Any]]:
+def _leaf_entries(rules: RuleSet, leaf: Leaf, translate: Translate) -> list[dict[str, Any]]:
     """One entry for is / is_not; one '=' entry a code for in, at_least and at_most (any of them)."""
     question = rules.questions[leaf.subject]
     source = leaf.source if isinstance(leaf.source, dict) else {}
@@ -98,11 +101,13 @@ def _leaf_entries(rules: RuleSet, leaf: Leaf) -> list[dict[str, Any]]:
     if question.kind is not Kind.SCALE:
         if op in ("is", "is_not"):
             operator = "=" if op == "is" else "!="
-            return [{"question": question.id, "operator": operator, "answerCoding": _coding(question, value, _same)}]
+            return [
+                {"question": question.id, "operator": operator, "answerCoding": _coding(question, value, translate)}
+            ]
         if op in ("in", "at_least", "at_most"):
             codes = [code for code in question.codes if leaf.check(code)]
             return [
-                {"question": question.id, "operator": "=", "answerCoding": _coding(question, code, _same)}
+                {"question": question.id, "operator": "=", "answerCoding": _coding(question, code, translate)}
                 for code in codes
             ]
     raise ValueError(f"'{op}' on '{question.id}' cannot be written as enableWhen")
@@ -118,12 +123,12 @@ def _stop_implied(entries: list[dict[str, Any]], behaviour: str, gated: set[str]
     return bool(entries) and (all(equal_gated) if behaviour == "any" else any(equal_gated))
 
 
-def _stop_entries(rules: RuleSet) -> list[dict[str, Any]]:
+def _stop_entries(rules: RuleSet, translate: Translate) -> list[dict[str, Any]]:
     """enableWhen entries meaning 'the questionnaire was not stopped' (no stopping red flag)."""
     entries: list[dict[str, Any]] = []
     for page in rules.pages:
         for condition in rules.stops_after[page.id]:
-            for entry in _enable_when(rules, condition)[0]:
+            for entry in _enable_when(rules, condition, translate)[0]:
                 flipped = {"=": "!=", "!=": "="}[entry["operator"]]
                 entries.append({**entry, "operator": flipped})
     return entries
@@ -154,12 +159,12 @@ def _question_item(question: Question, translate: Translate) -> dict[str, Any]:
 
 def questionnaire(rules: RuleSet, language: str = "en", translate: Translate = _same) -> dict[str, Any]:
     """The questionnaire as a FHIR Questionnaire: one group per page, skip logic as enableWhen."""
-    stop = _stop_entries(rules)
+    stop = _stop_entries(rules, translate)
     gated: set[str] = set()  # questions on pages the stop disables
     groups: list[dict[str, Any]] = []
     for index, page in enumerate(rules.pages):
         group: dict[str, Any] = {"linkId": group_link(page), "type": "group", "text": translate(page.title)}
-        entries, behaviour = _enable_when(rules, page.ask_when) if page.ask_when else ([], "all")
+        entries, behaviour = _enable_when(rules, page.ask_when, translate) if page.ask_when else ([], "all")
         if index > 0 and stop:
             gated.update(q.id for q in page.questions)
             if not _stop_implied(entries, behaviour, gated):
@@ -248,13 +253,15 @@ def result_bundle(
     observations.append(
         observation(
             "triage",
-            "Triage level",
+            translate(_("Triage level")),
             valueCodeableConcept={
                 "coding": [{"system": RESULT_SYSTEM, "code": triage.id, "display": translate(triage.name)}]
             },
             component=[
                 {
-                    "code": {"coding": [{"system": RESULT_SYSTEM, "code": "red-flag", "display": "Red flag"}]},
+                    "code": {
+                        "coding": [{"system": RESULT_SYSTEM, "code": "red-flag", "display": translate(_("Red flag"))}]
+                    },
                     "valueCodeableConcept": {
                         "coding": [
                             {"system": RESULT_SYSTEM, "code": flag, "display": translate(rules.red_flag(flag).name)}
@@ -271,7 +278,7 @@ def result_bundle(
         observations.append(
             observation(
                 "outcome",
-                "Stage the answers are most like (educational, not a diagnosis)",
+                translate(_("Stage the answers are most like (educational, not a diagnosis)")),
                 valueCodeableConcept={
                     "coding": [{"system": RESULT_SYSTEM, "code": outcome.id, "display": translate(outcome.name)}],
                     "text": translate(outcome.name),
@@ -283,7 +290,7 @@ def result_bundle(
         observations.append(
             observation(
                 "saq-total",
-                "Synkinesis Assessment Questionnaire total (20-100)",
+                translate(_("Synkinesis Assessment Questionnaire total (20-100)")),
                 valueQuantity={"value": result.saq_total, "unit": "score"},
             )
         )

@@ -73,7 +73,7 @@ def walk(client: FlaskClient, rules: RuleSet, answers: dict[str, Any]) -> Any:
     for _ in range(len(rules.pages) + 1):
         if location.startswith("/urgent"):  # advice that cannot wait: read it, then continue the check
             urgent = client.get(location).get_data(as_text=True)
-            found = re.search(r'href="([^"]+)">Continue the check<', urgent)
+            found = re.search(r'id="continue-check" href="([^"]+)"', urgent)
             assert found, urgent[:2000]
             location = found.group(1)
         if not location.startswith("/questions/"):

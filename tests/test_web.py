@@ -348,7 +348,7 @@ def test_emergency_way_back_counts_the_whole_check(client: FlaskClient) -> None:
 
 
 def continue_link(html: str) -> str:
-    found = re.search(r'href="([^"]+)">Continue the check<', html)
+    found = re.search(r'id="continue-check" href="([^"]+)">Continue the check<', html)
     assert found, html[:3000]
     return found.group(1)
 

@@ -1,0 +1,342 @@
+"""Every page in both languages: every GET route, signed in or not, error pages, email and PDFs.
+
+Each is checked for a server error, a placeholder left unfilled, and (in Spanish) English
+left untranslated. A new route that this test does not know how to open fails it.
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+from babel.messages.pofile import read_po
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import select
+from werkzeug.exceptions import (
+    BadRequest,
+    InternalServerError,
+    MethodNotAllowed,
+    NotFound,
+    RequestEntityTooLarge,
+    ServiceUnavailable,
+    TooManyRequests,
+)
+
+from checker import create_app
+from checker.db import db
+from checker.errors import handle_http_error
+from checker.models import ConsultationRequest, Invitation, Submission
+
+from .conftest import ROOT, TEST_CONFIG, VIGNETTES, csrf_token, make_staff, post_page, sign_in, walk
+from .test_clinic import make_invitation
+from .test_reports_and_fhir import pdf_text
+from .test_requests_and_drafts import Inbox, send_request, smtp  # noqa: F401  (smtp is a fixture)
+
+LANGUAGES = ("en", "es")
+CATALOGUE = ROOT / "checker" / "translations" / "es" / "LC_MESSAGES" / "messages.po"
+LEFTOVER = re.compile(r"\{\}|%\(|%[sd]\b|\{[a-z_]+(?:\.[a-z]+)?\}")
+ENGLISH_WORDS = frozenset(
+    [
+        "the",
+        "and",
+        "you",
+        "your",
+        "with",
+        "this",
+        "that",
+        "is",
+        "are",
+        "of",
+        "to",
+        "for",
+        "it",
+        "not",
+        "be",
+        "have",
+        "has",
+        "was",
+        "can",
+        "will",
+        "what",
+        "when",
+        "how",
+    ]
+)
+VOID = frozenset(["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"])
+URGENT_CASE = dict(
+    next(c for c in VIGNETTES if c["name"] == "four-months-eye-gap")["answers"],
+    rf_eye="yes",
+    notes="Sees double sometimes.",
+)
+
+
+class VisibleText(HTMLParser):
+    """The text a person sees or hears: no script or style, nothing marked as another language."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__()
+        self.language = language
+        self.stack: list[tuple[str, bool]] = []  # (tag, hidden from this check)
+        self.parts: list[str] = []
+
+    def _hidden(self) -> bool:
+        return any(hidden for _, hidden in self.stack)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        other = values.get("lang") not in (None, self.language) and tag != "html"
+        if not self._hidden() and not other:
+            for name in ("aria-label", "alt", "title", "placeholder"):
+                if values.get(name):
+                    self.parts.append(str(values[name]))
+        if tag not in VOID:
+            self.stack.append((tag, tag in ("script", "style") or other))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack:
+            if self.stack.pop()[0] == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if not self._hidden() and data.strip():
+            self.parts.append(data)
+
+
+def visible_text(page: str, language: str) -> str:
+    parser = VisibleText(language)
+    parser.feed(page)
+    return "\n".join(" ".join(p.split()) for p in parser.parts)
+
+
+def _english_phrases() -> list[str]:
+    """English from the catalogue, four words or more, whose Spanish says something else."""
+    with CATALOGUE.open("rb") as fh:
+        catalogue = read_po(fh, locale="es")
+    phrases = set()
+    for message in catalogue:
+        if not message.id or not message.string or message.string == message.id:
+            continue
+        for piece in re.split(r"%\(\w+\)[sd]|\{[^}]*\}|<[^>]+>", str(message.id)):
+            piece = " ".join(piece.split()).strip(" .,:;")
+            if len(piece.split()) >= 4:
+                phrases.add(piece)
+    return sorted(phrases)
+
+
+ENGLISH = _english_phrases()
+
+
+def problems_in(text: str, language: str) -> list[str]:
+    found = [f"leftover placeholder {m.group(0)!r}" for m in LEFTOVER.finditer(text)]
+    if language == "es":
+        flat = " ".join(text.split())
+        found += [f"English: {p!r}" for p in ENGLISH if p in flat]
+        for line in text.splitlines():
+            words = set(re.findall(r"[a-z']+", line.lower()))
+            if len(words & ENGLISH_WORDS) >= 3:
+                found.append(f"English sentence: {line!r}")
+    return found
+
+
+@dataclass
+class Site:
+    app: Flask
+    clients: dict[str, FlaskClient]
+    args: dict[str, str]
+    inbox: Inbox
+
+
+@pytest.fixture(params=LANGUAGES)
+def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]) -> Iterator[Site]:  # noqa: F811
+    language = request.param
+    inbox, port = smtp
+    app = create_app(
+        {
+            **TEST_CONFIG,
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'pages.db'}",
+            "MAIL_SERVER": "127.0.0.1",
+            "MAIL_PORT": port,
+            "CLINIC_EMAIL": "desk@clinic.example",
+            "CLINIC_ADDRESS": "1 Main Street",
+            "CLINIC_BOOKING_URL": "https://clinic.example/book",
+        }
+    )
+    app.instance_path = str(tmp_path)
+    with app.app_context():
+        upgrade()
+    make_staff(app)
+    rules = app.extensions["checker.rules"]
+    clients = {name: app.test_client() for name in ("staff", "patient", "walker", "saver", "stopped", "fresh")}
+    for client in clients.values():
+        client.get(f"/?lang={language}")
+    staff = clients["staff"]
+    sign_in(staff)
+    # An invited patient with an urgent flag who sends the answers, then asks to be contacted.
+    patient = clients["patient"]
+    link = make_invitation(staff)
+    welcome = patient.get(link).get_data(as_text=True)
+    patient.post(link, data={"csrf_token": csrf_token(welcome)})
+    walk(patient, rules, URGENT_CASE)
+    check = patient.get("/check-answers").get_data(as_text=True)
+    assert patient.post("/send", data={"csrf_token": csrf_token(check)}).status_code == 302
+    assert send_request(patient).status_code == 302
+    # Someone partway through with the same answers, someone who saved, someone who stopped.
+    walk(clients["walker"], rules, URGENT_CASE)
+    saved = post_page(clients["saver"], "safety", {**URGENT_CASE, "action": "save"})
+    assert saved.headers["Location"] == "/saved"
+    resume = re.search(r"/resume/[A-Za-z0-9_-]+", clients["saver"].get("/saved").get_data(as_text=True))
+    assert resume is not None
+    assert post_page(clients["stopped"], "safety", {"rf_stroke_signs": "yes"}).headers["Location"] == "/emergency"
+    unused = make_invitation(staff, label="Fri 6 Dec")
+    with app.app_context():
+        submission = db.session.scalar(select(Submission.id))
+        consultation = db.session.scalar(select(ConsultationRequest.id))
+        invitation = db.session.scalar(select(Invitation.id))
+    args = {
+        "submission_id": str(submission),
+        "request_id": str(consultation),
+        "invitation_id": str(invitation),
+        "invitation_token": unused.split("/")[-1],
+        "resume_token": resume.group(0).split("/")[-1],
+        "filename": "checker.css",
+    }
+    yield Site(app, clients, args, inbox)
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _who(endpoint: str) -> str:
+    if endpoint.startswith("clinic."):
+        return "staff"
+    return {
+        "questionnaire.emergency": "stopped",
+        "questionnaire.saved": "saver",
+        "questionnaire.request_sent": "patient",
+        "questionnaire.invitation": "fresh",
+        "questionnaire.resume": "fresh",
+    }.get(endpoint, "walker")
+
+
+def _urls(site: Site) -> list[tuple[str, str]]:
+    """(endpoint, URL) for every GET route, each page id of the question pages."""
+    rules = site.app.extensions["checker.rules"]
+    urls = []
+    for rule in site.app.url_map.iter_rules():
+        if "GET" not in (rule.methods or ()):
+            continue
+        if rule.endpoint == "clinic.sign_in":
+            urls.append((rule.endpoint, "/staff/sign-in"))  # for a person not signed in
+            continue
+        choices: dict[str, list[str]] = {}
+        for name in rule.arguments:
+            if name == "page_id":
+                choices[name] = [p.id for p in rules.pages]
+            elif name == "token":
+                key = "resume_token" if "resume" in rule.endpoint else "invitation_token"
+                choices[name] = [site.args[key]]
+            else:
+                assert name in site.args, f"{rule.endpoint}: the test does not know how to open <{name}>"
+                choices[name] = [site.args[name]]
+        if not choices:
+            urls.append((rule.endpoint, rule.build({})[1]))  # type: ignore[index]
+        for name, values in choices.items():
+            for value in values:
+                others = {k: v[0] for k, v in choices.items() if k != name}
+                urls.append((rule.endpoint, rule.build({**others, name: value})[1]))  # type: ignore[index]
+    return urls
+
+
+def _text_of(response: Any, language: str) -> str:
+    if response.mimetype == "application/pdf":
+        return pdf_text(response.data)
+    if response.is_json:
+        return "\n".join(_strings(json.loads(response.data)))
+    if response.mimetype == "text/html":
+        return visible_text(response.get_data(as_text=True), language)
+    return ""
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def test_every_get_route_in_both_languages(site: Site) -> None:
+    language = _language(site)
+    failures: list[str] = []
+    seen = set()
+    for endpoint, url in _urls(site):
+        client = site.clients["fresh"] if endpoint == "clinic.sign_in" else site.clients[_who(endpoint)]
+        with client.get(url, headers={"Accept-Language": language}, follow_redirects=True) as response:
+            seen.add(endpoint)
+            if response.status_code >= 500:
+                failures.append(f"{url}: {response.status_code}")
+                continue
+            failures += [f"{url}: {problem}" for problem in problems_in(_text_of(response, language), language)]
+    assert {"questionnaire.urgent", "clinic.submission_pdf", "questionnaire.result_pdf"} <= seen
+    assert not failures, "\n".join(failures)
+
+
+def _language(site: Site) -> str:
+    page = site.clients["walker"].get("/").get_data(as_text=True)
+    found = re.search(r'<html lang="(\w+)"', page)
+    assert found
+    return found.group(1)
+
+
+def test_every_error_page_in_both_languages(site: Site) -> None:
+    language = _language(site)
+    failures = []
+    errors = [BadRequest(), NotFound(), MethodNotAllowed(), RequestEntityTooLarge(), TooManyRequests()]
+    errors += [ServiceUnavailable(), InternalServerError()]
+    for error in errors:
+        for path in ("/questions/safety", "/staff/", "/api/v1/assess"):
+            with site.app.test_request_context(path, headers={"Accept-Language": language}):
+                body, code = handle_http_error(error)
+                text = body if isinstance(body, str) else body.get_data(as_text=True)
+                shown = (
+                    "\n".join(_strings(json.loads(text))) if path.startswith("/api/") else visible_text(text, language)
+                )
+                assert code == error.code
+                failures += [f"{error.code} at {path}: {p}" for p in problems_in(shown, language)]
+    # And the real thing for the commonest one.
+    missing = site.clients["walker"].get("/no-such-page", headers={"Accept-Language": language})
+    assert missing.status_code == 404
+    failures += problems_in(visible_text(missing.get_data(as_text=True), language), language)
+    assert not failures, "\n".join(failures)
+
+
+def test_the_clinic_email_in_both_languages(site: Site) -> None:
+    language = _language(site)
+    assert len(site.inbox.messages) == 1
+    mail = site.inbox.messages[0]
+    text = htmllib.unescape(f"{mail['Subject']}\n{mail.get_payload(decode=True).decode()}")
+    assert problems_in(text, language) == []
+
+
+def test_the_checks_find_what_they_look_for() -> None:
+    """The detectors themselves: each catches what it is for, and passes clean Spanish."""
+    assert problems_in("Paso {step} de 7", "es")
+    assert problems_in("400{}nd", "en")
+    assert problems_in("Llame al %(number)s", "es")
+    assert problems_in("Deal with this first. The rest of this page can wait.", "es")
+    assert problems_in("You can see your answers and the result of this check.", "es")
+    assert problems_in("Sus respuestas se parecen más a: Sincinesia establecida", "es") == []
+    page = '<html lang="es"><p>Hola</p><ul lang="en"><li>The title of the paper</li></ul><input type="text"></html>'
+    assert visible_text(page, "es") == "Hola"
