@@ -51,8 +51,17 @@ class SelfCheck:
     def save_for_later(self) -> None:
         submit(self.page, "button[value=save]")
 
+    def on_urgent_page(self) -> bool:
+        return "/urgent" in self.page.url
+
+    def continue_check(self) -> None:
+        """From the urgent page: 'Continue the check'."""
+        submit(self.page, "#continue-check")
+
     def answer_all(self, answers: dict[str, Any]) -> None:
-        for _ in range(len(self.rules.pages) + 1):
+        for _ in range(2 * len(self.rules.pages) + 1):
+            if self.on_urgent_page():
+                self.continue_check()
             if not self.on_question_page():
                 return
             self.answer_current_page(answers)

@@ -33,10 +33,16 @@ def every_page(
     answers = dict(BY_NAME["ramsay-hunt-eye-and-ear"]["answers"], notes="Tight in the mornings.")
     page.goto(live.url + "/")
     yield "landing", page
+    page.goto(live.url + "/result")
+    yield "no result yet", page
     page.goto(live.url + "/questions/safety")
     check.continue_()
     yield "safety with errors", page
-    while check.on_question_page():
+    while check.on_question_page() or check.on_urgent_page():
+        if check.on_urgent_page():
+            yield "urgent advice", page
+            check.continue_check()
+            continue
         yield f"question page {check.page_id}", page
         check.answer_current_page(answers)
         check.continue_()
