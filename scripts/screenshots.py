@@ -4,7 +4,10 @@ Usage: python scripts/screenshots.py BASE_URL OUT_DIR [STAFF_EMAIL STAFF_PASSWOR
 Walks the self-check in headless Chromium (Debian's) as the worked case
 'nine-months-established' with a 'prompt' red flag, requests a consultation, saves and
 resumes; with a staff account it also signs in, makes an invitation, completes it as a
-patient and opens the inbox. Saves full-page PNGs named after each page.
+patient and opens the inbox. Then, in English and Spanish, the safety pages and the results
+that depend on timing and cause: the urgent page, the emergency stop with the other
+answers blank, a result under 3 weeks, stage 1 after surgery, and "not suggested" with
+movements. Saves full-page PNGs named after each page.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 ANSWERS = {
     "rf_stroke_signs": "no", "rf_eye": "no", "rf_ear_rash": "no", "rf_both_sides": "no", "rf_progressive": "yes",
     "cause": "ramsay_hunt", "time_since_onset": "6m_12m", "initial_severity": "complete", "recovery": "mostly",
+    "eye_closure": "with_effort",
     "saq_eye_smile": "4", "saq_eye_speak": "3", "saq_eye_pucker": "4", "saq_neck_smile": "2",
     "saq_face_tight_eyes": "1", "saq_mouth_eyes": "3", "saq_neck_eyes": "1", "saq_tears_eating": "1",
     "saq_chin_dimple": "1", "twitching": "never", "asymmetry": "slight", "tightness_rest": "sometimes",
@@ -37,11 +41,32 @@ class Shooter:
         page.screenshot(path=str(self.out / f"{self.count:02d}-{name}-{self.width}.png"), full_page=True)
 
 
-def answer_pages(page: Page, shoot: Shooter | None) -> None:
-    while "/questions/" in page.url:
+SAFE = {"rf_stroke_signs": "no", "rf_eye": "no", "rf_ear_rash": "no", "rf_both_sides": "no", "rf_progressive": "no"}
+SCENARIOS = {
+    "urgent": {**SAFE, "rf_eye": "yes"},
+    "emergency-blank": {"rf_stroke_signs": "yes"},
+    "early-result": {**SAFE, "cause": "bells_palsy", "time_since_onset": "3d_3w", "initial_severity": "partial",
+                     "recovery": "some", "eye_closure": "yes"},
+    "stage-1-after-surgery": {**ANSWERS, **SAFE, "cause": "surgery", "time_since_onset": "3w_3m", "recovery": "some",
+                              "eye_closure": "no", "saq_eye_smile": "1", "saq_eye_speak": "1", "saq_eye_pucker": "1",
+                              "saq_neck_smile": "1", "saq_mouth_eyes": "1", "asymmetry": "obvious",
+                              "tightness_rest": "never", "pattern": "none", "daily_impact": "a_little",
+                              "treatments": "surgery"},
+    "not-suggested-with-movements": {**ANSWERS, **SAFE, "cause": "none", "saq_eye_smile": "1", "saq_eye_speak": "1",
+                                     "saq_eye_pucker": "1", "saq_neck_smile": "1", "saq_mouth_eyes": "1",
+                                     "twitching": "often", "tightness_rest": "never", "pattern": "occasional",
+                                     "daily_impact": "a_little"},
+}  # fmt: skip
+
+
+def answer_pages(page: Page, shoot: Shooter | None, answers: dict[str, str] = ANSWERS) -> None:
+    while "/questions/" in page.url or "/urgent" in page.url:
+        if "/urgent" in page.url:
+            page.click("#continue-check")
+            continue
         name = page.url.rsplit("/", 1)[1].split("?")[0]
         for field in page.locator("input[type=radio], input[type=checkbox]").all():
-            if ANSWERS.get(field.get_attribute("name") or "") == field.get_attribute("value"):
+            if answers.get(field.get_attribute("name") or "") == field.get_attribute("value"):
                 field.check()
         if name == "notes":
             page.fill("#notes", "The tightness is worst in the mornings.")
@@ -114,6 +139,24 @@ def staff_journey(browser: Browser, base: str, shoot: Shooter, width: int, email
     shoot(staff, "staff-audit")
 
 
+def safety_scenarios(browser: Browser, base: str, shoot: Shooter, width: int) -> None:
+    """The pages that safety and timing decide, in both languages."""
+    for language in ("en", "es"):
+        for name, answers in SCENARIOS.items():
+            page = browser.new_context(viewport={"width": width, "height": 800}, locale=language).new_page()
+            page.goto(f"{base}/questions/safety?lang={language}")
+            if name in ("urgent", "emergency-blank"):
+                for field in page.locator("input[type=radio]").all():
+                    if answers.get(field.get_attribute("name") or "") == field.get_attribute("value"):
+                        field.check()
+                page.click("button[value=save]" if name == "emergency-blank" else "button[value=continue]")
+            else:
+                answer_pages(page, None, answers)
+                page.goto(base + "/result")
+            shoot(page, f"{name}-{language}")
+            page.context.close()
+
+
 def main() -> None:
     base, out = sys.argv[1].rstrip("/"), Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
@@ -122,6 +165,7 @@ def main() -> None:
         for width in (375, 1280):
             shoot = Shooter(out, width)
             patient_journey(browser, base, shoot, width)
+            safety_scenarios(browser, base, shoot, width)
             if len(sys.argv) > 4:
                 staff_journey(browser, base, shoot, width, sys.argv[3], sys.argv[4])
         browser.close()

@@ -411,3 +411,12 @@ def test_no_urgent_page_without_an_urgent_answer(client: FlaskClient) -> None:
     assert post_page(client, "safety", {**SAFE, "rf_progressive": "yes"}).headers["Location"] == "/questions/cause"
     assert client.get("/urgent?then=cause").headers["Location"] == "/questions/cause"
     assert client.get("/urgent?then=https://evil.example").headers["Location"] == "/questions/cause"
+
+
+def test_score_is_drawn_in_one_neutral_colour(client: FlaskClient, rules: RuleSet) -> None:
+    walk(client, rules, BY_NAME["nine-months-established"]["answers"])
+    html = text_of(client.get("/result"))
+    assert "<meter" not in html  # a meter's low/high/optimum colour it green, amber or red
+    assert re.search(r'<rect x="0" y="0" width="24.40" height="4" class="score__fill"/>', html)  # 44.4 on 20..100
+    assert "green" not in html
+    assert "amber" not in html
