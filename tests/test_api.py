@@ -123,3 +123,11 @@ def test_questionnaire_catalogue(client: FlaskClient, rules: RuleSet) -> None:
     pages = {page["id"]: page for page in body["pages"]}
     assert pages["weakness"]["ask_when"] == {"answer": "cause", "is_not": "none"}
     assert body["stop_when"] == [{"red_flag": "stroke_signs", "when": {"answer": "rf_stroke_signs", "is": "yes"}}]
+
+
+def test_stroke_yes_is_the_emergency_whatever_later_pages_hold(client: FlaskClient) -> None:
+    answers = {"rf_stroke_signs": "yes", "cause": "not-a-cause", "saq_eye_smile": 9, "treatments": "none"}
+    body = client.post("/api/v1/assess", json={"answers": answers}).get_json()
+    assert (body["triage"], body["outcome"], body["saq"]) == ("emergency", None, None)
+    unknown = client.post("/api/v1/assess", json={"answers": {"rf_stroke_signs": "yes", "no_such_question": 1}})
+    assert unknown.status_code == 400  # an id outside the contract is still an error

@@ -420,3 +420,10 @@ def test_score_is_drawn_in_one_neutral_colour(client: FlaskClient, rules: RuleSe
     assert re.search(r'<rect x="0" y="0" width="24.40" height="4" class="score__fill"/>', html)  # 44.4 on 20..100
     assert "green" not in html
     assert "amber" not in html
+
+
+def test_stroke_yes_stops_even_beside_a_tampered_answer(client: FlaskClient) -> None:
+    page = client.get("/questions/safety")
+    data = {"csrf_token": csrf_token(text_of(page)), "rf_stroke_signs": "yes", "rf_eye": "maybe"}
+    assert client.post("/questions/safety", data=data).headers["Location"] == "/emergency"
+    assert post_page(client, "safety", {**SAFE, "rf_eye": "maybe"}).status_code == 400  # without the stop: refused

@@ -240,6 +240,9 @@ def validate(rules: RuleSet, answers: Any) -> tuple[dict[str, Any], Plan]:
         except ValueError as exc:
             errors[key] = str(exc)
     route, used = _route(rules, cleaned)
+    for page in route.skipped:  # answers there are ignored, so a bad one there is no reason to refuse
+        for question in page.questions:
+            errors.pop(question.id, None)
     stopping = stop_questions(rules, route, used)  # once a stop holds, its page needs nothing else
     for page in route.asked:
         for question in page.questions:

@@ -101,17 +101,18 @@ def question_page(page_id: str) -> Response | str:
     session_lapsed = False
     urgent: tuple[RedFlag, ...] = ()
     if request.method == "POST":
-        if tampered(page, request.form.to_dict(flat=False)):
-            abort(400)
         form = form_class()
         valid = form.validate()
         session_lapsed = "csrf_token" in form.errors
         given = {q.id: form[q.id].data for q in page.questions if not form[q.id].errors}
         if plan(rules, answers_with(answers, page, given)).stopped_after:
-            # The emergency stop comes before everything: blank answers, Save, a lapsed session.
+            # The emergency stop comes before everything: blank or tampered answers, Save, a lapsed
+            # session. Only the valid answers are kept, and only with a valid form token.
             if not session_lapsed:
                 save_page(page, given, resume_at=page.id)
             return redirect(url_for("questionnaire.emergency"))
+        if tampered(page, request.form.to_dict(flat=False)):
+            abort(400)
         if request.form.get("action") == "save" and not session_lapsed:
             return _save_for_later(page, form)
         urgent = interrupting_flags(rules, answers_with(answers, page, given))
