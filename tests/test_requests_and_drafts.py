@@ -285,3 +285,18 @@ def test_purge_removes_only_what_is_past_its_time(db_app: Flask) -> None:
         assert count(db_app, model) == 1
     with db_app.app_context():
         assert purge(utcnow()) == {"drafts": 0, "consultation requests": 0, "submissions": 0, "invitations": 0}
+
+
+def test_saving_with_an_urgent_answer_shows_the_advice_with_the_link(db_client: FlaskClient) -> None:
+    safe = {
+        "rf_stroke_signs": "no",
+        "rf_eye": "no",
+        "rf_ear_rash": "yes",
+        "rf_both_sides": "no",
+        "rf_progressive": "no",
+    }
+    saved = post_page(db_client, "safety", {**safe, "action": "save"})
+    assert saved.headers["Location"] == "/saved"
+    html = text_of(db_client.get("/saved"))
+    assert html.index("Get medical care today") < html.index("/resume/")
+    assert "Possible Ramsay Hunt syndrome" in html
