@@ -101,18 +101,33 @@ def stored_result(
 
 def _reasons(result: Mapping[str, Any]) -> tuple[Reason, ...]:
     """Reasons from their templates when stored (any language), else the stored English text."""
-    parts = result.get("reason_templates")
-    if isinstance(parts, list):
-        return tuple(
-            Reason(
-                str(p["rule"]),
-                str(p["template"]),
-                {k: tuple(v) if isinstance(v, list) else v for k, v in dict(p["values"]).items()},
-            )
-            for p in parts
-        )
-    # Stored before templates were kept: the text as shown (placeholders already filled).
-    return tuple(Reason(str(r.get("rule")), str(r.get("text")), {}) for r in result.get("reasons") or ())
+    shown = tuple(Reason(str(r.get("rule")), str(r.get("text")), {}) for r in _records(result.get("reasons")))
+    parts = _records(result.get("reason_templates"))
+    rebuilt = tuple(r for r in (_reason(p) for p in parts) if r is not None)
+    # Stored before templates were kept, or damaged since: the text as shown, placeholders filled.
+    return rebuilt if parts and len(rebuilt) == len(parts) else shown
+
+
+def _records(value: Any) -> list[Mapping[str, Any]]:
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def _reason(part: Mapping[str, Any]) -> Reason | None:
+    """A stored reason template with its values; None when it is not one."""
+    values = part.get("values")
+    if not isinstance(part.get("rule"), str) or not isinstance(part.get("template"), str):
+        return None
+    if not isinstance(values, Mapping):
+        return None
+    filled: dict[str, str | tuple[str, ...] | float | int] = {}
+    for key, value in values.items():
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            filled[str(key)] = tuple(value)
+        elif isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            filled[str(key)] = value
+        else:
+            return None
+    return Reason(part["rule"], part["template"], filled)
 
 
 def _wording(current: RuleSet, version: str, sha256: str, result: Mapping[str, Any]) -> RuleSet:

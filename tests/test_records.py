@@ -128,3 +128,21 @@ def test_a_new_submission_keeps_reasons_that_read_in_spanish(db_app: Flask, db_c
     assert "would read it differently" not in english  # made with today's rules: no notice
     spanish = db_client.get(f"/staff/submissions/{record_id}?lang=es").get_data(as_text=True)
     assert "The weakness started" not in spanish  # the reasons are rebuilt from their templates, translated
+
+
+def test_a_damaged_stored_result_still_opens(db_app: Flask, db_client: FlaskClient) -> None:
+    make_staff(db_app)
+    sign_in(db_client)
+    rules = db_app.extensions["checker.rules"]
+    answers = {**ANSWERS_2026_1, "eye_closure": "yes"}
+    with db_app.app_context():
+        record = Submission.of(answers, assess(rules, answers))
+        broken = [{"rule": "stage-3", "template": "{x}", "values": {"x": {"nested": 1}}}, {"no": "keys"}]
+        record.result = {**record.result, "reason_templates": broken}
+        db.session.add(record)
+        db.session.commit()
+        record_id = record.id
+    for suffix in ("", ".pdf", ".fhir.json"):
+        assert db_client.get(f"/staff/submissions/{record_id}{suffix}").status_code == 200
+    html = db_client.get(f"/staff/submissions/{record_id}").get_data(as_text=True)
+    assert "The weakness started between 6 and 12 months ago" in html  # the stored text, as shown then
