@@ -427,3 +427,38 @@ def test_stroke_yes_stops_even_beside_a_tampered_answer(client: FlaskClient) -> 
     data = {"csrf_token": csrf_token(text_of(page)), "rf_stroke_signs": "yes", "rf_eye": "maybe"}
     assert client.post("/questions/safety", data=data).headers["Location"] == "/emergency"
     assert post_page(client, "safety", {**SAFE, "rf_eye": "maybe"}).status_code == 400  # without the stop: refused
+
+
+def test_not_suggested_with_movements_says_why_a_doctor_should_look(client: FlaskClient, rules: RuleSet) -> None:
+    walk(client, rules, BY_NAME["no-palsy-twitching"]["answers"])
+    html = text_of(client.get("/result"))
+    assert "Synkinesis not suggested" in html
+    assert "Why a doctor should look at these movements" in html
+    assert "hemifacial spasm" in html
+    assert "see your doctor anyway" not in html  # said once, not twice
+    walk(client, rules, {**BY_NAME["no-palsy-twitching"]["answers"], "twitching": "never"})
+    assert "Why a doctor should look" not in text_of(client.get("/result"))
+
+
+@pytest.mark.parametrize(
+    ("cause", "heading"),
+    [("bells_palsy", "After Bell's palsy"), ("ramsay_hunt", "After Ramsay Hunt syndrome"),
+     ("surgery", "After an operation or an injury"), ("injury", "After an operation or an injury"),
+     ("other", "When the cause is not known"), ("unknown", "When the cause is not known")],
+)  # fmt: skip
+def test_stage_1_education_follows_the_cause(client: FlaskClient, rules: RuleSet, cause: str, heading: str) -> None:
+    walk(client, rules, {**BY_NAME["bell-2-weeks-recovering"]["answers"], "cause": cause})
+    html = text_of(client.get("/result"))
+    assert heading in html
+    others = {"After Bell's palsy", "After Ramsay Hunt syndrome", "After an operation or an injury"} - {heading}
+    assert not [h for h in others if h in html]
+
+
+@pytest.mark.parametrize(("closure", "shown"), [("yes", False), ("with_effort", True), ("no", True)])
+def test_eye_care_on_every_result_where_the_eye_does_not_close(
+    client: FlaskClient, rules: RuleSet, closure: str, shown: bool
+) -> None:
+    walk(client, rules, {**BY_NAME["two-years-botox"]["answers"], "eye_closure": closure})
+    html = text_of(client.get("/result"))
+    assert "Long-term management" in html  # whatever the stage
+    assert ("Caring for your eye" in html) is shown
