@@ -36,8 +36,10 @@ DEFAULTS: dict[str, Any] = {
     "INVITATION_DAYS": 30,  # how long a clinic link stays valid by default
     "DRAFT_DAYS": 30,  # how long saved answers are kept for resuming
     "RETENTION_DAYS": 365,  # submissions and requests older than this are purged
-    "SIGN_IN_ATTEMPTS": 5,  # failed staff sign-ins before the account is locked for a while
-    "LOCKOUT_MINUTES": 15,
+    "SIGN_IN_ATTEMPTS": 5,  # refused staff sign-ins (an account at one address) before sign-in waits
+    "LOCKOUT_MINUTES": 15,  # the longest wait, doubling from a minute
+    "STAFF_IDLE_MINUTES": 30,  # a staff session ends after this long without a request
+    "STAFF_SESSION_HOURS": 12,  # and this long after sign-in, whatever happens
     "CLINIC_EMAIL": "",  # where new consultation requests are announced (needs MAIL_SERVER)
     "ACCESSIBILITY_CONTACT": "",  # an email or phone for access problems (default: the clinic's)
     "MAIL_SERVER": "",

@@ -11,7 +11,7 @@ import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import UTCDateTime, db, utcnow
@@ -38,8 +38,6 @@ class StaffUser(db.Model):  # type: ignore[name-defined,misc]
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     # Flask-Login's user interface
@@ -49,6 +47,41 @@ class StaffUser(db.Model):  # type: ignore[name-defined,misc]
 
     def get_id(self) -> str:
         return str(self.id)
+
+
+class StaffSession(db.Model):  # type: ignore[name-defined,misc]
+    """One signed-in browser: ends at sign-out, after an idle spell, or after a fixed lifetime.
+
+    The cookie carries a random token; only its hash is kept. Deleting the row ends every
+    copy of that cookie.
+    """
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    address: Mapped[str] = mapped_column(String(64))  # the client's address, as the configured proxies give it
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SignInFailure(db.Model):  # type: ignore[name-defined,misc]
+    """A refused sign-in: one row each, so parallel attempts are all counted.
+
+    ``account`` is the SHA-256 of the normalised email, known account or not, so an unknown
+    email is throttled exactly like a real one and no typed email is stored.
+    """
+
+    __tablename__ = "sign_in_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    while_throttled: Mapped[bool] = mapped_column(default=False)  # not counted towards the account-wide limit
+
+    __table_args__ = (Index("ix_sign_in_failure_account_at", "account", "at"),)
 
 
 class Invitation(db.Model):  # type: ignore[name-defined,misc]

@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import Delete, and_, delete, or_
 
 from .db import db, utcnow
-from .models import ConsultationRequest, Draft, Invitation, Submission
+from .models import ConsultationRequest, Draft, Invitation, SignInFailure, StaffSession, Submission
 
 
 def purge(now: datetime) -> dict[str, int]:
@@ -18,8 +18,15 @@ def purge(now: datetime) -> dict[str, int]:
 
     One transaction: all of it, or nothing.
     """
-    kept_until = now - timedelta(days=current_app.config["RETENTION_DAYS"])
+    config = current_app.config
+    kept_until = now - timedelta(days=config["RETENTION_DAYS"])
+    session_ended = or_(
+        StaffSession.last_seen_at <= now - timedelta(minutes=config["STAFF_IDLE_MINUTES"]),
+        StaffSession.created_at <= now - timedelta(hours=config["STAFF_SESSION_HOURS"]),
+    )
     statements: dict[str, Delete] = {
+        "ended staff sessions": delete(StaffSession).where(session_ended),
+        "refused sign-ins over a day old": delete(SignInFailure).where(SignInFailure.at < now - timedelta(days=1)),
         "drafts": delete(Draft).where(Draft.expires_at <= now),
         "consultation requests": delete(ConsultationRequest).where(ConsultationRequest.created_at < kept_until),
         "submissions": delete(Submission).where(Submission.submitted_at < kept_until),

@@ -17,7 +17,17 @@ from sqlalchemy import func, select
 
 from checker.db import db, utcnow
 from checker.engine import RuleSet
-from checker.models import ConsultationRequest, Draft, Invitation, Submission, new_token, token_hash
+from checker.models import (
+    ConsultationRequest,
+    Draft,
+    Invitation,
+    SignInFailure,
+    StaffSession,
+    StaffUser,
+    Submission,
+    new_token,
+    token_hash,
+)
 from checker.retention import purge
 
 from .conftest import VIGNETTES, csrf_token, make_staff, post_page, sign_in, walk
@@ -275,16 +285,32 @@ def test_purge_removes_only_what_is_past_its_time(db_app: Flask) -> None:
                 ConsultationRequest(
                     reference="BBBB-BBBB", name="n", contact_time="any", consent_at=recent, created_at=recent
                 ),
+                SignInFailure(account="e" * 64, address="x", at=now - timedelta(days=2)),
+                SignInFailure(account="e" * 64, address="x", at=now - timedelta(minutes=5)),
+            ]
+        )
+        staff = StaffUser(email="s@clinic.example", password_hash="x")
+        db.session.add(staff)
+        db.session.flush()
+        db.session.add_all(
+            [
+                StaffSession(
+                    token_hash="f" * 64, staff_id=staff.id, address="x", last_seen_at=now - timedelta(hours=1)
+                ),
+                StaffSession(token_hash="g" * 64, staff_id=staff.id, address="x", last_seen_at=now),
             ]
         )
         db.session.commit()
     result = db_app.test_cli_runner().invoke(args=["purge"])
     assert result.exit_code == 0
-    assert result.output.strip() == ("Deleted 1 drafts, 1 consultation requests, 1 submissions, 1 invitations.")
-    for model in (Draft, Invitation, Submission, ConsultationRequest):
+    assert result.output.strip() == (
+        "Deleted 1 ended staff sessions, 1 refused sign-ins over a day old, 1 drafts, 1 consultation requests, "
+        "1 submissions, 1 invitations."
+    )
+    for model in (Draft, Invitation, Submission, ConsultationRequest, SignInFailure, StaffSession):
         assert count(db_app, model) == 1
     with db_app.app_context():
-        assert purge(utcnow()) == {"drafts": 0, "consultation requests": 0, "submissions": 0, "invitations": 0}
+        assert set(purge(utcnow()).values()) == {0}
 
 
 def test_saving_with_an_urgent_answer_shows_the_advice_with_the_link(db_client: FlaskClient) -> None:

@@ -1,36 +1,105 @@
-"""Staff accounts: argon2 password hashes, sign-in with a lockout after repeated failures."""
+"""Staff accounts: argon2 password hashes, server-side sessions, sign-in throttling.
+
+A signed-in browser holds a random token for a :class:`StaffSession` row; every staff
+request checks that row (idle limit, absolute lifetime, the client's address as the
+configured proxies give it), so signing out ends every copy of the cookie.
+
+Refused sign-ins are rows too (:class:`SignInFailure`), so parallel attempts are all
+counted. An account and client address that keep failing wait, longer each time; an
+account failing from many addresses waits too. Every email, known or not, throttled or
+not, gets the same answer after the same argon2 work.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
+from flask import current_app, request, session
 from flask_babel import lazy_gettext as _l
-from flask_login import LoginManager
-from sqlalchemy import select
+from flask_login import LoginManager, login_user, logout_user
+from sqlalchemy import delete, func, select
 
 from ..db import db, utcnow
-from ..models import StaffUser
+from ..models import SignInFailure, StaffSession, StaffUser, new_token, token_hash
 
 hasher = PasswordHasher()
 login_manager = LoginManager()
 login_manager.login_view = "clinic.sign_in"
 login_manager.login_message = _l("Sign in to see that page.")
 login_manager.login_message_category = "info"
-login_manager.session_protection = "strong"
+# Our own sessions replace Flask-Login's "strong" protection, which hashes the client-sent
+# X-Forwarded-For header: a stolen cookie replayed with the victim's header passed it.
+login_manager.session_protection = None
 # A hash to check against when the email is unknown, so both cases take the same time.
 _DUMMY_HASH = hasher.hash("not a real password")
 
 MIN_PASSWORD_LENGTH = 12
+SESSION_KEY = "staff_session"
+SEEN_EVERY = timedelta(seconds=60)  # how often a session's last-seen time is written
+WIDE_FACTOR = 10  # an account failing this many times its limit, from anywhere, waits too
 
 
 @login_manager.user_loader  # type: ignore[untyped-decorator]
 def load_user(user_id: str) -> StaffUser | None:
-    if not user_id.isdigit():
+    """The signed-in staff member, when this browser's session is still good."""
+    token = session.get(SESSION_KEY)
+    if not isinstance(token, str) or not user_id.isdigit():
         return None
-    return db.session.get(StaffUser, int(user_id))
+    record = db.session.scalar(select(StaffSession).where(StaffSession.token_hash == token_hash(token)))
+    now = utcnow()
+    if record is None or record.staff_id != int(user_id) or not _still_good(record, now):
+        if record is not None:
+            db.session.delete(record)
+            db.session.commit()
+        session.pop(SESSION_KEY, None)
+        return None
+    if now - record.last_seen_at >= SEEN_EVERY:
+        record.last_seen_at = now
+        db.session.commit()
+    user: StaffUser | None = db.session.get(StaffUser, record.staff_id)
+    return user
+
+
+def _still_good(record: StaffSession, now: datetime) -> bool:
+    config = current_app.config
+    return (
+        now - record.last_seen_at < timedelta(minutes=config["STAFF_IDLE_MINUTES"])
+        and now - record.created_at < timedelta(hours=config["STAFF_SESSION_HOURS"])
+        and record.address == client_address()
+    )
+
+
+def client_address() -> str:
+    """The client's address: the connection's, or what the configured proxies say it is."""
+    return (request.remote_addr or "")[:64]
+
+
+def start_session(user: StaffUser) -> None:
+    """Sign ``user`` in on this browser with a new server-side session."""
+    token = new_token()
+    session.clear()
+    db.session.add(StaffSession(token_hash=token_hash(token), staff_id=user.id, address=client_address()))
+    db.session.commit()
+    session[SESSION_KEY] = token
+    login_user(user)
+
+
+def end_session() -> None:
+    """Sign this browser out: its session row goes, so every copy of the cookie stops working."""
+    token = session.get(SESSION_KEY)
+    if isinstance(token, str):
+        db.session.execute(delete(StaffSession).where(StaffSession.token_hash == token_hash(token)))
+        db.session.commit()
+    logout_user()
+    session.clear()
+
+
+def end_all_sessions(user_id: int) -> int:
+    """Sign a staff member out everywhere (the caller commits); how many sessions ended."""
+    ended = db.session.execute(delete(StaffSession).where(StaffSession.staff_id == user_id))
+    return int(ended.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def normalise_email(email: str) -> str:
@@ -52,35 +121,61 @@ def create_staff(email: str, password: str) -> StaffUser:
     return user
 
 
-class Locked(Exception):
-    """Too many failed attempts: the account is locked for a while."""
+class Refused(Exception):
+    """A sign-in that did not succeed; ``throttled`` says whether waiting was why."""
+
+    def __init__(self, user: StaffUser | None, throttled: bool) -> None:
+        super().__init__("sign-in refused")
+        self.user, self.throttled = user, throttled
 
 
-def check_sign_in(email: str, password: str) -> StaffUser | None:
-    """The staff user for these credentials, or None; raise :class:`Locked` while locked."""
+def check_sign_in(email: str, password: str) -> StaffUser:
+    """The staff user for these credentials; raise :class:`Refused` (recorded) otherwise."""
+    account = token_hash(normalise_email(email))
+    address = client_address()
     user: StaffUser | None = db.session.scalar(select(StaffUser).where(StaffUser.email == normalise_email(email)))
     now = utcnow()
-    if user is None:
-        _verify(_DUMMY_HASH, password)
-        return None
-    if user.locked_until is not None and user.locked_until > now:
-        raise Locked
-    if not _verify(user.password_hash, password):
-        user.failed_sign_ins += 1
-        if user.failed_sign_ins >= current_app.config["SIGN_IN_ATTEMPTS"]:
-            user.locked_until = now + timedelta(minutes=current_app.config["LOCKOUT_MINUTES"])
-            user.failed_sign_ins = 0
-            db.session.commit()
-            raise Locked
+    throttled = _throttled(account, address, now)
+    right = _verify(user.password_hash if user is not None else _DUMMY_HASH, password)  # the same work every time
+    if user is None or not right or throttled:
+        db.session.add(SignInFailure(account=account, address=address, at=now, while_throttled=throttled))
         db.session.commit()
-        return None
+        raise Refused(user, throttled)
+    db.session.execute(delete(SignInFailure).where(SignInFailure.account == account, SignInFailure.address == address))
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
-    user.failed_sign_ins = 0
-    user.locked_until = None
     user.last_sign_in_at = now
     db.session.commit()
     return user
+
+
+def _throttled(account: str, address: str, now: datetime) -> bool:
+    """Whether this account must wait, from this address or from everywhere."""
+    config = current_app.config
+    limit: int = config["SIGN_IN_ATTEMPTS"]
+    longest = timedelta(minutes=config["LOCKOUT_MINUTES"])
+    here_count, here_last = db.session.execute(
+        select(func.count(), func.max(SignInFailure.at)).where(
+            SignInFailure.account == account, SignInFailure.address == address, SignInFailure.at > now - longest
+        )
+    ).one()
+    if here_count >= limit and here_last is not None:
+        wait = min(timedelta(minutes=2 ** (here_count - limit)), longest)  # 1, 2, 4 ... minutes
+        if now < _aware(here_last) + wait:
+            return True
+    everywhere = db.session.scalar(
+        select(func.count()).where(
+            SignInFailure.account == account,
+            SignInFailure.at > now - timedelta(hours=1),
+            SignInFailure.while_throttled.is_(False),
+        )
+    )
+    return (everywhere or 0) >= limit * WIDE_FACTOR
+
+
+def _aware(moment: datetime) -> datetime:
+    """Aggregates skip the column type's conversion: SQLite gives naive UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=utcnow().tzinfo)
 
 
 def _verify(stored: str, password: str) -> bool:

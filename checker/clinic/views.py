@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
@@ -16,7 +16,7 @@ from ..models import AuditEvent, ConsultationRequest, Invitation, Submission
 from ..reports import fhir_download, pdf_response
 from ..rules import current_rules
 from ..stored import StoredResult
-from .auth import Locked, check_sign_in, login_manager
+from .auth import Refused, check_sign_in, end_session, login_manager, start_session
 from .forms import ActionForm, InvitationForm, SignInForm
 from .records import STATUS_FILTERS, audit, create_invitation, inbox
 
@@ -53,16 +53,20 @@ def sign_in() -> Response | tuple[str, int]:
     if form.validate_on_submit():
         try:
             user = check_sign_in(form.email.data, form.password.data)
-        except Locked:
-            problem = _("Too many attempts. For your security, this account is locked for a while. Try again later.")
+        except Refused as refused:
+            # One answer for every case (unknown email, wrong password, waiting): nothing to learn.
+            problem = _(
+                "The email address or password is not right. After several wrong tries, sign-in waits a few "
+                "minutes before it accepts the right password."
+            )
+            target = f"staff {refused.user.id}" if refused.user is not None else "unknown account"
+            audit("sign-in throttled" if refused.throttled else "sign-in failed", target)
+            db.session.commit()
         else:
-            if user is not None:
-                session.clear()
-                login_user(user)
-                audit("signed in")
-                db.session.commit()
-                return redirect(_safe_next(request.args.get("next")))
-            problem = _("The email address or password is not right.")
+            start_session(user)
+            audit("signed in")
+            db.session.commit()
+            return redirect(_safe_next(request.args.get("next")))
     status = 200 if request.method == "GET" else 422 if (problem or form.errors) else 200
     return render_template("clinic/sign_in.html", form=form, problem=problem), status
 
@@ -72,8 +76,7 @@ def sign_out() -> Response:
     if ActionForm().validate_on_submit():
         audit("signed out")
         db.session.commit()
-        logout_user()
-        session.clear()
+        end_session()
     return redirect(url_for("clinic.sign_in"))
 
 

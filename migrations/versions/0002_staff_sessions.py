@@ -1,0 +1,53 @@
+"""Server-side staff sessions and one row per refused sign-in (replacing the racy counter)
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-24 07:00:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table('staff_session',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('address', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('last_seen_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_user.id'], name=op.f('fk_staff_session_staff_id_staff_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_staff_session')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_staff_session_token_hash'))
+    )
+    op.create_index(op.f('ix_staff_session_staff_id'), 'staff_session', ['staff_id'], unique=False)
+    op.create_table('sign_in_failure',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('account', sa.String(length=64), nullable=False),
+    sa.Column('address', sa.String(length=64), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('while_throttled', sa.Boolean(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_sign_in_failure'))
+    )
+    op.create_index('ix_sign_in_failure_account_at', 'sign_in_failure', ['account', 'at'], unique=False)
+    with op.batch_alter_table('staff_user') as batch:
+        batch.drop_column('failed_sign_ins')
+        batch.drop_column('locked_until')
+
+
+def downgrade():
+    with op.batch_alter_table('staff_user') as batch:
+        batch.add_column(sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True))
+        batch.add_column(sa.Column('failed_sign_ins', sa.Integer(), nullable=False, server_default='0'))
+    op.drop_index('ix_sign_in_failure_account_at', table_name='sign_in_failure')
+    op.drop_table('sign_in_failure')
+    op.drop_index(op.f('ix_staff_session_staff_id'), table_name='staff_session')
+    op.drop_table('staff_session')

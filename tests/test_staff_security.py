@@ -1,0 +1,150 @@
+"""The staff side against an attacker: sessions that end, sign-in that neither races nor leaks."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, update
+
+from checker.db import db, utcnow
+from checker.models import AuditEvent, SignInFailure, StaffSession
+
+from .conftest import csrf_token, make_staff, sign_in
+
+
+def text_of(response: Any) -> str:
+    return response.get_data(as_text=True)
+
+
+def without_token(html: str) -> str:
+    """The page less what differs by design: the form token and the email typed, echoed back."""
+    html = re.sub(r'name="csrf_token" type="hidden" value="[^"]*"', "", html)
+    return html.replace("nobody@clinic.example", "EMAIL").replace("nurse@clinic.example", "EMAIL")
+
+
+def failures(app: Flask) -> int:
+    with app.app_context():
+        return int(db.session.scalar(select(func.count()).select_from(SignInFailure)) or 0)
+
+
+def age_failures(app: Flask, by: timedelta) -> None:
+    with app.app_context():
+        for failure in db.session.scalars(select(SignInFailure)):
+            failure.at -= by
+        db.session.commit()
+
+
+def test_a_copied_cookie_stops_working_at_sign_out(db_app: Flask, db_client: FlaskClient) -> None:
+    make_staff(db_app)
+    assert sign_in(db_client).status_code == 302
+    stolen = db_client.get_cookie("session")
+    assert stolen is not None
+    inbox = text_of(db_client.get("/staff/"))
+    db_client.post("/staff/sign-out", data={"csrf_token": csrf_token(inbox)})
+    thief = db_app.test_client()
+    thief.set_cookie("session", stolen.value)
+    for url in ("/staff/", "/staff/audit", "/staff/invitations"):
+        assert thief.get(url).headers["Location"].startswith("/staff/sign-in"), url
+    with db_app.app_context():
+        actions = db.session.scalars(select(AuditEvent.action)).all()
+    assert actions.count("viewed") == 0  # nothing recorded "after" the sign-out
+
+
+def test_idle_and_absolute_limits_end_a_session(db_app: Flask, db_client: FlaskClient) -> None:
+    make_staff(db_app)
+    sign_in(db_client)
+    assert db_client.get("/staff/").status_code == 200
+    with db_app.app_context():
+        db.session.execute(update(StaffSession).values(last_seen_at=utcnow() - timedelta(minutes=31)))
+        db.session.commit()
+    assert db_client.get("/staff/").status_code == 302  # idle for over 30 minutes
+    sign_in(db_client)
+    with db_app.app_context():
+        db.session.execute(update(StaffSession).values(created_at=utcnow() - timedelta(hours=12, minutes=1)))
+        db.session.commit()
+    assert db_client.get("/staff/").status_code == 302  # busy, but signed in over 12 hours ago
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(StaffSession)) == 0  # ended sessions are gone
+
+
+def test_a_session_is_bound_to_the_client_address_not_to_a_header(db_app: Flask) -> None:
+    make_staff(db_app)
+    victim = db_app.test_client()
+    victim.environ_base["REMOTE_ADDR"] = "192.0.2.10"
+    sign_in(victim)
+    stolen = victim.get_cookie("session")
+    assert stolen is not None
+    thief = db_app.test_client()
+    thief.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    thief.set_cookie("session", stolen.value)
+    # Claiming the victim's address in a header does not help: no proxy is configured to say so.
+    response = thief.get("/staff/", headers={"X-Forwarded-For": "192.0.2.10", "User-Agent": "victim's browser"})
+    assert response.headers["Location"].startswith("/staff/sign-in")
+
+
+def test_the_same_answer_for_every_email_and_every_reason(db_app: Flask, db_client: FlaskClient) -> None:
+    make_staff(db_app)
+    wrong = sign_in(db_client, password="not the password")
+    unknown = sign_in(db_client, email="nobody@clinic.example", password="not the password")
+    assert wrong.status_code == unknown.status_code == 422
+    assert without_token(text_of(wrong)) == without_token(text_of(unknown))
+    for _ in range(4):
+        sign_in(db_client, password="not the password")
+        sign_in(db_client, email="nobody@clinic.example", password="not the password")
+    throttled = sign_in(db_client)  # the right password, while sign-in waits
+    unknown_throttled = sign_in(db_client, email="nobody@clinic.example")
+    assert throttled.status_code == unknown_throttled.status_code == 422
+    assert without_token(text_of(throttled)) == without_token(text_of(wrong))
+    assert without_token(text_of(unknown_throttled)) == without_token(text_of(wrong))
+    with db_app.app_context():
+        actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)).all()
+    assert actions.count("sign-in failed") == 10
+    assert actions.count("sign-in throttled") == 2
+
+
+def test_sign_in_backs_off_and_then_lets_the_right_password_in(db_app: Flask, db_client: FlaskClient) -> None:
+    make_staff(db_app)
+    for _ in range(5):
+        sign_in(db_client, password="not the password")
+    assert sign_in(db_client).status_code == 422  # waits a minute after the fifth
+    age_failures(db_app, timedelta(minutes=1))
+    assert sign_in(db_client, password="still not it").status_code == 422
+    assert sign_in(db_client).status_code == 422  # each failure while waiting makes the wait longer
+    age_failures(db_app, timedelta(minutes=1, seconds=1))
+    assert sign_in(db_client).status_code == 422
+    age_failures(db_app, timedelta(minutes=15))
+    assert sign_in(db_client).status_code == 302
+    assert failures(db_app) == 0  # a good sign-in clears its own address's failures
+
+
+def test_an_attacker_cannot_keep_the_owner_out(db_app: Flask) -> None:
+    make_staff(db_app)
+    attacker = db_app.test_client()
+    attacker.environ_base["REMOTE_ADDR"] = "198.51.100.7"
+    for _ in range(60):  # far beyond the limit, from one address
+        sign_in(attacker, password="guess guess guess")
+    owner = db_app.test_client()
+    owner.environ_base["REMOTE_ADDR"] = "192.0.2.10"
+    assert sign_in(owner).status_code == 302
+
+
+def test_parallel_wrong_passwords_are_all_counted(db_app: Flask) -> None:
+    make_staff(db_app)
+    statuses: list[int] = []
+
+    def attempt() -> None:
+        statuses.append(sign_in(db_app.test_client(), password="wrong password here").status_code)
+
+    threads = [threading.Thread(target=attempt) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [422] * 20
+    assert failures(db_app) == 20
+    assert sign_in(db_app.test_client()).status_code == 422  # the right password waits
