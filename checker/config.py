@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -42,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "STAFF_SESSION_HOURS": 12,  # and this long after sign-in, whatever happens
     "CLINIC_EMAIL": "",  # where new consultation requests are announced (needs MAIL_SERVER)
     "ACCESSIBILITY_CONTACT": "",  # an email or phone for access problems (default: the clinic's)
+    "BASE_URL": "",  # e.g. https://selfcheck.clinic.example: links in emails and copied links start here
     "MAIL_SERVER": "",
     "MAIL_PORT": 25,
     "MAIL_USERNAME": "",
@@ -62,11 +64,93 @@ DEFAULTS: dict[str, Any] = {
 SECRETS = ("SECRET_KEY", "MAIL_PASSWORD")
 
 
-class StartupError(click.ClickException):
+class StartupError(click.ClickException, RuntimeError):
     """The app cannot start: a broken rules file or a wrong setting.
 
-    A click exception, so ``flask`` commands print the message without a traceback.
+    A click exception, so ``flask`` commands print the message without a traceback, and a
+    RuntimeError, which gunicorn prints as one line before it exits.
     """
+
+
+# Settings that are numbers: (smallest, largest). Retention under 30 days would purge records
+# the clinic has not had time to act on.
+WHOLE_NUMBERS: dict[str, tuple[int, int]] = {
+    "INVITATION_DAYS": (1, 365),
+    "DRAFT_DAYS": (1, 365),
+    "RETENTION_DAYS": (30, 36500),
+    "SIGN_IN_ATTEMPTS": (1, 100),
+    "LOCKOUT_MINUTES": (1, 1440),
+    "STAFF_IDLE_MINUTES": (1, 1440),
+    "STAFF_SESSION_HOURS": (1, 168),
+    "MAIL_PORT": (1, 65535),
+    "PROXIES": (0, 10),
+}
+YES_NO = ("MAIL_USE_TLS", "RATELIMIT_ENABLED")
+RATE_LIMITS = ("RATE_LIMIT_API", "RATE_LIMIT_QUESTIONS", "RATE_LIMIT_SIGN_IN", "RATE_LIMIT_REQUESTS")
+# Read by gunicorn.conf.py, not by the app.
+SERVER_SETTINGS = ("BIND", "WORKERS", "THREADS", "PRELOAD", "MAX_REQUESTS", "FORWARDED_ALLOW_IPS")
+PLACEHOLDER_WORDS = ("change", "secret", "example", "placeholder", "password", "default", "...")
+MIN_KEY_LENGTH = 43  # 32 random bytes, base64-encoded (64 as hex)
+
+
+def check_settings(config: dict[str, Any]) -> None:
+    """Every setting of a known kind, in range; one line naming the variable otherwise."""
+    for name, (smallest, largest) in WHOLE_NUMBERS.items():
+        value = config[name]
+        if isinstance(value, str) and value.strip().isdigit():
+            value = config[name] = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or not smallest <= value <= largest:
+            raise StartupError(f"CHECKER_{name} must be a whole number from {smallest} to {largest}, not {value!r}")
+    for name in YES_NO:
+        value = config[name]
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no", "1", "0"):
+            value = config[name] = value.lower() in ("true", "yes", "1")
+        if not isinstance(value, bool):
+            raise StartupError(f"CHECKER_{name} must be true or false, not {value!r}")
+    from limits import parse_many
+
+    for name in RATE_LIMITS:
+        try:
+            parse_many(str(config[name]))
+        except ValueError:
+            raise StartupError(
+                f"CHECKER_{name} must be a rate limit such as '10 per minute; 50 per hour', not {config[name]!r}"
+            ) from None
+    if config["DATABASE_URL"]:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(str(config["DATABASE_URL"]))
+        except ArgumentError:
+            raise StartupError(
+                "CHECKER_DATABASE_URL is not a database URL (for example postgresql+psycopg://user:pass@host/db)"
+            ) from None
+    base = str(config["BASE_URL"])
+    if base and (not base.startswith(("https://", "http://")) or base.rstrip("/").count("/") > 2):
+        raise StartupError(f"CHECKER_BASE_URL must be the site's address, like https://selfcheck.example, not {base!r}")
+
+
+def unknown_settings(environ: Mapping[str, str], known: set[str]) -> list[str]:
+    """``CHECKER_*`` variables that no part of the app reads: a typo stays unnoticed otherwise."""
+    from .engine.problems import did_you_mean
+
+    names = {f"CHECKER_{k}" for k in known | set(SERVER_SETTINGS)}
+    return [
+        f"{name} is not a setting{did_you_mean(name, sorted(names))}"
+        for name in sorted(environ)
+        if name.startswith("CHECKER_") and name not in names
+    ]
+
+
+def check_secret_key(key: str) -> None:
+    """Production keys: long, varied, and not a placeholder from a README."""
+    lowered = key.lower()
+    if len(key) < MIN_KEY_LENGTH or len(set(key)) < 12 or any(word in lowered for word in PLACEHOLDER_WORDS):
+        raise StartupError(
+            "CHECKER_SECRET_KEY is too short, too plain or a placeholder: use 32 random bytes, for example "
+            "the output of 'python -c \"import secrets; print(secrets.token_hex(32))\"'"
+        )
 
 
 def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
@@ -74,9 +158,14 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config.from_mapping(DEFAULTS)
     for key in SECRETS:
         app.config[key] = None
+    app.config["SECRET_KEY_FALLBACKS"] = None
+    unknown = unknown_settings(os.environ, set(DEFAULTS) | set(SECRETS) | {"SECRET_KEY_FALLBACKS"})
+    if unknown:
+        raise StartupError("; ".join(unknown))
     app.config.from_prefixed_env("CHECKER")
     if test_config:
         app.config.from_mapping(test_config)
+    check_settings(app.config)
     if app.config["ENV"] not in ("development", "production"):
         raise StartupError(f"CHECKER_ENV must be 'development' or 'production', not {app.config['ENV']!r}")
     if not app.config["SECRET_KEY"]:
@@ -86,6 +175,13 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
                 "'python -c \"import secrets; print(secrets.token_hex(32))\"')"
             )
         app.config["SECRET_KEY"] = _development_key(Path(app.instance_path))
+    elif app.config["ENV"] == "production":
+        check_secret_key(str(app.config["SECRET_KEY"]))
+    if app.config["MAIL_SERVER"] and not app.config["BASE_URL"]:
+        raise StartupError(
+            "CHECKER_BASE_URL must be set when mail is configured: links in emails to the clinic start there, "
+            "never at the address a request claims"
+        )
     if app.config["LOG_FORMAT"] not in ("text", "json"):
         raise StartupError(f"CHECKER_LOG_FORMAT must be 'text' or 'json', not {app.config['LOG_FORMAT']!r}")
     if app.config["ENV"] == "production":

@@ -38,6 +38,7 @@ SECURITY_HEADERS = (
     ("Cross-Origin-Opener-Policy", "same-origin"),
 )
 HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+NO_STORE = ("Cache-Control", "no-store")
 
 
 class SecurityHeaders:
@@ -52,6 +53,8 @@ class SecurityHeaders:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         wanted = (*SECURITY_HEADERS, HSTS) if environ.get("wsgi.url_scheme") == "https" else SECURITY_HEADERS
+        if not environ.get("PATH_INFO", "").startswith("/static/"):
+            wanted = (*wanted, NO_STORE)  # answers, results and records never stay in a cache
 
         def with_headers(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             present = {name.lower() for name, _ in headers}

@@ -31,7 +31,7 @@ def make_invitation(client: FlaskClient, label: str = "Tue 3 Dec, 10:30", days: 
     )
     assert made.status_code == 302
     html = text_of(client.get(made.headers["Location"]))
-    match = re.search(r'id="invitation-link" type="text" value="http://localhost(/i/[^"]+)"', html)
+    match = re.search(r'id="invitation-link" type="text" value="https?://[^/"]+(/i/[^"]+)"', html)
     assert match, html
     return match.group(1)
 

@@ -16,8 +16,11 @@ def test_production_refuses_to_start_without_a_secret_key() -> None:
         create_app({"ENV": "production", "SECRET_KEY": None})
 
 
+STRONG_KEY = "5f1c0e9a7b3d28c64e0f9a1b7c3d5e2f8a6b4c0d9e1f3a5b7c9d0e2f4a6b8c1d"
+
+
 def test_production_marks_cookies_secure() -> None:
-    app = create_app({"ENV": "production", "SECRET_KEY": "a-real-secret"})
+    app = create_app({"ENV": "production", "SECRET_KEY": STRONG_KEY})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
@@ -69,3 +72,59 @@ def test_time_zone_is_checked_and_used() -> None:
         create_app({"SECRET_KEY": "x", "TIMEZONE": "Mars/Olympus"})
     app = create_app({"SECRET_KEY": "x", "TIMEZONE": "America/Chicago"})
     assert app.config["BABEL_DEFAULT_TIMEZONE"] == "America/Chicago"
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["...", "a-real-secret", "change-me-to-something-long-and-random-please-xx", "a" * 64, "0123456789" * 3,
+     "my-secret-key-for-the-clinic-0123456789abcdefghijkl"],
+)  # fmt: skip
+def test_production_refuses_weak_or_placeholder_keys(key: str) -> None:
+    with pytest.raises(StartupError, match="CHECKER_SECRET_KEY is too short, too plain or a placeholder"):
+        create_app({"ENV": "production", "SECRET_KEY": key})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SIGN_IN_ATTEMPTS", "abc", "CHECKER_SIGN_IN_ATTEMPTS must be a whole number from 1 to 100, not 'abc'"),
+        ("MAIL_PORT", "abc", "CHECKER_MAIL_PORT must be a whole number from 1 to 65535"),
+        ("RETENTION_DAYS", "abc", "CHECKER_RETENTION_DAYS must be a whole number from 30"),
+        ("RETENTION_DAYS", "0", "CHECKER_RETENTION_DAYS must be a whole number from 30 to 36500, not 0"),
+        ("PROXIES", "abc", "CHECKER_PROXIES must be a whole number from 0 to 10"),
+        ("MAIL_USE_TLS", "maybe", "CHECKER_MAIL_USE_TLS must be true or false"),
+        ("RATE_LIMIT_API", "lots", "CHECKER_RATE_LIMIT_API must be a rate limit"),
+        ("DATABASE_URL", "not a url", "CHECKER_DATABASE_URL is not a database URL"),
+        ("BASE_URL", "selfcheck.example", "CHECKER_BASE_URL must be the site's address"),
+        ("SIGN_IN_ATEMPTS", "5", "CHECKER_SIGN_IN_ATEMPTS is not a setting \\(did you mean 'CHECKER_SIGN_IN_ATTEMPTS'"),
+    ],
+)  # fmt: skip
+def test_each_bad_setting_stops_start_up_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(f"CHECKER_{variable}", value)
+    with pytest.raises(StartupError, match=message) as caught:
+        create_app({"SECRET_KEY": "x"})
+    assert "\n" not in caught.value.message
+
+
+def test_mail_needs_a_base_url_for_its_links() -> None:
+    with pytest.raises(StartupError, match="CHECKER_BASE_URL must be set when mail is configured"):
+        create_app({"SECRET_KEY": "x", "MAIL_SERVER": "127.0.0.1", "CLINIC_EMAIL": "desk@clinic.example"})
+
+
+def test_gunicorn_reports_a_bad_setting_in_one_line_and_stops(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    gunicorn = Path(sys.executable).parent / "gunicorn"
+    env = {**os.environ, "CHECKER_SIGN_IN_ATTEMPTS": "abc", "CHECKER_BIND": "127.0.0.1:0", "CHECKER_WORKERS": "1"}
+    done = subprocess.run(
+        [str(gunicorn), "-c", "gunicorn.conf.py", "checker:create_app()"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "Traceback" not in done.stderr
+    assert "CHECKER_SIGN_IN_ATTEMPTS must be a whole number" in done.stderr

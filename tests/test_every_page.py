@@ -164,6 +164,7 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]
             **TEST_CONFIG,
             "DATABASE_URL": f"sqlite:///{tmp_path / 'pages.db'}",
             "MAIL_SERVER": "127.0.0.1",
+            "BASE_URL": "https://selfcheck.clinic.example",
             "MAIL_PORT": port,
             "CLINIC_EMAIL": "desk@clinic.example",
             "CLINIC_ADDRESS": "1 Main Street",

@@ -155,6 +155,7 @@ def test_clinic_is_emailed_without_personal_details(database_url: str, tmp_path:
             **TEST_CONFIG,
             "DATABASE_URL": database_url,
             "MAIL_SERVER": "127.0.0.1",
+            "BASE_URL": "https://selfcheck.clinic.example",
             "MAIL_PORT": port,
             "CLINIC_EMAIL": "desk@clinic.example",
             "MAIL_FROM": "checker@clinic.example",
@@ -163,11 +164,15 @@ def test_clinic_is_emailed_without_personal_details(database_url: str, tmp_path:
     with app.app_context():
         upgrade()
     client = app.test_client()
+    # An attacker's Host (or X-Forwarded-Host) never decides the link staff are sent.
+    client.environ_base.update(HTTP_HOST="evil.example", HTTP_X_FORWARDED_HOST="evil.example")
     assert send_request(client, email="ada@example.org").status_code == 302
     assert len(inbox.messages) == 1
     mail = inbox.messages[0]
     assert mail["To"] == "desk@clinic.example"
     body = mail.get_payload()
+    assert "evil.example" not in str(body)
+    assert "https://selfcheck.clinic.example/staff/requests/" in str(body)
     with app.app_context():
         reference = db.session.scalar(select(ConsultationRequest.reference))
     assert reference is not None
@@ -181,7 +186,9 @@ def test_clinic_is_emailed_without_personal_details(database_url: str, tmp_path:
 def test_mail_server_down_does_not_lose_the_request(
     db_app: Flask, db_client: FlaskClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    db_app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=9, CLINIC_EMAIL="desk@clinic.example")
+    db_app.config.update(
+        MAIL_SERVER="127.0.0.1", MAIL_PORT=9, CLINIC_EMAIL="desk@clinic.example", BASE_URL="https://x.example"
+    )
     assert send_request(db_client).status_code == 302
     assert count(db_app, ConsultationRequest) == 1
     assert "could not send the clinic's notice" in caplog.text

@@ -61,7 +61,13 @@ def test_hsts_behind_a_trusted_proxy() -> None:
 
 
 def test_production_session_cookie_flags() -> None:
-    app = create_app({**TEST_CONFIG, "ENV": "production", "SECRET_KEY": "a-long-real-secret-key"})
+    app = create_app(
+        {
+            **TEST_CONFIG,
+            "ENV": "production",
+            "SECRET_KEY": "5f1c0e9a7b3d28c64e0f9a1b7c3d5e2f8a6b4c0d9e1f3a5b7c9d0e2f4a6b8c1d",
+        }
+    )
     client = app.test_client()
     response = client.get("/questions/safety", base_url="https://clinic.example")
     cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
@@ -157,3 +163,18 @@ def test_patient_pages_set_only_the_session_cookie(client: FlaskClient) -> None:
     response = client.get("/questions/safety")
     cookies = response.headers.getlist("Set-Cookie")
     assert [c.split("=", 1)[0] for c in cookies] == ["session"]
+
+
+def test_pages_with_answers_or_records_are_never_cached(client: FlaskClient) -> None:
+    for url in (
+        "/",
+        "/questions/safety",
+        "/check-answers",
+        "/result",
+        "/urgent",
+        "/staff/sign-in",
+        "/api/v1/questionnaire",
+    ):
+        assert client.get(url).headers.get("Cache-Control") == "no-store", url
+    with client.get("/static/checker.css") as static:
+        assert static.headers.get("Cache-Control") != "no-store"

@@ -16,6 +16,7 @@ from ..models import AuditEvent, ConsultationRequest, Invitation, Submission
 from ..reports import fhir_download, pdf_response
 from ..rules import current_rules
 from ..stored import StoredResult
+from ..urls import external_url
 from .auth import Refused, check_sign_in, end_session, login_manager, start_session
 from .forms import ActionForm, InvitationForm, SignInForm
 from .records import STATUS_FILTERS, audit, create_invitation, inbox
@@ -166,7 +167,7 @@ def invitations() -> Response | tuple[str, int]:
         form.days.data = current_app.config["INVITATION_DAYS"]
     if form.validate_on_submit():
         invitation, token = create_invitation(form.label.data or "", form.days.data, current_user.id)
-        session["new_invitation_link"] = url_for("questionnaire.invitation", token=token, _external=True)
+        session["new_invitation_link"] = external_url("questionnaire.invitation", token=token)
         return redirect(url_for("clinic.invitation", invitation_id=invitation.id))
     listed = db.session.scalars(select(Invitation).order_by(Invitation.created_at.desc()).limit(200))
     status = 422 if form.errors else 200

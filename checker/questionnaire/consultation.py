@@ -22,6 +22,7 @@ from ..limits import configured, limiter
 from ..mail import notify_clinic
 from ..models import ConsultationRequest, Submission
 from ..rules import current_rules
+from ..urls import external_url
 from .journey import SENT_KEY, saved_answers
 from .views import bp
 
@@ -125,7 +126,7 @@ def request_consultation() -> Response | tuple[str, int] | str:
             _(
                 "A new consultation request is waiting in the staff inbox:\n%(url)s\n\n"
                 "Sign in to see it. This email holds no personal details on purpose.",
-                url=url_for("clinic.consultation_request", request_id=request_record.id, _external=True),
+                url=external_url("clinic.consultation_request", request_id=request_record.id),
             ),
         )
         session[REFERENCE_KEY] = request_record.reference

@@ -10,6 +10,7 @@ from ..db import db, utcnow
 from ..engine import AnswerErrors, assess
 from ..models import Draft, Invitation, Submission, token_hash
 from ..rules import current_rules
+from ..urls import external_url
 from .forms import ActionForm
 from .journey import (
     ANSWERS_KEY,
@@ -90,7 +91,7 @@ def saved() -> Response | str:
     token = draft_token()
     if draft is None or token is None:
         return redirect(url_for("questionnaire.landing"))
-    link = url_for("questionnaire.resume", token=token, _external=True)
+    link = external_url("questionnaire.resume", token=token)
     rules = current_rules()
     page = rules.page(draft.page or "")
     urgent = interrupting_flags(rules, saved_answers())

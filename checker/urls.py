@@ -1,0 +1,19 @@
+"""Links that leave the site (emails, links to copy): from the configured base URL, never from
+the address a request claims (its Host or X-Forwarded-Host header)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, url_for
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute link to ``endpoint``: under ``CHECKER_BASE_URL`` when set.
+
+    Without it (development), the request's own address is used, as Flask does.
+    """
+    base = str(current_app.config["BASE_URL"]).rstrip("/")
+    if base:
+        return base + url_for(endpoint, **values)
+    return url_for(endpoint, _external=True, **values)
