@@ -205,13 +205,18 @@ def test_save_and_resume_on_the_exact_page(db_app: Flask, db_client: FlaskClient
     )
     assert saved.headers["Location"] == "/saved"
     html = text_of(db_client.get("/saved"))
-    link = re.search(r'id="resume-link" type="text" value="http://localhost(/resume/[^"]+)"', html)
+    link = re.search(r'id="resume-link" type="text" value="https?://[^/"]+(/resume/[^"]+)"', html)
     assert link
     assert count(db_app, Draft) == 1
-    # Another browser, another day: the link brings back the answers and the page.
+    # Another browser, another day: the link asks first, then brings back the answers and the page.
     other = db_app.test_client()
-    resumed = other.get(link.group(1))
+    confirm = other.get(link.group(1))
+    assert confirm.status_code == 200
+    assert "Continue with the saved answers" in text_of(confirm)
+    assert other.get("/questions/weakness").headers["Location"] == "/questions/safety"  # nothing taken up yet
+    resumed = other.post(link.group(1), data={"csrf_token": csrf_token(text_of(confirm))})
     assert resumed.headers["Location"] == "/questions/weakness"
+    assert db_app.test_client().get(link.group(1)).status_code == 410  # used once: the link has stopped working
     weakness = text_of(other.get("/questions/weakness"))
     assert re.search(r'value="6m_12m"\s+checked', weakness)
     # Answers go on being saved on the server, page by page.
@@ -333,3 +338,19 @@ def test_saving_with_an_urgent_answer_shows_the_advice_with_the_link(db_client: 
     html = text_of(db_client.get("/saved"))
     assert html.index("Get medical care today") < html.index("/resume/")
     assert "Possible Ramsay Hunt syndrome" in html
+
+
+def test_a_resume_link_never_silently_replaces_answers_in_progress(db_app: Flask, db_client: FlaskClient) -> None:
+    sender = db_app.test_client()
+    post_page(sender, "safety", {**CASE["answers"], "action": "save"})
+    link = re.search(r"/resume/[A-Za-z0-9_-]+", text_of(sender.get("/saved")))
+    assert link
+    post_page(db_client, "safety", CASE["answers"])  # this person's own answers, in progress
+    post_page(db_client, "cause", {"cause": "injury"})
+    page = db_client.get(link.group(0))
+    assert "already has other answers in progress" in text_of(page)
+    assert db_client.post(link.group(0), data={}).status_code == 200  # no form token: nothing happens
+    assert re.search(r'value="injury"\s+checked', text_of(db_client.get("/questions/cause")))  # still theirs
+    # Once confirmed, the link the sender kept no longer opens what is typed from now on.
+    db_client.post(link.group(0), data={"csrf_token": csrf_token(text_of(page))})
+    assert sender.get(link.group(0)).status_code == 410

@@ -98,18 +98,25 @@ def saved() -> Response | str:
     return render_template("questionnaire/saved.html", link=link, draft=draft, page=page, urgent=urgent, rules=rules)
 
 
-@bp.get("/resume/<token>")
-def resume(token: str) -> Response | tuple[str, int]:
-    """Restore saved answers and go back to the exact page."""
+@bp.route("/resume/<token>", methods=["GET", "POST"])
+def resume(token: str) -> Response | tuple[str, int] | str:
+    """Saved answers back, once the person confirms: a link alone never replaces answers.
+
+    Opening the link only asks. Confirming (a form with its token) takes up the saved answers
+    in this browser under a new token, so the link that was followed stops working: whoever
+    sent it cannot reopen what is typed from now on.
+    """
     draft = None
     if 20 <= len(token) <= 100:
         draft = db.session.scalar(select(Draft).where(Draft.token_hash == token_hash(token)))
     if draft is None or draft.expires_at <= utcnow():
         return render_template("questionnaire/link_problem.html", problem="resume"), 410
-    session[DRAFT_KEY] = token
-    session.pop(ANSWERS_KEY, None)
-    rules = current_rules()
-    page = rules.page(draft.page or "")
-    if page is None:
-        page = first_incomplete(rules, saved_answers())
-    return redirect(page_url(page) if page else url_for("questionnaire.check_answers"))
+    form = ActionForm()
+    if form.validate_on_submit():
+        continue_draft(draft)
+        rules = current_rules()
+        page = rules.page(draft.page or "") or first_incomplete(rules, saved_answers())
+        return redirect(page_url(page) if page else url_for("questionnaire.check_answers"))
+    mine = current_draft()
+    in_progress = bool(session.get(ANSWERS_KEY)) or (mine is not None and mine.id != draft.id and bool(mine.answers))
+    return render_template("questionnaire/resume.html", form=form, draft=draft, in_progress=in_progress)

@@ -64,6 +64,8 @@ def every_page(
     page.goto(live.url + "/questions/safety")
     submit(page, "main button[value=save]")
     yield "saved", page
+    page.goto(page.input_value("#resume-link"))
+    yield "resume confirmation", page
     context.close()
 
     staff_context = new_context(browser, width=width, locale=locale)

@@ -11,7 +11,7 @@ from checker.engine import RuleSet
 
 from ..conftest import VIGNETTES
 from .conftest import STAFF, LiveServer, new_context
-from .pages import SelfCheck, StaffArea
+from .pages import SelfCheck, StaffArea, submit
 
 BY_NAME = {case["name"]: case for case in VIGNETTES}
 ONE_PER_OUTCOME = {
@@ -93,6 +93,9 @@ def test_save_and_resume_in_another_browser(browser: Browser, page: Page, live: 
     other = new_context(browser, width=375)
     later = other.new_page()
     later.goto(link)
+    expect(later.get_by_role("heading", level=1)).to_have_text("Continue your saved answers")
+    assert "/resume/" in later.url  # the link alone takes nothing up
+    submit(later, "main button[type=submit]")
     expect(later).to_have_url(re.compile("/questions/cause$"))
     expect(later.locator("input[name=cause][value=ramsay_hunt]")).to_be_checked()
     other.close()
