@@ -18,6 +18,8 @@ def _api_message(error: HTTPException) -> str:
     code = error.code or 500
     if code == 400:
         return str(_("The request could not be understood. Send well-formed JSON."))
+    if code == 403:
+        return str(_("This needs a staff account with more rights."))
     if code == 413:
         return str(_("The request body is larger than 64 KiB."))
     if code == 415:
@@ -40,7 +42,7 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
     if request.path.startswith(API_PREFIX):
         where = "body" if code in (413, 415) else "request"
         return jsonify({"errors": {where: _api_message(error)}}), code
-    template = f"errors/{code}.html" if code in (400, 404, 405, 413, 429, 503) else "errors/generic.html"
+    template = f"errors/{code}.html" if code in (400, 403, 404, 405, 413, 429, 503) else "errors/generic.html"
     return render_template(template, error=error, code=code), code
 
 

@@ -23,6 +23,7 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 from werkzeug.exceptions import (
     BadRequest,
+    Forbidden,
     InternalServerError,
     MethodNotAllowed,
     NotFound,
@@ -304,7 +305,7 @@ def _language(site: Site) -> str:
 def test_every_error_page_in_both_languages(site: Site) -> None:
     language = _language(site)
     failures = []
-    errors = [BadRequest(), NotFound(), MethodNotAllowed(), RequestEntityTooLarge(), TooManyRequests()]
+    errors = [BadRequest(), Forbidden(), NotFound(), MethodNotAllowed(), RequestEntityTooLarge(), TooManyRequests()]
     errors += [ServiceUnavailable(), InternalServerError()]
     for error in errors:
         for path in ("/questions/safety", "/staff/", "/api/v1/assess"):

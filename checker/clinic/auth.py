@@ -35,7 +35,6 @@ login_manager.session_protection = None
 # A hash to check against when the email is unknown, so both cases take the same time.
 _DUMMY_HASH = hasher.hash("not a real password")
 
-MIN_PASSWORD_LENGTH = 12
 SESSION_KEY = "staff_session"
 SEEN_EVERY = timedelta(seconds=60)  # how often a session's last-seen time is written
 WIDE_FACTOR = 10  # an account failing this many times its limit, from anywhere, waits too
@@ -59,7 +58,7 @@ def load_user(user_id: str) -> StaffUser | None:
         record.last_seen_at = now
         db.session.commit()
     user: StaffUser | None = db.session.get(StaffUser, record.staff_id)
-    return user
+    return user if user is not None and user.active else None
 
 
 def _still_good(record: StaffSession, now: datetime) -> bool:
@@ -106,21 +105,6 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def create_staff(email: str, password: str) -> StaffUser:
-    """A new staff account; ``ValueError`` when the email is taken or the password too short."""
-    email = normalise_email(email)
-    if "@" not in email or len(email) > 254:
-        raise ValueError("that is not an email address")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
-    if db.session.scalar(select(StaffUser).where(StaffUser.email == email)) is not None:
-        raise ValueError(f"there is already a staff account for {email}")
-    user = StaffUser(email=email, password_hash=hasher.hash(password))
-    db.session.add(user)
-    db.session.commit()
-    return user
-
-
 class Refused(Exception):
     """A sign-in that did not succeed; ``throttled`` says whether waiting was why."""
 
@@ -137,7 +121,7 @@ def check_sign_in(email: str, password: str) -> StaffUser:
     now = utcnow()
     throttled = _throttled(account, address, now)
     right = _verify(user.password_hash if user is not None else _DUMMY_HASH, password)  # the same work every time
-    if user is None or not right or throttled:
+    if user is None or not right or throttled or not user.active:
         db.session.add(SignInFailure(account=account, address=address, at=now, while_throttled=throttled))
         db.session.commit()
         raise Refused(user, throttled)

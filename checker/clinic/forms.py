@@ -7,10 +7,14 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from .accounts import MAX_PASSWORD_LENGTH
+
 
 class SignInForm(FlaskForm):  # type: ignore[misc]
     email = EmailField(_l("Email address"), validators=[InputRequired(_l("Enter your email address")), Length(max=254)])
-    password = PasswordField(_l("Password"), validators=[InputRequired(_l("Enter your password")), Length(max=200)])
+    password = PasswordField(
+        _l("Password"), validators=[InputRequired(_l("Enter your password")), Length(max=MAX_PASSWORD_LENGTH)]
+    )
 
 
 class WholeNumberField(IntegerField):  # type: ignore[misc]

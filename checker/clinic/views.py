@@ -183,5 +183,7 @@ def invitation(invitation_id: int) -> str:
 
 @bp.get("/audit")
 def audit_log() -> str:
+    if not current_user.is_admin:
+        abort(403)
     events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(300))
     return render_template("clinic/audit.html", events=list(events))

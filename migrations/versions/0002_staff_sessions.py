@@ -1,4 +1,4 @@
-"""Server-side staff sessions and one row per refused sign-in (replacing the racy counter)
+"""Server-side staff sessions, one row per refused sign-in (replacing the racy counter), roles
 
 Revision ID: 0002
 Revises: 0001
@@ -41,10 +41,16 @@ def upgrade():
     with op.batch_alter_table('staff_user') as batch:
         batch.drop_column('failed_sign_ins')
         batch.drop_column('locked_until')
+        batch.add_column(sa.Column('role', sa.String(length=20), nullable=False, server_default='staff'))
+        batch.add_column(sa.Column('active', sa.Boolean(), nullable=False, server_default=sa.true()))
+    # The accounts made before roles existed ran the whole clinic side: they stay able to.
+    op.execute("UPDATE staff_user SET role = 'admin'")
 
 
 def downgrade():
     with op.batch_alter_table('staff_user') as batch:
+        batch.drop_column('active')
+        batch.drop_column('role')
         batch.add_column(sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column('failed_sign_ins', sa.Integer(), nullable=False, server_default='0'))
     op.drop_index('ix_sign_in_failure_account_at', table_name='sign_in_failure')

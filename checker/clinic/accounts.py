@@ -1,0 +1,146 @@
+"""Staff accounts: emails and passwords by NIST SP 800-63B, roles, disabling and unlocking.
+
+Every change is audited and ends the account's sessions where it should (a new password, a
+disabled account). Passwords reach these functions from a prompt or a form, never from a
+command-line argument.
+"""
+
+from __future__ import annotations
+
+import re
+
+from email_validator import EmailNotValidError, validate_email
+from flask import current_app
+from sqlalchemy import delete, select
+from zxcvbn import zxcvbn
+
+from ..db import db
+from ..models import AuditEvent, SignInFailure, StaffUser, token_hash
+from .auth import end_all_sessions, hasher
+
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 256  # the same everywhere: accounts, forms, the command line
+ROLES = ("staff", "admin")  # staff: invitations and inbox; admin: also staff accounts and the audit log
+_SCORED = 64  # zxcvbn's estimate grows slow on long input; a longer password is judged by its start
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def checked_email(email: str) -> str:
+    """The email in its normal form; ``ValueError`` when it is not an email address."""
+    try:
+        return str(validate_email(email.strip(), check_deliverability=False).normalized).lower()
+    except EmailNotValidError:
+        raise ValueError(f"{email.strip()!r} is not an email address") from None
+
+
+def password_problem(password: str, email: str) -> str | None:
+    """Why a password will not do, or None: length, then how easy it is to guess.
+
+    Common passwords, repeats, keyboard runs and words taken from the email address or the
+    clinic's name are refused (zxcvbn's score under 3 of 4).
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"the password must have at least {MIN_PASSWORD_LENGTH} characters"
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"the password must have at most {MAX_PASSWORD_LENGTH} characters"
+    words = [w for w in [*re.split(r"[@._+-]+", email), *str(current_app.config["CLINIC_NAME"]).split()] if len(w) > 2]
+    rest = password.lower()
+    for word in sorted({w.lower() for w in words}, key=len, reverse=True):
+        rest = rest.replace(word, "")
+    if len(re.sub(r"[^a-z]", "", rest)) < 4:
+        return "the password is too easy to guess (it is built from the email address or the clinic's name)"
+    estimate = zxcvbn(password[:_SCORED], user_inputs=[email, *words])
+    if estimate["score"] < 3:
+        hint = estimate["feedback"].get("warning") or "it would be easy to guess"
+        return f"the password is too easy to guess ({hint.rstrip('.')}): try a few unrelated words"
+    return None
+
+
+def find_staff(email: str) -> StaffUser:
+    user: StaffUser | None = db.session.scalar(select(StaffUser).where(StaffUser.email == normalise_email(email)))
+    if user is None:
+        raise ValueError(f"there is no staff account for {normalise_email(email)}")
+    return user
+
+
+def record(action: str, user: StaffUser, by: StaffUser | None) -> None:
+    """Audit a change to an account (the caller commits)."""
+    db.session.add(AuditEvent(staff_id=by.id if by else None, action=action, target=f"staff {user.id}"))
+
+
+def create_staff(email: str, password: str, role: str | None = None, by: StaffUser | None = None) -> StaffUser:
+    """A new account; ``ValueError`` with the reason when it cannot be made.
+
+    With no role given, the first account is an admin (someone has to manage the rest).
+    """
+    email = checked_email(email)
+    problem = password_problem(password, email)
+    if problem:
+        raise ValueError(problem)
+    if db.session.scalar(select(StaffUser).where(StaffUser.email == email)) is not None:
+        raise ValueError(f"there is already a staff account for {email}")
+    if role is None:
+        role = "staff" if db.session.scalar(select(StaffUser.id).limit(1)) is not None else "admin"
+    if role not in ROLES:
+        raise ValueError(f"the role must be one of: {', '.join(ROLES)}")
+    user = StaffUser(email=email, password_hash=hasher.hash(password), role=role)
+    db.session.add(user)
+    db.session.flush()
+    record(f"created {role} account", user, by)
+    db.session.commit()
+    return user
+
+
+def set_password(user: StaffUser, password: str, by: StaffUser | None = None) -> None:
+    """A new password; every session of the account ends."""
+    problem = password_problem(password, user.email)
+    if problem:
+        raise ValueError(problem)
+    user.password_hash = hasher.hash(password)
+    end_all_sessions(user.id)
+    record("changed password", user, by)
+    db.session.commit()
+
+
+def set_active(user: StaffUser, active: bool, by: StaffUser | None = None) -> None:
+    """Disable (every session ends) or enable an account."""
+    if not active and user.is_admin and _other_admins(user) == 0:
+        raise ValueError("this is the only admin account: make another admin first")
+    user.active = active
+    if not active:
+        end_all_sessions(user.id)
+    record("enabled account" if active else "disabled account", user, by)
+    db.session.commit()
+
+
+def set_role(user: StaffUser, role: str, by: StaffUser | None = None) -> None:
+    if role not in ROLES:
+        raise ValueError(f"the role must be one of: {', '.join(ROLES)}")
+    if user.is_admin and role != "admin" and _other_admins(user) == 0:
+        raise ValueError("this is the only admin account: make another admin first")
+    user.role = role
+    record(f"set role {role}", user, by)
+    db.session.commit()
+
+
+def unlock(user: StaffUser, by: StaffUser | None = None) -> int:
+    """Forget the account's refused sign-ins, so it need not wait; how many were forgotten."""
+    forgotten = db.session.execute(delete(SignInFailure).where(SignInFailure.account == token_hash(user.email)))
+    record("unlocked account", user, by)
+    db.session.commit()
+    return int(forgotten.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def sign_out_everywhere(user: StaffUser, by: StaffUser | None = None) -> int:
+    ended = end_all_sessions(user.id)
+    record("signed out everywhere", user, by)
+    db.session.commit()
+    return ended
+
+
+def _other_admins(user: StaffUser) -> int:
+    others = select(StaffUser.id).where(StaffUser.role == "admin", StaffUser.active, StaffUser.id != user.id)
+    return len(db.session.scalars(others).all())

@@ -1,0 +1,168 @@
+"""Staff accounts: NIST passwords and checked emails, roles, and the staff commands."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from checker.db import db
+from checker.models import AuditEvent, SignInFailure, StaffSession, StaffUser
+
+from .conftest import csrf_token, make_staff, sign_in
+
+GOOD = "tumble violet harbor ninety"
+
+
+def run(app: Flask, *args: str, password: str | None = None) -> tuple[int, str]:
+    entered = f"{password}\n{password}\n" if password is not None else None
+    done = app.test_cli_runner().invoke(args=["staff", *args], input=entered)
+    return done.exit_code, done.output
+
+
+def audit_actions(app: Flask) -> list[str]:
+    with app.app_context():
+        return list(db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+@pytest.mark.parametrize(
+    ("password", "message"),
+    [
+        (" " * 12, "too easy to guess"),
+        ("a" * 12, "too easy to guess"),
+        ("Password1234", "too easy to guess"),
+        ("nurseclinic2026", "too easy to guess"),  # built from the email
+        ("short", "at least 12 characters"),
+        ("x7#" * 86, "at most 256 characters"),
+    ],
+)
+def test_weak_passwords_are_refused_everywhere(db_app: Flask, password: str, message: str) -> None:
+    code, output = run(db_app, "create", "nurse@clinic.example", password=password)
+    assert code == 1
+    assert message in output
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("email", ["@", "x@", "nurse", "nurse@clinic", "a b@clinic.example"])
+def test_staff_emails_are_checked(db_app: Flask, email: str) -> None:
+    code, output = run(db_app, "create", email, password=GOOD)
+    assert code == 1
+    assert "is not an email address" in output
+
+
+def test_a_long_password_can_be_made_and_used(db_app: Flask, db_client: FlaskClient) -> None:
+    long = ("harbor violet tumble " * 13)[:256]
+    assert run(db_app, "create", "nurse@clinic.example", password=long)[0] == 0
+    assert sign_in(db_client, password=long).status_code == 302  # the form takes all 256 characters
+
+
+def test_passwords_are_never_an_argument(db_app: Flask) -> None:
+    code, output = run(db_app, "create", "nurse@clinic.example", "--password", GOOD)
+    assert code == 2
+    assert "No such option '--password'" in output
+
+
+def test_the_staff_commands(db_app: Flask) -> None:
+    assert run(db_app, "create", "Lead@Clinic.Example", password=GOOD) == (
+        0,
+        _prompted("Created admin account lead@clinic.example."),
+    )
+    assert run(db_app, "create", "nurse@clinic.example", password=GOOD)[1].endswith(
+        "Created staff account nurse@clinic.example.\n"
+    )
+    assert "already a staff account" in run(db_app, "create", "nurse@clinic.example", password=GOOD)[1]
+    listing = run(db_app, "list")[1]
+    assert "lead@clinic.example\tadmin\tactive\tlast sign-in never\t0 session(s)" in listing
+    assert "nurse@clinic.example\tstaff\tactive" in listing
+    assert run(db_app, "set-role", "nurse@clinic.example", "admin")[1] == "nurse@clinic.example is now admin.\n"
+    assert run(db_app, "disable", "nurse@clinic.example")[0] == 0
+    assert "nurse@clinic.example\tadmin\tdisabled" in run(db_app, "list")[1]
+    assert "only admin account" in run(db_app, "disable", "lead@clinic.example")[1]  # someone must manage the rest
+    assert run(db_app, "enable", "nurse@clinic.example")[0] == 0
+    assert run(db_app, "reset-password", "nurse@clinic.example", password="quiet lantern meadow fox")[0] == 0
+    assert "there is no staff account for ghost@clinic.example" in run(db_app, "disable", "ghost@clinic.example")[1]
+    with db_app.app_context():
+        db.session.add(SignInFailure(account="x", address="y"))
+        db.session.commit()
+    assert audit_actions(db_app) == [
+        "created admin account", "created staff account", "set role admin", "disabled account",
+        "enabled account", "changed password",
+    ]  # fmt: skip
+
+
+def _prompted(message: str) -> str:
+    hidden = "Password (12 to 256 characters): \nRepeat for confirmation: \n"
+    return hidden + message + "\n"
+
+
+def test_disabling_or_a_new_password_ends_every_session(db_app: Flask) -> None:
+    make_staff(db_app)
+    browser = db_app.test_client()
+    sign_in(browser)
+    assert browser.get("/staff/").status_code == 200
+    run(db_app, "create", "lead@clinic.example", "--role", "admin", password=GOOD)
+    run(db_app, "reset-password", "nurse@clinic.example", password="quiet lantern meadow fox")
+    assert browser.get("/staff/").status_code == 302
+    assert sign_in(browser, password="quiet lantern meadow fox").status_code == 302
+    run(db_app, "disable", "nurse@clinic.example")
+    assert browser.get("/staff/").status_code == 302
+    assert sign_in(browser, password="quiet lantern meadow fox").status_code == 422  # refused like a wrong password
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(StaffSession)) == 0
+
+
+def test_unlock_lets_a_waiting_account_try_again(db_app: Flask, db_client: FlaskClient) -> None:
+    make_staff(db_app)
+    for _ in range(5):
+        sign_in(db_client, password="not the password")
+    assert sign_in(db_client).status_code == 422
+    assert (
+        "Unlocked nurse@clinic.example (6 refused sign-in(s) forgotten)."
+        in run(db_app, "unlock", "nurse@clinic.example")[1]
+    )
+    assert sign_in(db_client).status_code == 302
+
+
+def test_only_admins_open_the_audit_log(db_app: Flask, db_client: FlaskClient) -> None:
+    make_staff(db_app)  # the first account: admin
+    with db_app.app_context():
+        from checker.clinic.accounts import create_staff
+
+        create_staff("helper@clinic.example", GOOD, "staff")
+    sign_in(db_client, email="helper@clinic.example", password=GOOD)
+    inbox = db_client.get("/staff/").get_data(as_text=True)
+    assert "Audit log" not in inbox
+    refused = db_client.get("/staff/audit")
+    assert refused.status_code == 403
+    assert "This page is for the clinic" in refused.get_data(as_text=True)
+    admin = db_app.test_client()
+    sign_in(admin)
+    assert admin.get("/staff/audit").status_code == 200
+    assert csrf_token(inbox)
+
+
+def test_accounts_made_before_roles_become_admins(database_url: str, tmp_path: object) -> None:
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from checker import create_app
+
+    from .conftest import TEST_CONFIG
+
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url})
+    with app.app_context():
+        upgrade(revision="0001")
+        db.session.execute(
+            text(
+                "INSERT INTO staff_user (email, password_hash, created_at, failed_sign_ins) "
+                "VALUES ('old@clinic.example', 'x', CURRENT_TIMESTAMP, 3)"
+            )
+        )
+        db.session.commit()
+        upgrade()
+        user = db.session.scalar(select(StaffUser))
+        assert user is not None
+        assert (user.email, user.role, user.active) == ("old@clinic.example", "admin", True)
+        db.session.remove()
+        db.engine.dispose()
