@@ -209,6 +209,6 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(String(40))
-    target: Mapped[str] = mapped_column(String(60), default="")  # e.g. "submission 12"
+    target: Mapped[str] = mapped_column(String(200), default="")  # e.g. "submission 12"
 
     staff: Mapped[StaffUser | None] = relationship()

@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import Delete, and_, delete, or_
 
 from .db import db, utcnow
-from .models import ConsultationRequest, Draft, Invitation, SignInFailure, StaffSession, Submission
+from .models import AuditEvent, ConsultationRequest, Draft, Invitation, SignInFailure, StaffSession, Submission
 
 
 def purge(now: datetime) -> dict[str, int]:
@@ -41,6 +41,8 @@ def purge(now: datetime) -> dict[str, int]:
     try:
         for name, statement in statements.items():
             counts[name] = db.session.execute(statement).rowcount  # type: ignore[attr-defined]
+        summary = ", ".join(f"{n} {name}" for name, n in counts.items() if n)[:200]
+        db.session.add(AuditEvent(action="purged", target=summary or "nothing"))
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from checker.db import db, utcnow
 from checker.engine import RuleSet
 from checker.models import (
+    AuditEvent,
     ConsultationRequest,
     Draft,
     Invitation,
@@ -323,6 +324,12 @@ def test_purge_removes_only_what_is_past_its_time(db_app: Flask) -> None:
         assert count(db_app, model) == 1
     with db_app.app_context():
         assert set(purge(utcnow()).values()) == {0}
+        purges = db.session.scalars(select(AuditEvent.target).where(AuditEvent.action == "purged")).all()
+    assert purges == [
+        "1 ended staff sessions, 1 refused sign-ins over a day old, 1 drafts, 1 consultation requests, "
+        "1 submissions, 1 invitations",
+        "nothing",
+    ]
 
 
 def test_saving_with_an_urgent_answer_shows_the_advice_with_the_link(db_client: FlaskClient) -> None:

@@ -86,6 +86,8 @@ def inbox_page() -> str:
     status = request.args.get("status", "new")
     if status not in STATUS_FILTERS:
         status = "new"
+    audit("viewed inbox", status)
+    db.session.commit()
     return render_template("clinic/inbox.html", items=inbox(status), status=status, rules=current_rules())
 
 

@@ -43,11 +43,15 @@ def upgrade():
         batch.drop_column('locked_until')
         batch.add_column(sa.Column('role', sa.String(length=20), nullable=False, server_default='staff'))
         batch.add_column(sa.Column('active', sa.Boolean(), nullable=False, server_default=sa.true()))
+    with op.batch_alter_table('audit_event') as batch:
+        batch.alter_column('target', existing_type=sa.String(length=60), type_=sa.String(length=200))
     # The accounts made before roles existed ran the whole clinic side: they stay able to.
     op.execute("UPDATE staff_user SET role = 'admin'")
 
 
 def downgrade():
+    with op.batch_alter_table('audit_event') as batch:
+        batch.alter_column('target', existing_type=sa.String(length=200), type_=sa.String(length=60))
     with op.batch_alter_table('staff_user') as batch:
         batch.drop_column('active')
         batch.drop_column('role')
