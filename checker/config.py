@@ -41,6 +41,7 @@ DEFAULTS: dict[str, Any] = {
     "LOCKOUT_MINUTES": 15,  # the longest wait, doubling from a minute
     "STAFF_IDLE_MINUTES": 30,  # a staff session ends after this long without a request
     "STAFF_SESSION_HOURS": 12,  # and this long after sign-in, whatever happens
+    "TWO_FACTOR": None,  # "required" (production's default) or "optional" (development's)
     "CLINIC_EMAIL": "",  # where new consultation requests are announced (needs MAIL_SERVER)
     "ACCESSIBILITY_CONTACT": "",  # an email or phone for access problems (default: the clinic's)
     "BASE_URL": "",  # e.g. https://selfcheck.clinic.example: links in emails and copied links start here
@@ -182,6 +183,10 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
             "CHECKER_BASE_URL must be set when mail is configured: links in emails to the clinic start there, "
             "never at the address a request claims"
         )
+    if app.config["TWO_FACTOR"] is None:
+        app.config["TWO_FACTOR"] = "required" if app.config["ENV"] == "production" else "optional"
+    if app.config["TWO_FACTOR"] not in ("required", "optional"):
+        raise StartupError(f"CHECKER_TWO_FACTOR must be 'required' or 'optional', not {app.config['TWO_FACTOR']!r}")
     if app.config["LOG_FORMAT"] not in ("text", "json"):
         raise StartupError(f"CHECKER_LOG_FORMAT must be 'text' or 'json', not {app.config['LOG_FORMAT']!r}")
     if app.config["ENV"] == "production":

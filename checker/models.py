@@ -41,6 +41,9 @@ class StaffUser(db.Model):  # type: ignore[name-defined,misc]
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     role: Mapped[str] = mapped_column(String(20), default="staff")  # staff | admin
     active: Mapped[bool] = mapped_column(default=True)  # a disabled account cannot sign in
+    totp_secret: Mapped[str | None] = mapped_column(String(64))  # set once two-factor sign-in is enrolled
+    totp_last_step: Mapped[int | None] = mapped_column()  # the last code's time step: a code works once
+    recovery_codes: Mapped[list[str]] = mapped_column(JSON, default=list)  # SHA-256 of the unused ones
 
     # Flask-Login's user interface
     is_authenticated = True

@@ -177,11 +177,15 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]
         upgrade()
     make_staff(app)
     rules = app.extensions["checker.rules"]
-    clients = {name: app.test_client() for name in ("staff", "patient", "walker", "saver", "stopped", "fresh")}
+    names = ("staff", "patient", "walker", "saver", "stopped", "fresh", "enrolling")
+    clients = {name: app.test_client() for name in names}
     for client in clients.values():
         client.get(f"/?lang={language}")
     staff = clients["staff"]
     sign_in(staff)
+    app.config["TWO_FACTOR"] = "required"  # someone between the password and the code, setting up the app
+    assert sign_in(clients["enrolling"]).headers["Location"] == "/staff/sign-in/code"
+    app.config["TWO_FACTOR"] = "optional"
     # An invited patient with an urgent flag who sends the answers, then asks to be contacted.
     patient = clients["patient"]
     link = make_invitation(staff)
@@ -218,6 +222,8 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]
 
 
 def _who(endpoint: str) -> str:
+    if endpoint == "clinic.second_step":
+        return "enrolling"
     if endpoint.startswith("clinic."):
         return "staff"
     return {
@@ -291,7 +297,7 @@ def test_every_get_route_in_both_languages(site: Site) -> None:
                 failures.append(f"{url}: {response.status_code}")
                 continue
             failures += [f"{url}: {problem}" for problem in problems_in(_text_of(response, language), language)]
-    assert {"questionnaire.urgent", "clinic.submission_pdf", "questionnaire.result_pdf"} <= seen
+    assert {"questionnaire.urgent", "clinic.submission_pdf", "questionnaire.result_pdf", "clinic.second_step"} <= seen
     assert not failures, "\n".join(failures)
 
 

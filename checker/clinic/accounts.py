@@ -134,6 +134,14 @@ def unlock(user: StaffUser, by: StaffUser | None = None) -> int:
     return int(forgotten.rowcount or 0)  # type: ignore[attr-defined]
 
 
+def reset_two_factor(user: StaffUser, by: StaffUser | None = None) -> None:
+    """Forget the authenticator app and recovery codes (a lost phone): enrol again at next sign-in."""
+    user.totp_secret, user.totp_last_step, user.recovery_codes = None, None, []
+    end_all_sessions(user.id)
+    record("reset two-factor sign-in", user, by)
+    db.session.commit()
+
+
 def sign_out_everywhere(user: StaffUser, by: StaffUser | None = None) -> int:
     ended = end_all_sessions(user.id)
     record("signed out everywhere", user, by)

@@ -22,6 +22,7 @@ from flask_login import LoginManager, login_user, logout_user
 from sqlalchemy import delete, func, select
 
 from ..db import db, utcnow
+from ..i18n import LANGUAGE_KEY
 from ..models import SignInFailure, StaffSession, StaffUser, new_token, token_hash
 
 hasher = PasswordHasher()
@@ -78,11 +79,19 @@ def client_address() -> str:
 def start_session(user: StaffUser) -> None:
     """Sign ``user`` in on this browser with a new server-side session."""
     token = new_token()
-    session.clear()
+    fresh_session()
     db.session.add(StaffSession(token_hash=token_hash(token), staff_id=user.id, address=client_address()))
     db.session.commit()
     session[SESSION_KEY] = token
     login_user(user)
+
+
+def fresh_session() -> None:
+    """Clear the session at a change of who is signed in, keeping only the language chosen."""
+    language = session.get(LANGUAGE_KEY)
+    session.clear()
+    if language:
+        session[LANGUAGE_KEY] = language
 
 
 def end_session() -> None:
@@ -92,7 +101,7 @@ def end_session() -> None:
         db.session.execute(delete(StaffSession).where(StaffSession.token_hash == token_hash(token)))
         db.session.commit()
     logout_user()
-    session.clear()
+    fresh_session()
 
 
 def end_all_sessions(user_id: int) -> int:
@@ -115,22 +124,35 @@ class Refused(Exception):
 
 def check_sign_in(email: str, password: str) -> StaffUser:
     """The staff user for these credentials; raise :class:`Refused` (recorded) otherwise."""
-    account = token_hash(normalise_email(email))
-    address = client_address()
     user: StaffUser | None = db.session.scalar(select(StaffUser).where(StaffUser.email == normalise_email(email)))
-    now = utcnow()
-    throttled = _throttled(account, address, now)
+    throttled = sign_in_waits(email)
     right = _verify(user.password_hash if user is not None else _DUMMY_HASH, password)  # the same work every time
     if user is None or not right or throttled or not user.active:
-        db.session.add(SignInFailure(account=account, address=address, at=now, while_throttled=throttled))
-        db.session.commit()
-        raise Refused(user, throttled)
-    db.session.execute(delete(SignInFailure).where(SignInFailure.account == account, SignInFailure.address == address))
+        raise refused(email, user, throttled)
+    db.session.execute(
+        delete(SignInFailure).where(
+            SignInFailure.account == token_hash(normalise_email(email)), SignInFailure.address == client_address()
+        )
+    )
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
-    user.last_sign_in_at = now
+    user.last_sign_in_at = utcnow()
     db.session.commit()
     return user
+
+
+def sign_in_waits(email: str) -> bool:
+    """Whether sign-in for this email, from this client, must wait for now."""
+    return _throttled(token_hash(normalise_email(email)), client_address(), utcnow())
+
+
+def refused(email: str, user: StaffUser | None, throttled: bool) -> Refused:
+    """Record a refused sign-in step (password or code) and the exception that reports it."""
+    failure = SignInFailure(account=token_hash(normalise_email(email)), address=client_address(), at=utcnow())
+    failure.while_throttled = throttled
+    db.session.add(failure)
+    db.session.commit()
+    return Refused(user, throttled)
 
 
 def _throttled(account: str, address: str, now: datetime) -> bool:

@@ -127,6 +127,16 @@ def set_role_command(user: StaffUser, role: str) -> str:
     return f"{user.email} is now {role}."
 
 
+@staff_group.command("reset-two-factor")
+@click.argument("email")
+@with_appcontext
+@_account
+def reset_two_factor_command(user: StaffUser) -> str:
+    """Forget a lost authenticator app; the account sets up a new one at its next sign-in."""
+    accounts.reset_two_factor(user)
+    return f"Two-step sign-in reset for {user.email}; it is set up again at the next sign-in."
+
+
 @staff_group.command("sign-out")
 @click.argument("email")
 @with_appcontext

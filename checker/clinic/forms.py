@@ -17,6 +17,14 @@ class SignInForm(FlaskForm):  # type: ignore[misc]
     )
 
 
+class CodeForm(FlaskForm):  # type: ignore[misc]
+    code = StringField(
+        _l("Code"),
+        description=_l("The 6-digit code your authenticator app shows now, or one of your recovery codes."),
+        validators=[InputRequired(_l("Enter the code from your app")), Length(max=20)],
+    )
+
+
 class WholeNumberField(IntegerField):  # type: ignore[misc]
     """An integer field whose error for text that is not a number is in plain words."""
 

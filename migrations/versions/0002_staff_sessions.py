@@ -1,4 +1,5 @@
-"""Server-side staff sessions, one row per refused sign-in (replacing the racy counter), roles
+"""Server-side staff sessions, one row per refused sign-in (replacing the racy counter), roles,
+two-factor sign-in
 
 Revision ID: 0002
 Revises: 0001
@@ -43,6 +44,9 @@ def upgrade():
         batch.drop_column('locked_until')
         batch.add_column(sa.Column('role', sa.String(length=20), nullable=False, server_default='staff'))
         batch.add_column(sa.Column('active', sa.Boolean(), nullable=False, server_default=sa.true()))
+        batch.add_column(sa.Column('totp_secret', sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column('totp_last_step', sa.Integer(), nullable=True))
+        batch.add_column(sa.Column('recovery_codes', sa.JSON(), nullable=False, server_default='[]'))
     with op.batch_alter_table('audit_event') as batch:
         batch.alter_column('target', existing_type=sa.String(length=60), type_=sa.String(length=200))
     # The accounts made before roles existed ran the whole clinic side: they stay able to.
@@ -53,6 +57,9 @@ def downgrade():
     with op.batch_alter_table('audit_event') as batch:
         batch.alter_column('target', existing_type=sa.String(length=200), type_=sa.String(length=60))
     with op.batch_alter_table('staff_user') as batch:
+        batch.drop_column('recovery_codes')
+        batch.drop_column('totp_last_step')
+        batch.drop_column('totp_secret')
         batch.drop_column('active')
         batch.drop_column('role')
         batch.add_column(sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True))
