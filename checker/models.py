@@ -130,6 +130,8 @@ class Draft(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set once sent: the draft stays, so a second "Send" (a double click) finds what it sent.
+    submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id", ondelete="SET NULL"))
 
     invitation: Mapped[Invitation | None] = relationship()
 

@@ -211,3 +211,95 @@ def test_emergency_stop_through_a_clinic_link(db_app: Flask, db_client: FlaskCli
     assert "Call 911 now" in text_of(patient.get("/emergency"))
     for url in ("/questions/cause", "/check-answers", "/result"):
         assert patient.get(url).headers["Location"] == "/emergency"
+
+
+def _invited_patient(db_app: Flask, db_client: FlaskClient, days: str = "30") -> tuple[FlaskClient, str]:
+    """A patient who opened a clinic link and answered everything, up to the Send button."""
+    make_staff(db_app)
+    sign_in(db_client)
+    link = make_invitation(db_client, days=days)
+    patient = db_app.test_client()
+    patient.post(link, data={"csrf_token": csrf_token(text_of(patient.get(link)))})
+    walk(patient, db_app.extensions["checker.rules"], VIGNETTES[4]["answers"])
+    return patient, link
+
+
+def count_submissions(db_app: Flask) -> int:
+    with db_app.app_context():
+        return len(db.session.scalars(select(Submission)).all())
+
+
+def test_send_twice_shows_what_was_sent(db_app: Flask, db_client: FlaskClient) -> None:
+    patient, _ = _invited_patient(db_app, db_client)
+    check = text_of(patient.get("/check-answers"))
+    cookie = patient.get_cookie("session")
+    assert cookie is not None
+    first = patient.post("/send", data={"csrf_token": csrf_token(check)})
+    assert first.headers["Location"] == "/result"
+    patient.set_cookie("session", cookie.value)  # the second click left before the first's answer came back
+    second = patient.post("/send", data={"csrf_token": csrf_token(check)})
+    assert second.headers["Location"] == "/result"
+    assert "Your answers were sent to Facial Nerve Clinic" in text_of(patient.get("/result"))
+    assert count_submissions(db_app) == 1
+
+
+def test_send_at_the_same_moment_twice_is_no_error(db_app: Flask, db_client: FlaskClient) -> None:
+    import threading
+
+    patient, _ = _invited_patient(db_app, db_client)
+    check = text_of(patient.get("/check-answers"))
+    cookie = patient.get_cookie("session")
+    assert cookie is not None
+    statuses: list[str] = []
+
+    def click() -> None:
+        browser = db_app.test_client()
+        browser.set_cookie("session", cookie.value)
+        response = browser.post("/send", data={"csrf_token": csrf_token(check)})
+        statuses.append(response.headers.get("Location", str(response.status_code)))
+
+    clicks = [threading.Thread(target=click) for _ in range(2)]
+    for thread in clicks:
+        thread.start()
+    for thread in clicks:
+        thread.join()
+    assert statuses == ["/result", "/result"]
+    assert count_submissions(db_app) == 1
+
+
+def test_a_started_check_can_be_sent_after_the_link_expires(db_app: Flask, db_client: FlaskClient) -> None:
+    patient, link = _invited_patient(db_app, db_client, days="1")
+    with db_app.app_context():
+        invitation = db.session.scalar(select(Invitation))
+        assert invitation is not None
+        invitation.expires_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+    assert db_app.test_client().get(link).status_code == 200  # the link still brings back the started answers
+    check = text_of(patient.get("/check-answers"))
+    assert patient.post("/send", data={"csrf_token": csrf_token(check)}).headers["Location"] == "/result"
+    assert count_submissions(db_app) == 1
+    assert db_app.test_client().get(link).status_code == 410  # and once sent, it is used
+
+
+def test_an_expired_link_never_started_says_so(db_app: Flask, db_client: FlaskClient) -> None:
+    make_staff(db_app)
+    sign_in(db_client)
+    link = make_invitation(db_client, days="1")
+    with db_app.app_context():
+        invitation = db.session.scalar(select(Invitation))
+        assert invitation is not None
+        invitation.expires_at = utcnow() - timedelta(hours=1)
+        db.session.commit()
+    expired = db_app.test_client().get(link)
+    assert expired.status_code == 410
+    assert "This link has expired" in text_of(expired)
+
+
+def test_saving_a_clinic_check_says_when_the_link_was_for(db_app: Flask, db_client: FlaskClient) -> None:
+    make_staff(db_app)
+    sign_in(db_client)
+    link = make_invitation(db_client, days="2")
+    patient = db_app.test_client()
+    patient.post(link, data={"csrf_token": csrf_token(text_of(patient.get(link)))})
+    post_page(patient, "safety", {**VIGNETTES[4]["answers"], "action": "save"})
+    assert "link was made to be used by" in text_of(patient.get("/saved"))

@@ -40,6 +40,9 @@ def current_draft() -> Draft | None:
             draft = db.session.scalar(select(Draft).where(Draft.token_hash == token_hash(token)))
             if draft is not None and draft.expires_at <= utcnow():
                 draft = None
+            if draft is not None and draft.submission_id is not None:
+                g.sent_submission_id = draft.submission_id  # already sent: a second "Send" finds it
+                draft = None
             if draft is None:
                 session.pop(DRAFT_KEY, None)
             else:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import redirect, render_template, session, url_for
+from flask import g, redirect, render_template, session, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from ..db import db, utcnow
@@ -39,34 +40,46 @@ def invitation(token: str) -> Response | tuple[str, int] | str:
     if found is None:
         return render_template("questionnaire/link_problem.html", problem="unknown"), 404
     status = found.status(utcnow())
-    if status != "waiting":
+    earlier = db.session.scalar(
+        select(Draft).where(Draft.invitation_id == found.id, Draft.expires_at > utcnow(), Draft.submission_id.is_(None))
+    )
+    # An expired link still brings back a check started in time: started answers are never lost.
+    if status != "waiting" and not (status == "expired" and earlier is not None):
         return render_template("questionnaire/link_problem.html", problem=status), 410
     draft = current_draft()
     mine = draft is not None and draft.invitation_id == found.id
     form = ActionForm()
     if form.validate_on_submit():
         if not mine:
-            earlier = db.session.scalar(
-                select(Draft).where(Draft.invitation_id == found.id, Draft.expires_at > utcnow())
-            )
             if earlier is not None:
                 continue_draft(earlier)  # the link is the key: it brings back answers from any browser
             else:
                 start_draft(found)
         blocker = first_incomplete(current_rules(), saved_answers())
         return redirect(page_url(blocker) if blocker else url_for("questionnaire.check_answers"))
-    return render_template("questionnaire/invitation.html", form=form, started=mine)
+    return render_template("questionnaire/invitation.html", form=form, started=mine or earlier is not None)
 
 
 @bp.post("/send")
 def send() -> Response | tuple[str, int]:
-    """Send the answers to the clinic that invited this person: one transaction."""
+    """Send the answers to the clinic that invited this person: one transaction, once.
+
+    A second "Send" (a double click, or a page sent again) shows what was sent. A check
+    started before the link expired can still be sent after.
+    """
     draft = current_draft()
-    if not ActionForm().validate_on_submit() or draft is None or draft.invitation is None:
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("questionnaire.check_answers"))
+    if draft is None and g.get("sent_submission_id"):
+        return _show_sent(db.session.get(Submission, g.sent_submission_id))
+    if draft is None or draft.invitation is None:
         return redirect(url_for("questionnaire.check_answers"))
     invitation = draft.invitation
-    if invitation.status(utcnow()) != "waiting":
-        return render_template("questionnaire/link_problem.html", problem=invitation.status(utcnow())), 410
+    if invitation.used_at is not None:
+        db.session.refresh(draft)  # sent a moment ago by this same draft (another click)?
+        if draft.submission_id is not None:
+            return _show_sent(db.session.get(Submission, draft.submission_id))
+        return render_template("questionnaire/link_problem.html", problem="used"), 410
     rules = current_rules()
     answers = saved_answers()
     try:
@@ -76,10 +89,22 @@ def send() -> Response | tuple[str, int]:
     submission = Submission.of(answers, result, invitation_id=invitation.id, started_at=draft.created_at)
     invitation.used_at = utcnow()
     db.session.add(submission)
-    db.session.delete(draft)
-    db.session.commit()
+    try:
+        db.session.flush()
+        draft.submission_id = submission.id
+        db.session.commit()
+    except IntegrityError:  # the same answers sent at the same moment by a second click
+        db.session.rollback()
+        return _show_sent(db.session.scalar(select(Submission).where(Submission.invitation_id == invitation.id)))
+    return _show_sent(submission)
+
+
+def _show_sent(submission: Submission | None) -> Response:
+    """The result of what was sent, with the note that the clinic has it."""
+    if submission is None:
+        return redirect(url_for("questionnaire.check_answers"))
     session.pop(DRAFT_KEY, None)
-    session[ANSWERS_KEY] = answers  # the person can still read their result
+    session[ANSWERS_KEY] = dict(submission.answers)  # the person can still read their result
     session[SENT_KEY] = submission.id
     return redirect(url_for("questionnaire.result"))
 

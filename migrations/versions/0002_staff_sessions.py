@@ -1,5 +1,5 @@
 """Server-side staff sessions, one row per refused sign-in (replacing the racy counter), roles,
-two-factor sign-in
+two-factor sign-in, sent drafts kept
 
 Revision ID: 0002
 Revises: 0001
@@ -49,11 +49,19 @@ def upgrade():
         batch.add_column(sa.Column('recovery_codes', sa.JSON(), nullable=False, server_default='[]'))
     with op.batch_alter_table('audit_event') as batch:
         batch.alter_column('target', existing_type=sa.String(length=60), type_=sa.String(length=200))
+    with op.batch_alter_table('draft') as batch:
+        batch.add_column(sa.Column('submission_id', sa.Integer(), nullable=True))
+        batch.create_foreign_key(
+            op.f('fk_draft_submission_id_submission'), 'submission', ['submission_id'], ['id'], ondelete='SET NULL'
+        )
     # The accounts made before roles existed ran the whole clinic side: they stay able to.
     op.execute("UPDATE staff_user SET role = 'admin'")
 
 
 def downgrade():
+    with op.batch_alter_table('draft') as batch:
+        batch.drop_constraint(op.f('fk_draft_submission_id_submission'), type_='foreignkey')
+        batch.drop_column('submission_id')
     with op.batch_alter_table('audit_event') as batch:
         batch.alter_column('target', existing_type=sa.String(length=200), type_=sa.String(length=60))
     with op.batch_alter_table('staff_user') as batch:
