@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from flask import Flask
 
 from .config import PROJECT_ROOT, StartupError, configure
 from .engine import RulesError, load_rules
-from .rules import RULES_KEY
+from .rules import RULES_KEY, RULES_TEXT_KEY
 
 __all__ = ["create_app"]
 
@@ -60,6 +61,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def register_rules(app: Flask) -> None:
     """Load, check and compile the rules once; a broken file stops the app here."""
     try:
-        app.extensions[RULES_KEY] = load_rules(app.config["RULES_PATH"])
+        rules = load_rules(app.config["RULES_PATH"])
     except RulesError as exc:
         raise StartupError(f"the rules file has problems; the app cannot start:\n{exc}") from None
+    with open(app.config["RULES_PATH"], "rb") as fh:
+        data = fh.read()
+    if hashlib.sha256(data).hexdigest() != rules.sha256:
+        raise StartupError("the rules file changed while it was being loaded: start the app again")
+    app.extensions[RULES_KEY] = rules
+    app.extensions[RULES_TEXT_KEY] = data.decode("utf-8")

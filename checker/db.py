@@ -68,8 +68,13 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
+def database_url(config: Any) -> str:
+    """The configured database, or SQLite in the instance folder."""
+    return str(config.get("DATABASE_URL") or f"sqlite:///{PROJECT_ROOT / 'instance' / 'checker.db'}")
+
+
 def init_app(app: Flask) -> None:
-    url = app.config.get("DATABASE_URL") or f"sqlite:///{PROJECT_ROOT / 'instance' / 'checker.db'}"
+    url = database_url(app.config)
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     options: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):

@@ -182,6 +182,17 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
         return stored_result(self.answers, self.result, self.rules_version, self.rules_sha256, current)
 
 
+class RulesText(db.Model):  # type: ignore[name-defined,misc]
+    """A rules file that produced a stored result, byte for byte, so its words stay available."""
+
+    __tablename__ = "rules_text"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(40))
+    text: Mapped[str] = mapped_column(Text)
+    first_used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ConsultationRequest(db.Model):  # type: ignore[name-defined,misc]
     """A person's request to be contacted about an appointment."""
 

@@ -4,7 +4,8 @@ A submission keeps its answers and the result the engine gave then. Staff pages,
 FHIR exports draw outcome, triage, red flags, SAQ and reasons from that stored result. The
 words around them (questions, flag and stage names) come from the rule set that produced
 it: today's when the sha256 matches, else a shipped copy of that earlier file
-(``checker/rules_archive/``), else today's with the bare id for anything it no longer knows.
+(``checker/rules_archive/``) or the copy kept in the database when the first result it made
+was stored, else today's with the bare id for anything it no longer knows.
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from .db import db, utcnow
 from .engine import (
     AnswerErrors,
     Outcome,
@@ -33,6 +38,8 @@ from .engine import (
     plan,
 )
 from .engine.conditions import All
+from .models import RulesText, Submission
+from .rules import current_rules_text
 
 ARCHIVE = Path(__file__).parent / "rules_archive"
 
@@ -130,9 +137,30 @@ def _reason(part: Mapping[str, Any]) -> Reason | None:
     return Reason(part["rule"], part["template"], filled)
 
 
+def new_submission(answers: dict[str, Any], result: Result, **fields: Any) -> Submission:
+    """A submission to store (the caller adds and commits), with its rules file kept beside it."""
+    keep_rules_text(result.rules)
+    return Submission.of(answers, result, **fields)
+
+
+def keep_rules_text(rules: RuleSet) -> None:
+    """Keep the text of the running rules file once, in the caller's transaction.
+
+    An insert that does nothing when the file is already there, so two first submissions at
+    the same moment do not clash.
+    """
+    values = {"sha256": rules.sha256, "version": rules.version, "text": current_rules_text(), "first_used_at": utcnow()}
+    dialect = db.session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        db.session.execute(insert(RulesText).values(**values).on_conflict_do_nothing())
+    elif db.session.get(RulesText, rules.sha256) is None:
+        db.session.add(RulesText(**values))
+
+
 def _wording(current: RuleSet, version: str, sha256: str, result: Mapping[str, Any]) -> RuleSet:
     """The rule set that produced a result, or today's, knowing every id the result names."""
-    rules = current if sha256 == current.sha256 else archived_rules().get(sha256, current)
+    rules = current if sha256 == current.sha256 else archived_rules().get(sha256) or _kept_rules(sha256) or current
     missing_flags = [f for f in result.get("red_flags") or () if f not in {x.id for x in rules.red_flags}]
     outcome = result.get("outcome")
     triage = str(result.get("triage"))
@@ -150,6 +178,20 @@ def _wording(current: RuleSet, version: str, sha256: str, result: Mapping[str, A
         triage_levels=rules.triage_levels
         + ((TriageLevel(triage, triage, False),) if triage not in {t.id for t in rules.triage_levels} else ()),
     )
+
+
+def _kept_rules(sha256: str) -> RuleSet | None:
+    """The rules file kept in the database for this sha256, compiled, if it still compiles."""
+    kept = db.session.get(RulesText, sha256)
+    return _compiled(kept.text, kept.sha256) if kept is not None else None
+
+
+@lru_cache(maxsize=16)
+def _compiled(text: str, sha256: str) -> RuleSet | None:
+    try:
+        return load_rules_text(text, f"rules {sha256[:12]}", sha256)
+    except RulesError:
+        return None  # today's engine cannot read it: today's words are used instead
 
 
 @lru_cache(maxsize=1)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -146,3 +148,68 @@ def test_a_damaged_stored_result_still_opens(db_app: Flask, db_client: FlaskClie
         assert db_client.get(f"/staff/submissions/{record_id}{suffix}").status_code == 200
     html = db_client.get(f"/staff/submissions/{record_id}").get_data(as_text=True)
     assert "The weakness started between 6 and 12 months ago" in html  # the stored text, as shown then
+
+
+def test_the_rules_file_is_kept_with_the_first_result_it_makes(db_app: Flask, db_client: FlaskClient) -> None:
+    from sqlalchemy import select
+
+    from checker.models import RulesText
+    from checker.stored import new_submission
+
+    rules = db_app.extensions["checker.rules"]
+    answers = {**ANSWERS_2026_1, "eye_closure": "yes"}
+    with db_app.app_context():
+        for _ in range(2):
+            db.session.add(new_submission(answers, assess(rules, answers)))
+            db.session.commit()
+        kept = db.session.scalars(select(RulesText)).all()
+        assert [(k.sha256, k.version) for k in kept] == [(rules.sha256, "2026.2")]
+        assert hashlib.sha256(kept[0].text.encode()).hexdigest() == rules.sha256  # the file, byte for byte
+
+
+def test_a_rules_file_known_only_to_the_database_still_words_its_submissions(
+    db_app: Flask, db_client: FlaskClient
+) -> None:
+    """A clinic's own edited file, long replaced: its words come back from the database."""
+    from checker.engine import load_rules_text
+    from checker.models import RulesText
+
+    current_text = db_app.extensions["checker.rules_text"]
+    edited = current_text.replace("Does the eye on the weak side close all the way?", "Can you shut that eye fully?")
+    old = load_rules_text(edited, "clinic-rules.yaml")
+    answers = {**ANSWERS_2026_1, "eye_closure": "yes"}
+    with db_app.app_context():
+        db.session.add(RulesText(sha256=old.sha256, version=old.version, text=edited))
+        db.session.add(Submission.of(answers, assess(old, answers)))
+        db.session.commit()
+    make_staff(db_app)
+    sign_in(db_client)
+    html = db_client.get("/staff/submissions/1").get_data(as_text=True)
+    assert "Can you shut that eye fully?" in html
+
+
+def test_rules_check_against_the_database_lists_what_would_read_differently(db_app: Flask, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    url = db_app.config["SQLALCHEMY_DATABASE_URI"]
+    store_as_2026_1(db_app)
+    rules = db_app.extensions["checker.rules"]
+    answers = {**ANSWERS_2026_1, "eye_closure": "yes"}
+    with db_app.app_context():
+        same = Submission.of(answers, assess(rules, answers))
+        changed = Submission.of(answers, assess(rules, answers))
+        changed.result = {**changed.result, "outcome": "stage-2"}
+        db.session.add_all([same, changed])
+        db.session.commit()
+    env = {**os.environ, "CHECKER_DATABASE_URL": url}
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "checker", "rules", "check", "--against-database"],
+        env=env, capture_output=True, text=True, timeout=120, cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert lines[1] == "submission 1 (rules 2026.1): needs answers it does not have or does not accept: eye_closure"
+    assert lines[2] == "submission 3 (rules 2026.2): outcome stage-2 -> stage-3"
+    assert lines[3] == "3 stored submissions: 1 read the same, 2 differently"

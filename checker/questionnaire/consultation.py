@@ -22,6 +22,7 @@ from ..limits import configured, limiter
 from ..mail import notify_clinic
 from ..models import ConsultationRequest, Submission
 from ..rules import current_rules
+from ..stored import new_submission
 from ..urls import external_url
 from .journey import SENT_KEY, saved_answers
 from .views import bp
@@ -88,7 +89,7 @@ def _submission_for_request() -> int | Submission | None:
         result = assess(rules, answers)
     except AnswerErrors:
         return None
-    return Submission.of(answers, result)
+    return new_submission(answers, result)
 
 
 @bp.route("/request-consultation", methods=["GET", "POST"])

@@ -11,6 +11,7 @@ from ..db import db, utcnow
 from ..engine import AnswerErrors, assess
 from ..models import Draft, Invitation, Submission, token_hash
 from ..rules import current_rules
+from ..stored import new_submission
 from ..urls import external_url
 from .forms import ActionForm
 from .journey import (
@@ -86,7 +87,7 @@ def send() -> Response | tuple[str, int]:
         result = assess(rules, answers)
     except AnswerErrors:
         return redirect(url_for("questionnaire.check_answers"))
-    submission = Submission.of(answers, result, invitation_id=invitation.id, started_at=draft.created_at)
+    submission = new_submission(answers, result, invitation_id=invitation.id, started_at=draft.created_at)
     invitation.used_at = utcnow()
     db.session.add(submission)
     try:

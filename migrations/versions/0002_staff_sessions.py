@@ -1,5 +1,6 @@
 """Server-side staff sessions, one row per refused sign-in (replacing the racy counter), roles,
-two-factor sign-in, sent drafts kept
+two-factor sign-in, sent drafts kept, the rules text of
+every stored result
 
 Revision ID: 0002
 Revises: 0001
@@ -39,6 +40,13 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sign_in_failure'))
     )
     op.create_index('ix_sign_in_failure_account_at', 'sign_in_failure', ['account', 'at'], unique=False)
+    op.create_table('rules_text',
+    sa.Column('sha256', sa.String(length=64), nullable=False),
+    sa.Column('version', sa.String(length=40), nullable=False),
+    sa.Column('text', sa.Text(), nullable=False),
+    sa.Column('first_used_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('sha256', name=op.f('pk_rules_text'))
+    )
     with op.batch_alter_table('staff_user') as batch:
         batch.drop_column('failed_sign_ins')
         batch.drop_column('locked_until')
@@ -59,6 +67,7 @@ def upgrade():
 
 
 def downgrade():
+    op.drop_table('rules_text')
     with op.batch_alter_table('draft') as batch:
         batch.drop_constraint(op.f('fk_draft_submission_id_submission'), type_='foreignkey')
         batch.drop_column('submission_id')
