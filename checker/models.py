@@ -78,6 +78,19 @@ class StaffSession(db.Model):  # type: ignore[name-defined,misc]
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class PasswordLink(db.Model):  # type: ignore[name-defined,misc]
+    """A one-time link for a staff member to set their own password (new account or reset)."""
+
+    __tablename__ = "password_link"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    staff: Mapped[StaffUser] = relationship()
+
+
 class SignInFailure(db.Model):  # type: ignore[name-defined,misc]
     """A refused sign-in: one row each, so parallel attempts are all counted.
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -166,3 +168,57 @@ def test_accounts_made_before_roles_become_admins(database_url: str, tmp_path: o
         assert (user.email, user.role, user.active) == ("old@clinic.example", "admin", True)
         db.session.remove()
         db.engine.dispose()
+
+
+def _admin_client(app: Flask) -> FlaskClient:
+    make_staff(app)  # the first account: admin
+    client = app.test_client()
+    sign_in(client)
+    return client
+
+
+def test_an_admin_adds_an_account_whose_owner_sets_the_password(db_app: Flask) -> None:
+    admin = _admin_client(db_app)
+    page = admin.get("/staff/accounts").get_data(as_text=True)
+    made = admin.post(
+        "/staff/accounts", data={"csrf_token": csrf_token(page), "email": "New@Clinic.Example", "role": "staff"}
+    )
+    assert made.status_code == 302
+    shown = admin.get(made.headers["Location"]).get_data(as_text=True)
+    link = re.search(r'id="password-link" type="text" value="https?://[^/"]+(/staff/set-password/[^"]+)"', shown)
+    assert link
+    assert 'id="password-link"' not in admin.get(made.headers["Location"]).get_data(as_text=True)  # shown once
+    owner = db_app.test_client()
+    form = owner.get(link.group(1)).get_data(as_text=True)
+    assert "For the staff account new@clinic.example." in form
+    mismatch = owner.post(link.group(1), data={"csrf_token": csrf_token(form), "password": GOOD, "again": GOOD + "x"})
+    assert "The two passwords are not the same" in mismatch.get_data(as_text=True)
+    weak = owner.post(link.group(1), data={"csrf_token": csrf_token(form), "password": "a" * 12, "again": "a" * 12})
+    assert "too easy to guess" in weak.get_data(as_text=True)
+    done = owner.post(link.group(1), data={"csrf_token": csrf_token(form), "password": GOOD, "again": GOOD})
+    assert done.headers["Location"] == "/staff/sign-in"
+    assert sign_in(owner, email="new@clinic.example", password=GOOD).status_code == 302
+    assert db_app.test_client().get(link.group(1)).status_code == 410  # used once
+    assert "made a password link" in audit_actions(db_app)
+
+
+def test_admin_actions_on_an_account(db_app: Flask) -> None:
+    admin = _admin_client(db_app)
+    with db_app.app_context():
+        from checker.clinic.accounts import create_staff
+
+        helper = create_staff("helper@clinic.example", GOOD, "staff").id
+    other = db_app.test_client()
+    sign_in(other, email="helper@clinic.example", password=GOOD)
+    assert other.get("/staff/accounts").status_code == 403  # staff do not manage accounts
+    page = admin.get(f"/staff/accounts/{helper}").get_data(as_text=True)
+    admin.post(f"/staff/accounts/{helper}/disable", data={"csrf_token": csrf_token(page)})
+    assert other.get("/staff/").status_code == 302  # signed out at once
+    assert "Disabled" in admin.get(f"/staff/accounts/{helper}").get_data(as_text=True)
+    with db_app.app_context():
+        me = db.session.scalar(select(StaffUser.id).where(StaffUser.email == "nurse@clinic.example"))
+    demote = admin.post(f"/staff/accounts/{me}/make-staff", data={"csrf_token": csrf_token(page)})
+    assert "without an admin" in admin.get(demote.headers["Location"]).get_data(as_text=True)
+    assert admin.post(f"/staff/accounts/{helper}/explode", data={"csrf_token": csrf_token(page)}).status_code == 404
+    assert admin.post(f"/staff/accounts/{helper}/enable", data={}).status_code == 302  # no token: nothing done
+    assert "Disabled" in admin.get(f"/staff/accounts/{helper}").get_data(as_text=True)

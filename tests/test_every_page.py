@@ -204,6 +204,10 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]
     assert post_page(clients["stopped"], "safety", {"rf_stroke_signs": "yes"}).headers["Location"] == "/emergency"
     unused = make_invitation(staff, label="Fri 6 Dec")
     with app.app_context():
+        from checker.clinic.accounts import create_staff, password_link
+
+        newcomer = create_staff("newcomer@clinic.example", "quiet lantern meadow fox", "staff")
+        newcomer_id, password_token = newcomer.id, password_link(newcomer, None)
         submission = db.session.scalar(select(Submission.id))
         consultation = db.session.scalar(select(ConsultationRequest.id))
         invitation = db.session.scalar(select(Invitation.id))
@@ -214,6 +218,8 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]
         "invitation_token": unused.split("/")[-1],
         "resume_token": resume.group(0).split("/")[-1],
         "filename": "checker.css",
+        "staff_id": str(newcomer_id),
+        "password_token": password_token,
     }
     yield Site(app, clients, args, inbox)
     with app.app_context():
@@ -224,7 +230,7 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]
 def _who(endpoint: str) -> str:
     if endpoint == "clinic.second_step":
         return "enrolling"
-    if endpoint.startswith("clinic."):
+    if endpoint.startswith("clinic.") and endpoint != "clinic.set_password":
         return "staff"
     return {
         "questionnaire.emergency": "stopped",
@@ -232,6 +238,7 @@ def _who(endpoint: str) -> str:
         "questionnaire.request_sent": "patient",
         "questionnaire.invitation": "fresh",
         "questionnaire.resume": "fresh",
+        "clinic.set_password": "fresh",
     }.get(endpoint, "walker")
 
 
@@ -250,7 +257,9 @@ def _urls(site: Site) -> list[tuple[str, str]]:
             if name == "page_id":
                 choices[name] = [p.id for p in rules.pages]
             elif name == "token":
-                key = "resume_token" if "resume" in rule.endpoint else "invitation_token"
+                key = {"questionnaire.resume": "resume_token", "clinic.set_password": "password_token"}.get(
+                    rule.endpoint, "invitation_token"
+                )
                 choices[name] = [site.args[key]]
             else:
                 assert name in site.args, f"{rule.endpoint}: the test does not know how to open <{name}>"

@@ -8,14 +8,15 @@ command-line argument.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import delete, select
 from zxcvbn import zxcvbn
 
-from ..db import db
-from ..models import AuditEvent, SignInFailure, StaffUser, token_hash
+from ..db import db, utcnow
+from ..models import AuditEvent, PasswordLink, SignInFailure, StaffUser, new_token, token_hash
 from .auth import end_all_sessions, hasher
 
 MIN_PASSWORD_LENGTH = 12
@@ -92,6 +93,51 @@ def create_staff(email: str, password: str, role: str | None = None, by: StaffUs
     record(f"created {role} account", user, by)
     db.session.commit()
     return user
+
+
+LINK_HOURS = 24
+UNUSABLE = "!"  # a password hash nothing matches: the account waits for its owner to set one
+
+
+def invite_staff(email: str, role: str, by: StaffUser) -> tuple[StaffUser, str]:
+    """A new account with no password yet, and a one-time link for its owner to set one."""
+    email = checked_email(email)
+    if role not in ROLES:
+        raise ValueError(f"the role must be one of: {', '.join(ROLES)}")
+    if db.session.scalar(select(StaffUser).where(StaffUser.email == email)) is not None:
+        raise ValueError(f"there is already a staff account for {email}")
+    user = StaffUser(email=email, password_hash=UNUSABLE, role=role)
+    db.session.add(user)
+    db.session.flush()
+    record(f"created {role} account", user, by)
+    return user, password_link(user, by)
+
+
+def password_link(user: StaffUser, by: StaffUser | None) -> str:
+    """A one-time token to set the password (earlier links stop working); the caller commits."""
+    db.session.execute(delete(PasswordLink).where(PasswordLink.staff_id == user.id))
+    token = new_token()
+    db.session.add(
+        PasswordLink(token_hash=token_hash(token), staff_id=user.id, expires_at=utcnow() + timedelta(hours=LINK_HOURS))
+    )
+    record("made a password link", user, by)
+    db.session.commit()
+    return token
+
+
+def link_owner(token: str) -> StaffUser | None:
+    """The account a password link is for, while the link is good."""
+    if not 20 <= len(token) <= 100:
+        return None
+    link = db.session.scalar(select(PasswordLink).where(PasswordLink.token_hash == token_hash(token)))
+    owner: StaffUser | None = link.staff if link is not None and link.expires_at > utcnow() else None
+    return owner if owner is not None and owner.active else None
+
+
+def use_password_link(user: StaffUser, password: str) -> None:
+    """Set the password from a link, which then stops working."""
+    db.session.execute(delete(PasswordLink).where(PasswordLink.staff_id == user.id))
+    set_password(user, password, by=user)
 
 
 def set_password(user: StaffUser, password: str, by: StaffUser | None = None) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, PasswordField, StringField
+from wtforms import EmailField, IntegerField, PasswordField, RadioField, StringField
+from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from .accounts import MAX_PASSWORD_LENGTH
@@ -53,3 +54,25 @@ class InvitationForm(FlaskForm):  # type: ignore[misc]
 
 class ActionForm(FlaskForm):  # type: ignore[misc]
     """A button that changes something: only its CSRF token."""
+
+
+class NewAccountForm(FlaskForm):  # type: ignore[misc]
+    email = EmailField(_l("Email address"), validators=[InputRequired(_l("Enter an email address")), Length(max=254)])
+    role = RadioField(
+        _l("Role"),
+        choices=[
+            SelectChoice("staff", _l("Staff: invitations and the inbox")),
+            SelectChoice("admin", _l("Admin: also staff accounts and the audit log")),
+        ],
+        default="staff",
+        validators=[InputRequired(_l("Choose a role"))],
+    )
+
+
+class SetPasswordForm(FlaskForm):  # type: ignore[misc]
+    password = PasswordField(
+        _l("New password"),
+        description=_l("12 characters or more. A few unrelated words are easy to remember and hard to guess."),
+        validators=[InputRequired(_l("Enter a password"))],
+    )
+    again = PasswordField(_l("The same password again"), validators=[InputRequired(_l("Enter the password again"))])

@@ -40,6 +40,16 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sign_in_failure'))
     )
     op.create_index('ix_sign_in_failure_account_at', 'sign_in_failure', ['account', 'at'], unique=False)
+    op.create_table('password_link',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_user.id'], name=op.f('fk_password_link_staff_id_staff_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_password_link')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_password_link_token_hash'))
+    )
+    op.create_index(op.f('ix_password_link_staff_id'), 'password_link', ['staff_id'], unique=False)
     op.create_table('rules_text',
     sa.Column('sha256', sa.String(length=64), nullable=False),
     sa.Column('version', sa.String(length=40), nullable=False),
@@ -68,6 +78,8 @@ def upgrade():
 
 def downgrade():
     op.drop_table('rules_text')
+    op.drop_index(op.f('ix_password_link_staff_id'), table_name='password_link')
+    op.drop_table('password_link')
     with op.batch_alter_table('draft') as batch:
         batch.drop_constraint(op.f('fk_draft_submission_id_submission'), type_='foreignkey')
         batch.drop_column('submission_id')

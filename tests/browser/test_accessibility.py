@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -99,6 +100,16 @@ def every_page(
     yield "consultation request (staff)", staff_page
     staff_page.goto(live.url + "/staff/audit")
     yield "audit log", staff_page
+    staff_page.goto(live.url + "/staff/accounts")
+    yield "staff accounts", staff_page
+    staff_page.fill("#email", f"helper-{secrets.token_hex(4)}@clinic.example")
+    submit(staff_page, "main form button[type=submit]")
+    yield "account with its password link", staff_page
+    setter = new_context(browser, width=width, locale=locale)
+    setting = setter.new_page()
+    setting.goto(staff_page.input_value("#password-link"))
+    yield "set a password", setting
+    setter.close()
     staff_context.close()
 
 
