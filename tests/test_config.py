@@ -113,18 +113,29 @@ def test_mail_needs_a_base_url_for_its_links() -> None:
         create_app({"SECRET_KEY": "x", "MAIL_SERVER": "127.0.0.1", "CLINIC_EMAIL": "desk@clinic.example"})
 
 
-def test_gunicorn_reports_a_bad_setting_in_one_line_and_stops(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [("SIGN_IN_ATTEMPTS", "abc", "CHECKER_SIGN_IN_ATTEMPTS must be a whole number"),
+     ("RULES_PATH", "BROKEN", "the rules file has problems; the app cannot start")],
+)  # fmt: skip
+def test_gunicorn_reports_a_bad_start_without_a_traceback(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
     import os
     import subprocess
     import sys
 
     root = Path(__file__).resolve().parent.parent
+    if value == "BROKEN":
+        broken = tmp_path / "rules.yaml"
+        broken.write_text((root / "rules.yaml").read_text(encoding="utf-8").replace("at_least: 4", "at_least: four"))
+        value = str(broken)
     gunicorn = Path(sys.executable).parent / "gunicorn"
-    env = {**os.environ, "CHECKER_SIGN_IN_ATTEMPTS": "abc", "CHECKER_BIND": "127.0.0.1:0", "CHECKER_WORKERS": "1"}
+    env = {**os.environ, f"CHECKER_{variable}": value, "CHECKER_BIND": "127.0.0.1:0", "CHECKER_WORKERS": "1"}
     done = subprocess.run(
         [str(gunicorn), "-c", "gunicorn.conf.py", "checker:create_app()"],
         cwd=root, env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
-    assert "CHECKER_SIGN_IN_ATTEMPTS must be a whole number" in done.stderr
+    assert message in done.stderr

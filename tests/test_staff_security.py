@@ -148,3 +148,15 @@ def test_parallel_wrong_passwords_are_all_counted(db_app: Flask) -> None:
     assert statuses == [422] * 20
     assert failures(db_app) == 20
     assert sign_in(db_app.test_client()).status_code == 422  # the right password waits
+
+
+def test_a_cookie_forged_with_the_key_opens_nothing(db_app: Flask) -> None:
+    """Even someone holding the secret key cannot sign a way in: a session must exist on the server."""
+    make_staff(db_app)
+    forger = db_app.test_client()
+    with forger.session_transaction() as session:
+        session["_user_id"] = "1"
+        session["_fresh"] = True
+        session["staff_session"] = "a-made-up-token-of-the-right-length-000"
+    for url in ("/staff/", "/staff/audit", "/staff/accounts"):
+        assert forger.get(url).headers["Location"].startswith("/staff/sign-in"), url
