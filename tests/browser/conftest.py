@@ -36,15 +36,20 @@ class LiveServer:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
 
-@pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    folder: Path = tmp_path_factory.mktemp("browser")
-    app = create_app({**TEST_CONFIG, "DATABASE_URL": f"sqlite:///{folder / 'checker.db'}", "TESTING": False})
+def serve(folder: Path, **config: object) -> LiveServer:
+    """The app on a new SQLite database in ``folder``, with the staff account, served on loopback."""
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": f"sqlite:///{folder / 'checker.db'}", "TESTING": False, **config})
     with app.app_context():
         upgrade()
     make_staff(app, *STAFF)
     server = LiveServer(app)
     server.thread.start()
+    return server
+
+
+@pytest.fixture(scope="session")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    server = serve(tmp_path_factory.mktemp("browser"))
     yield server
     server.server.shutdown()
 

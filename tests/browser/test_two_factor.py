@@ -8,27 +8,16 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from flask_migrate import upgrade
 from playwright.sync_api import Browser, expect
 
-from checker import create_app
-
-from ..conftest import TEST_CONFIG, make_staff
-from .conftest import STAFF, LiveServer, new_context
+from .conftest import STAFF, LiveServer, new_context, serve
 from .pages import StaffArea, submit
 from .test_accessibility import problems_on
 
 
 @pytest.fixture
 def required_live(tmp_path: Path) -> Iterator[LiveServer]:
-    app = create_app(
-        {**TEST_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'two.db'}", "TESTING": False, "TWO_FACTOR": "required"}
-    )
-    with app.app_context():
-        upgrade()
-    make_staff(app, *STAFF)
-    server = LiveServer(app)
-    server.thread.start()
+    server = serve(tmp_path, TWO_FACTOR="required")
     yield server
     server.server.shutdown()
 
