@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from checker.db import db, utcnow
 from checker.engine import RuleSet
-from checker.models import AuditEvent, Invitation, Submission
+from checker.models import AuditEvent, Draft, Invitation, Submission
 
 from .conftest import VIGNETTES, csrf_token, make_staff, post_page, sign_in, walk
 
@@ -242,6 +242,8 @@ def test_send_twice_shows_what_was_sent(db_app: Flask, db_client: FlaskClient) -
     assert second.headers["Location"] == "/result"
     assert "Your answers were sent to Facial Nerve Clinic" in text_of(patient.get("/result"))
     assert count_submissions(db_app) == 1
+    with db_app.app_context():
+        assert [d.answers for d in db.session.scalars(select(Draft))] == [{}]  # no second copy of the answers
 
 
 def test_send_at_the_same_moment_twice_is_no_error(db_app: Flask, db_client: FlaskClient) -> None:

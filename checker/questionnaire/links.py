@@ -93,6 +93,7 @@ def send() -> Response | tuple[str, int]:
     try:
         db.session.flush()
         draft.submission_id = submission.id
+        draft.answers = {}  # they live in the submission now: no second copy waits for the purge
         db.session.commit()
     except IntegrityError:  # the same answers sent at the same moment by a second click
         db.session.rollback()
