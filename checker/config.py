@@ -43,6 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "STAFF_SESSION_HOURS": 12,  # and this long after sign-in, whatever happens
     "TWO_FACTOR": None,  # "required" (production's default) or "optional" (development's)
     "CLINIC_EMAIL": "",  # where new consultation requests are announced (needs MAIL_SERVER)
+    "CLINIC_LANGUAGE": "en",  # the language of the clinic's emails, whatever the patient's
     "ACCESSIBILITY_CONTACT": "",  # an email or phone for access problems (default: the clinic's)
     "BASE_URL": "",  # e.g. https://selfcheck.clinic.example: links in emails and copied links start here
     "MAIL_SERVER": "",
@@ -187,6 +188,11 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config["TWO_FACTOR"] = "required" if app.config["ENV"] == "production" else "optional"
     if app.config["TWO_FACTOR"] not in ("required", "optional"):
         raise StartupError(f"CHECKER_TWO_FACTOR must be 'required' or 'optional', not {app.config['TWO_FACTOR']!r}")
+    if app.config["CLINIC_LANGUAGE"] not in app.config["LANGUAGES"]:
+        raise StartupError(
+            f"CHECKER_CLINIC_LANGUAGE must be one of {', '.join(app.config['LANGUAGES'])}, "
+            f"not {app.config['CLINIC_LANGUAGE']!r}"
+        )
     if app.config["LOG_FORMAT"] not in ("text", "json"):
         raise StartupError(f"CHECKER_LOG_FORMAT must be 'text' or 'json', not {app.config['LOG_FORMAT']!r}")
     if app.config["ENV"] == "production":

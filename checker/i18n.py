@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from babel.lists import format_list
 from babel.support import NullTranslations
 from flask import Flask, current_app, g, request, session, url_for
@@ -67,8 +69,17 @@ def init_app(app: Flask) -> None:
     app.before_request(remember_language)
     app.jinja_env.globals.update(language_links=language_links)
     app.jinja_env.globals.update(
-        reason_text=reason_text, get_locale=get_locale, format_date=format_date, format_datetime=format_datetime
+        reason_text=reason_text,
+        get_locale=get_locale,
+        format_date=format_date,
+        format_datetime=format_datetime,
+        staff_time=staff_time,
     )
+
+
+def staff_time(moment: datetime, seconds: bool = False) -> str:
+    """A moment for staff, in the clinic's time zone, with the zone named: "3 Dec 2026, 10:30 CST"."""
+    return str(format_datetime(moment, "d MMM yyyy, HH:mm" + (":ss" if seconds else "") + " zzz"))
 
 
 def translate(text: str) -> str:

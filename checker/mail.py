@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import smtplib
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from urllib.parse import urlsplit
 
 from flask import current_app
 
@@ -19,6 +21,8 @@ def notify_clinic(subject: str, body: str) -> bool:
         return False
     config = current_app.config
     message = EmailMessage()
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = make_msgid(domain=urlsplit(str(config["BASE_URL"])).hostname or None)
     message["Subject"] = subject
     message["From"] = config["MAIL_FROM"] or config["CLINIC_EMAIL"]
     message["To"] = config["CLINIC_EMAIL"]

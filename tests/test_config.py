@@ -68,10 +68,16 @@ def test_percent_rounds_half_up(part: int, whole: int, decimals: int, expected: 
 
 
 def test_time_zone_is_checked_and_used() -> None:
+    from datetime import UTC, datetime
+
+    from checker.i18n import staff_time
+
     with pytest.raises(StartupError, match="CHECKER_TIMEZONE is not a time zone"):
         create_app({"SECRET_KEY": "x", "TIMEZONE": "Mars/Olympus"})
     app = create_app({"SECRET_KEY": "x", "TIMEZONE": "America/Chicago"})
     assert app.config["BABEL_DEFAULT_TIMEZONE"] == "America/Chicago"
+    with app.test_request_context("/"):
+        assert staff_time(datetime(2026, 12, 3, 16, 30, tzinfo=UTC)) == "3 Dec 2026, 10:30 CST"  # the zone is named
 
 
 @pytest.mark.parametrize(
@@ -96,6 +102,7 @@ def test_production_refuses_weak_or_placeholder_keys(key: str) -> None:
         ("RATE_LIMIT_API", "lots", "CHECKER_RATE_LIMIT_API must be a rate limit"),
         ("DATABASE_URL", "not a url", "CHECKER_DATABASE_URL is not a database URL"),
         ("BASE_URL", "selfcheck.example", "CHECKER_BASE_URL must be the site's address"),
+        ("CLINIC_LANGUAGE", "fr", "CHECKER_CLINIC_LANGUAGE must be one of en, es, not 'fr'"),
         ("SIGN_IN_ATEMPTS", "5", "CHECKER_SIGN_IN_ATEMPTS is not a setting \\(did you mean 'CHECKER_SIGN_IN_ATTEMPTS'"),
     ],
 )  # fmt: skip

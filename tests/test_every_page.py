@@ -168,6 +168,7 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]
             "BASE_URL": "https://selfcheck.clinic.example",
             "MAIL_PORT": port,
             "CLINIC_EMAIL": "desk@clinic.example",
+            "CLINIC_LANGUAGE": language,  # the clinic's email is checked in its language
             "CLINIC_ADDRESS": "1 Main Street",
             "CLINIC_BOOKING_URL": "https://clinic.example/book",
         }

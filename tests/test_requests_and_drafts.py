@@ -172,6 +172,8 @@ def test_clinic_is_emailed_without_personal_details(database_url: str, tmp_path:
     mail = inbox.messages[0]
     assert mail["To"] == "desk@clinic.example"
     body = mail.get_payload()
+    assert mail["Date"]
+    assert mail["Message-ID"].endswith("@selfcheck.clinic.example>")
     assert "evil.example" not in str(body)
     assert "https://selfcheck.clinic.example/staff/requests/" in str(body)
     with app.app_context():
@@ -361,3 +363,26 @@ def test_a_resume_link_never_silently_replaces_answers_in_progress(db_app: Flask
     # Once confirmed, the link the sender kept no longer opens what is typed from now on.
     db_client.post(link.group(0), data={"csrf_token": csrf_token(text_of(page))})
     assert sender.get(link.group(0)).status_code == 410
+
+
+def test_the_clinic_s_email_is_in_the_clinic_s_language(database_url: str, smtp: tuple[Inbox, int]) -> None:
+    from flask_migrate import upgrade
+
+    from checker import create_app
+
+    from .conftest import TEST_CONFIG
+
+    inbox, port = smtp
+    settings = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port, "CLINIC_EMAIL": "desk@clinic.example"}
+    app = create_app({**TEST_CONFIG, **settings, "DATABASE_URL": database_url, "BASE_URL": "https://x.example"})
+    with app.app_context():
+        upgrade()
+    patient = app.test_client()
+    patient.get("/?lang=es")  # a Spanish-speaking patient
+    assert send_request(patient).status_code == 302
+    assert inbox.messages[0]["Subject"].startswith("New consultation request")
+    app.config["CLINIC_LANGUAGE"] = "es"
+    assert send_request(patient).status_code == 302
+    assert inbox.messages[1]["Subject"].startswith("Nueva solicitud de consulta")
+    with app.app_context():
+        db.engine.dispose()

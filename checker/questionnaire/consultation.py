@@ -7,6 +7,7 @@ import secrets
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, redirect, render_template, session, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -122,14 +123,14 @@ def request_consultation() -> Response | tuple[str, int] | str:
         else:
             raise RuntimeError("could not find a free reference")
         current_app.logger.info("consultation request stored: %s", request_record.reference)
-        notify_clinic(
-            _("New consultation request %(reference)s", reference=request_record.reference),
-            _(
+        with force_locale(current_app.config["CLINIC_LANGUAGE"]):  # the clinic's language, not the patient's
+            subject = _("New consultation request %(reference)s", reference=request_record.reference)
+            body = _(
                 "A new consultation request is waiting in the staff inbox:\n%(url)s\n\n"
                 "Sign in to see it. This email holds no personal details on purpose.",
                 url=external_url("clinic.consultation_request", request_id=request_record.id),
-            ),
-        )
+            )
+        notify_clinic(subject, body)
         session[REFERENCE_KEY] = request_record.reference
         return redirect(url_for("questionnaire.request_sent"))
     errors = [(field, field.errors[0]) for field in form if field.errors and field.name != "csrf_token"]
