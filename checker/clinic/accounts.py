@@ -12,21 +12,17 @@ from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from zxcvbn import zxcvbn
 
 from ..db import db, utcnow
 from ..models import AuditEvent, PasswordLink, SignInFailure, StaffUser, new_token, token_hash
-from .auth import end_all_sessions, hasher
+from .auth import end_all_sessions, hasher, normalise_email
 
 MIN_PASSWORD_LENGTH = 12
 MAX_PASSWORD_LENGTH = 256  # the same everywhere: accounts, forms, the command line
 ROLES = ("staff", "admin")  # staff: invitations and inbox; admin: also staff accounts and the audit log
 _SCORED = 64  # zxcvbn's estimate grows slow on long input; a longer password is judged by its start
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
 
 
 def checked_email(email: str) -> str:
@@ -81,17 +77,23 @@ def create_staff(email: str, password: str, role: str | None = None, by: StaffUs
     problem = password_problem(password, email)
     if problem:
         raise ValueError(problem)
-    if db.session.scalar(select(StaffUser).where(StaffUser.email == email)) is not None:
-        raise ValueError(f"there is already a staff account for {email}")
     if role is None:
         role = "staff" if db.session.scalar(select(StaffUser.id).limit(1)) is not None else "admin"
+    user = _new_account(email, role, hasher.hash(password), by)
+    db.session.commit()
+    return user
+
+
+def _new_account(email: str, role: str, password_hash: str, by: StaffUser | None) -> StaffUser:
+    """Add an account with a checked email and role, audited (the caller commits)."""
     if role not in ROLES:
         raise ValueError(f"the role must be one of: {', '.join(ROLES)}")
-    user = StaffUser(email=email, password_hash=hasher.hash(password), role=role)
+    if db.session.scalar(select(StaffUser).where(StaffUser.email == email)) is not None:
+        raise ValueError(f"there is already a staff account for {email}")
+    user = StaffUser(email=email, password_hash=password_hash, role=role)
     db.session.add(user)
     db.session.flush()
     record(f"created {role} account", user, by)
-    db.session.commit()
     return user
 
 
@@ -101,15 +103,7 @@ UNUSABLE = "!"  # a password hash nothing matches: the account waits for its own
 
 def invite_staff(email: str, role: str, by: StaffUser) -> tuple[StaffUser, str]:
     """A new account with no password yet, and a one-time link for its owner to set one."""
-    email = checked_email(email)
-    if role not in ROLES:
-        raise ValueError(f"the role must be one of: {', '.join(ROLES)}")
-    if db.session.scalar(select(StaffUser).where(StaffUser.email == email)) is not None:
-        raise ValueError(f"there is already a staff account for {email}")
-    user = StaffUser(email=email, password_hash=UNUSABLE, role=role)
-    db.session.add(user)
-    db.session.flush()
-    record(f"created {role} account", user, by)
+    user = _new_account(checked_email(email), role, UNUSABLE, by)
     return user, password_link(user, by)
 
 
@@ -153,8 +147,8 @@ def set_password(user: StaffUser, password: str, by: StaffUser | None = None) ->
 
 def set_active(user: StaffUser, active: bool, by: StaffUser | None = None) -> None:
     """Disable (every session ends) or enable an account."""
-    if not active and user.is_admin and _other_admins(user) == 0:
-        raise ValueError("this is the only admin account: make another admin first")
+    if not active:
+        _keep_an_admin_besides(user)
     user.active = active
     if not active:
         end_all_sessions(user.id)
@@ -165,8 +159,8 @@ def set_active(user: StaffUser, active: bool, by: StaffUser | None = None) -> No
 def set_role(user: StaffUser, role: str, by: StaffUser | None = None) -> None:
     if role not in ROLES:
         raise ValueError(f"the role must be one of: {', '.join(ROLES)}")
-    if user.is_admin and role != "admin" and _other_admins(user) == 0:
-        raise ValueError("this is the only admin account: make another admin first")
+    if role != "admin":
+        _keep_an_admin_besides(user)
     user.role = role
     record(f"set role {role}", user, by)
     db.session.commit()
@@ -195,6 +189,8 @@ def sign_out_everywhere(user: StaffUser, by: StaffUser | None = None) -> int:
     return ended
 
 
-def _other_admins(user: StaffUser) -> int:
-    others = select(StaffUser.id).where(StaffUser.role == "admin", StaffUser.active, StaffUser.id != user.id)
-    return len(db.session.scalars(others).all())
+def _keep_an_admin_besides(user: StaffUser) -> None:
+    """Refuse a change that would leave no active admin to manage the rest."""
+    others = select(func.count()).where(StaffUser.role == "admin", StaffUser.active, StaffUser.id != user.id)
+    if user.is_admin and not db.session.scalar(others):
+        raise ValueError("this is the only admin account: make another admin first")

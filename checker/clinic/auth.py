@@ -148,9 +148,8 @@ def sign_in_waits(email: str) -> bool:
 
 def refused(email: str, user: StaffUser | None, throttled: bool) -> Refused:
     """Record a refused sign-in step (password or code) and the exception that reports it."""
-    failure = SignInFailure(account=token_hash(normalise_email(email)), address=client_address(), at=utcnow())
-    failure.while_throttled = throttled
-    db.session.add(failure)
+    account = token_hash(normalise_email(email))
+    db.session.add(SignInFailure(account=account, address=client_address(), at=utcnow(), while_throttled=throttled))
     db.session.commit()
     return Refused(user, throttled)
 

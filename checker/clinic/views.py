@@ -188,13 +188,14 @@ def submission(submission_id: int) -> str:
     record = db.session.get(Submission, submission_id) or abort(404)
     audit("viewed", f"submission {record.id}")
     db.session.commit()
-    result = record.shown(current_rules())
+    today = current_rules()
+    result = record.shown(today)
     return render_template(
         "clinic/submission.html",
         record=record,
         result=result,
         rules=result.rules,
-        current_version=current_rules().version,
+        current_version=today.version,
         form=ActionForm(),
         requests=db.session.scalars(select(ConsultationRequest).where(ConsultationRequest.submission_id == record.id)),
     )

@@ -105,7 +105,8 @@ def question_page(page_id: str) -> Response | str:
         valid = form.validate()
         session_lapsed = "csrf_token" in form.errors
         given = {q.id: form[q.id].data for q in page.questions if not form[q.id].errors}
-        if plan(rules, answers_with(answers, page, given)).stopped_after:
+        so_far = answers_with(answers, page, given)  # the valid answers on this page, whatever else is wrong
+        if plan(rules, so_far).stopped_after:
             # The emergency stop comes before everything: blank or tampered answers, Save, a lapsed
             # session. Only the valid answers are kept, and only with a valid form token.
             if not session_lapsed:
@@ -115,7 +116,7 @@ def question_page(page_id: str) -> Response | str:
             abort(400)
         if request.form.get("action") == "save" and not session_lapsed:
             return _save_for_later(page, form)
-        urgent = interrupting_flags(rules, answers_with(answers, page, given))
+        urgent = interrupting_flags(rules, so_far)
         data = {q.id: form[q.id].data for q in page.questions}
         if valid and not fits_in_browser(page, data):
             valid = False
