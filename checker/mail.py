@@ -5,14 +5,21 @@ from __future__ import annotations
 import smtplib
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
+from flask_babel import force_locale
 
 
 def mail_configured() -> bool:
     config = current_app.config
     return bool(config["MAIL_SERVER"] and config["CLINIC_EMAIL"])
+
+
+def clinic_language() -> Any:
+    """A context in which gettext speaks the clinic's language (not the patient's)."""
+    return force_locale(current_app.config["CLINIC_LANGUAGE"])
 
 
 def notify_clinic(subject: str, body: str) -> bool:

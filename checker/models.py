@@ -1,4 +1,9 @@
-"""What the clinic keeps: staff, invitations, drafts, submissions, consultation requests, audit.
+"""What the clinic keeps: staff, cases, invitations, drafts, submissions, consultation requests, audit.
+
+A case is one person as the clinic sees them: the links sent to them, the self-checks
+they sent, their consultation requests and the staff's notes. Its summary columns
+(state, priority, since...) are kept up to date by :mod:`checker.cases`, so the inbox
+can page through many cases with indexes alone.
 
 Tokens given to people (invitation and resume links) are stored only as SHA-256 hashes, so
 the database alone cannot be used to open them.
@@ -109,25 +114,103 @@ class SignInFailure(db.Model):  # type: ignore[name-defined,misc]
     __table_args__ = (Index("ix_sign_in_failure_account_at", "account", "at"),)
 
 
+class Case(db.Model):  # type: ignore[name-defined,misc]
+    """One person as the clinic sees them; the columns after ``assigned_to_id`` summarise its parts."""
+
+    __tablename__ = "clinic_case"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), default="")  # the clinic's own, e.g. a record number
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    # What the inbox sorts and filters by (see checker.cases.refresh):
+    state: Mapped[str] = mapped_column(String(10), default="open")  # waiting | reviewed | open (nothing received)
+    priority: Mapped[int] = mapped_column(default=99)  # the triage level's place, most severe = 0
+    triage: Mapped[str | None] = mapped_column(String(40))
+    since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # waiting since, or last activity
+    has_request: Mapped[bool] = mapped_column(default=False)
+    requester: Mapped[str] = mapped_column(String(140), default="")  # the newest request's name and reference
+    label: Mapped[str] = mapped_column(String(80), default="")  # the newest link's label
+    link_state: Mapped[str | None] = mapped_column(String(12))  # the newest link's state
+    link_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    outcome: Mapped[str | None] = mapped_column(String(40))  # of the newest self-check
+    saq_total: Mapped[float | None]
+    checks: Mapped[int] = mapped_column(default=0)
+    search_text: Mapped[str] = mapped_column(Text, default="")  # reference, labels, names, lower case
+
+    assigned_to: Mapped[StaffUser | None] = relationship()
+    invitations: Mapped[list[Invitation]] = relationship(back_populates="case", order_by="Invitation.id")
+    submissions: Mapped[list[Submission]] = relationship(back_populates="case", order_by="Submission.submitted_at")
+    requests: Mapped[list[ConsultationRequest]] = relationship(
+        back_populates="case", order_by="ConsultationRequest.created_at"
+    )
+    notes: Mapped[list[CaseNote]] = relationship(
+        back_populates="case", order_by="CaseNote.id", cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        Index("ix_clinic_case_queue", "priority", "since", "id"),
+        Index("ix_clinic_case_state_queue", "state", "priority", "since", "id"),
+        Index("ix_clinic_case_state_since", "state", "since", "id"),
+        Index("ix_clinic_case_request_queue", "has_request", "priority", "since", "id"),
+        Index("ix_clinic_case_link_queue", "link_state", "priority", "since", "id"),
+    )
+
+
+class CaseNote(db.Model):  # type: ignore[name-defined,misc]
+    """A staff member's note on a case."""
+
+    __tablename__ = "case_note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("clinic_case.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    text: Mapped[str] = mapped_column(Text)
+
+    case: Mapped[Case] = relationship(back_populates="notes")
+    staff: Mapped[StaffUser | None] = relationship()
+
+
+LINK_STATES = ("not_opened", "opened", "started", "stopped", "sent", "expired", "revoked")
+
+
 class Invitation(db.Model):  # type: ignore[name-defined,misc]
-    """A link a clinic sends to a new patient before the first visit."""
+    """A link a clinic sends to a patient: before the first visit, or to answer again later."""
 
     __tablename__ = "invitation"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("clinic_case.id", ondelete="CASCADE"), index=True)
+    follow_up: Mapped[bool] = mapped_column(default=False)
     label: Mapped[str] = mapped_column(String(80), default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # reached the emergency page
+    stop_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    case: Mapped[Case | None] = relationship(back_populates="invitations")
     created_by: Mapped[StaffUser | None] = relationship()
 
     def status(self, now: datetime) -> str:
+        """One of :data:`LINK_STATES`. A check started in time can still be sent after expiry."""
+        if self.revoked_at is not None:
+            return "revoked"
         if self.used_at is not None:
-            return "used"
-        return "expired" if self.expires_at <= now else "waiting"
+            return "sent"
+        if self.stopped_at is not None:
+            return "stopped"
+        if self.started_at is not None:
+            return "started"
+        if self.expires_at <= now:
+            return "expired"
+        return "opened" if self.opened_at is not None else "not_opened"
 
 
 class Draft(db.Model):  # type: ignore[name-defined,misc]
@@ -156,6 +239,7 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitation.id", ondelete="SET NULL"), unique=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("clinic_case.id", ondelete="CASCADE"), index=True)
     answers: Mapped[dict[str, Any]] = mapped_column(JSON)
     result: Mapped[dict[str, Any]] = mapped_column(JSON)
     outcome: Mapped[str | None] = mapped_column(String(40))
@@ -170,6 +254,7 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     invitation: Mapped[Invitation | None] = relationship()
+    case: Mapped[Case | None] = relationship(back_populates="submissions")
     reviewed_by: Mapped[StaffUser | None] = relationship()
 
     @classmethod
@@ -220,12 +305,14 @@ class ConsultationRequest(db.Model):  # type: ignore[name-defined,misc]
     message: Mapped[str] = mapped_column(Text, default="")
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id", ondelete="SET NULL"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("clinic_case.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)  # new | handled
     handled_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     submission: Mapped[Submission | None] = relationship()
+    case: Mapped[Case | None] = relationship(back_populates="requests")
     handled_by: Mapped[StaffUser | None] = relationship()
 
 

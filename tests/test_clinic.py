@@ -30,10 +30,30 @@ def make_invitation(client: FlaskClient, label: str = "Tue 3 Dec, 10:30", days: 
         "/staff/invitations", data={"csrf_token": csrf_token(text_of(page)), "label": label, "days": days}
     )
     assert made.status_code == 302
-    html = text_of(client.get(made.headers["Location"]))
+    return shown_link(client, made.headers["Location"])
+
+
+def shown_link(client: FlaskClient, location: str) -> str:
+    """The path of the link shown (once) on a new link's page."""
+    html = text_of(client.get(location))
     match = re.search(r'id="invitation-link" type="text" value="https?://[^/"]+(/i/[^"]+)"', html)
     assert match, html
     return match.group(1)
+
+
+def make_follow_up(client: FlaskClient, case_id: int, days: str = "30") -> str:
+    page = client.get(f"/staff/cases/{case_id}")
+    data = {"csrf_token": csrf_token(text_of(page)), "days": days}
+    made = client.post(f"/staff/cases/{case_id}/follow-up", data=data)
+    assert made.status_code == 302, text_of(made)
+    return shown_link(client, made.headers["Location"])
+
+
+def answer_link(client: FlaskClient, link: str, rules: RuleSet, answers: dict[str, Any]) -> Any:
+    """Open a clinic's link, answer every page and send; the response to "Send"."""
+    client.post(link, data={"csrf_token": csrf_token(text_of(client.get(link)))})
+    walk(client, rules, answers)
+    return client.post("/send", data={"csrf_token": csrf_token(text_of(client.get("/check-answers")))})
 
 
 def test_sign_in_and_out(db_app: Flask, db_client: FlaskClient) -> None:
@@ -122,8 +142,8 @@ def test_invitation_journey_into_the_inbox(db_app: Flask, db_client: FlaskClient
     reviewed = db_client.post(f"/staff/submissions/{submission_id}/reviewed", data={"csrf_token": csrf_token(detail)})
     assert reviewed.status_code == 302
     assert "Reviewed by nurse@clinic.example" in text_of(db_client.get(reviewed.headers["Location"]))
-    assert "Tue 3 Dec" not in text_of(db_client.get("/staff/?status=new"))
-    assert "Tue 3 Dec" in text_of(db_client.get("/staff/?status=done"))
+    assert "Tue 3 Dec" not in text_of(db_client.get("/staff/?show=waiting"))
+    assert "Tue 3 Dec" in text_of(db_client.get("/staff/?show=reviewed"))
     with db_app.app_context():
         actions = [e.action for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
     assert actions[:3] == ["created admin account", "signed in", "created invitation"]

@@ -38,7 +38,7 @@ from checker.errors import handle_http_error
 from checker.models import ConsultationRequest, Invitation, Submission
 
 from .conftest import ROOT, TEST_CONFIG, VIGNETTES, csrf_token, make_staff, post_page, sign_in, walk
-from .test_clinic import make_invitation
+from .test_clinic import answer_link, make_follow_up, make_invitation
 from .test_reports_and_fhir import pdf_text
 from .test_requests_and_drafts import Inbox, send_request, smtp  # noqa: F401  (smtp is a fixture)
 
@@ -73,6 +73,13 @@ ENGLISH_WORDS = frozenset(
     ]
 )
 VOID = frozenset(["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"])
+FOLLOW_UP_CASE = dict(
+    next(c for c in VIGNETTES if c["name"] == "four-months-eye-gap")["answers"],
+    rf_eye="yes",
+    saq_eye_smile=4,
+    saq_eye_speak=3,
+    saq_mouth_eyes=4,
+)
 URGENT_CASE = dict(
     next(c for c in VIGNETTES if c["name"] == "four-months-eye-gap")["answers"],
     rf_eye="yes",
@@ -178,7 +185,7 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]
         upgrade()
     make_staff(app)
     rules = app.extensions["checker.rules"]
-    names = ("staff", "patient", "walker", "saver", "stopped", "fresh", "enrolling")
+    names = ("staff", "patient", "again", "walker", "saver", "stopped", "fresh", "enrolling")
     clients = {name: app.test_client() for name in names}
     for client in clients.values():
         client.get(f"/?lang={language}")
@@ -202,7 +209,17 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]
     assert saved.headers["Location"] == "/saved"
     resume = re.search(r"/resume/[A-Za-z0-9_-]+", clients["saver"].get("/saved").get_data(as_text=True))
     assert resume is not None
-    assert post_page(clients["stopped"], "safety", {"rf_stroke_signs": "yes"}).headers["Location"] == "/emergency"
+    # The patient's clinic asks them to answer again: their case then has a trend.
+    with app.app_context():
+        case_id = db.session.scalar(select(Submission.case_id))
+    follow_up = make_follow_up(staff, case_id)
+    assert answer_link(clients["again"], follow_up, rules, FOLLOW_UP_CASE).status_code == 302
+    # Someone on a clinic's link who stops at the emergency page.
+    stop_link = make_invitation(staff, label="Mon 9 Dec")
+    stopped = clients["stopped"]
+    stopped.post(stop_link, data={"csrf_token": csrf_token(stopped.get(stop_link).get_data(as_text=True))})
+    assert post_page(stopped, "safety", {"rf_stroke_signs": "yes"}).headers["Location"] == "/emergency"
+    assert stopped.get("/emergency").status_code == 200
     unused = make_invitation(staff, label="Fri 6 Dec")
     with app.app_context():
         from checker.clinic.accounts import create_staff, password_link
@@ -214,6 +231,7 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]
         invitation = db.session.scalar(select(Invitation.id))
     args = {
         "submission_id": str(submission),
+        "case_id": str(case_id),
         "request_id": str(consultation),
         "invitation_id": str(invitation),
         "invitation_token": unused.split("/")[-1],
@@ -237,6 +255,7 @@ def _who(endpoint: str) -> str:
         "questionnaire.emergency": "stopped",
         "questionnaire.saved": "saver",
         "questionnaire.request_sent": "patient",
+        "questionnaire.result": "again",  # a follow-up: the earlier score is shown too
         "questionnaire.invitation": "fresh",
         "questionnaire.resume": "fresh",
         "clinic.set_password": "fresh",
@@ -340,12 +359,14 @@ def test_every_error_page_in_both_languages(site: Site) -> None:
     assert not failures, "\n".join(failures)
 
 
-def test_the_clinic_email_in_both_languages(site: Site) -> None:
+def test_the_clinic_emails_in_both_languages(site: Site) -> None:
     language = _language(site)
-    assert len(site.inbox.messages) == 1
-    mail = site.inbox.messages[0]
-    text = htmllib.unescape(f"{mail['Subject']}\n{mail.get_payload(decode=True).decode()}")
-    assert problems_in(text, language) == []
+    subjects = [mail["Subject"] for mail in site.inbox.messages]
+    # An urgent check through a link, a consultation request, the follow-up (urgent too), a stop.
+    assert len(subjects) == 4, subjects
+    for mail in site.inbox.messages:
+        text = htmllib.unescape(f"{mail['Subject']}\n{mail.get_payload(decode=True).decode()}")
+        assert problems_in(text, language) == []
 
 
 def test_the_checks_find_what_they_look_for() -> None:

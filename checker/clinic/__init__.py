@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import admin  # noqa: F401  (its routes join the blueprint)
+from . import admin, casework  # noqa: F401  (their routes join the blueprint)
 from .auth import login_manager
 from .cli import staff_group
 from .views import bp

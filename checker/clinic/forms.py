@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, IntegerField, PasswordField, RadioField, StringField
+from wtforms import EmailField, IntegerField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
@@ -36,13 +36,8 @@ class WholeNumberField(IntegerField):  # type: ignore[misc]
             raise ValueError(_l("Enter a whole number, like 30")) from None
 
 
-class InvitationForm(FlaskForm):  # type: ignore[misc]
-    label = StringField(
-        _l("Label (optional)"),
-        description=_l('Something to recognise it by, such as the appointment: "Tue 3 Dec, 10:30". Avoid names.'),
-        validators=[Optional(), Length(max=80, message=_l("Write 80 characters or fewer"))],
-    )
-    days = WholeNumberField(
+def _link_days() -> WholeNumberField:
+    return WholeNumberField(
         _l("Days the link stays valid"),
         default=30,
         validators=[
@@ -52,8 +47,41 @@ class InvitationForm(FlaskForm):  # type: ignore[misc]
     )
 
 
+class InvitationForm(FlaskForm):  # type: ignore[misc]
+    reference = StringField(
+        _l("Patient reference (optional)"),
+        description=_l("Your clinic's own reference for this patient, such as a record number. Not a name."),
+        validators=[Optional(), Length(max=40, message=_l("Write 40 characters or fewer"))],
+    )
+    label = StringField(
+        _l("Label (optional)"),
+        description=_l('Something to recognise it by, such as the appointment: "Tue 3 Dec, 10:30". Avoid names.'),
+        validators=[Optional(), Length(max=80, message=_l("Write 80 characters or fewer"))],
+    )
+    days = _link_days()
+
+
 class ActionForm(FlaskForm):  # type: ignore[misc]
     """A button that changes something: only its CSRF token."""
+
+
+class FollowUpForm(FlaskForm):  # type: ignore[misc]
+    days = _link_days()
+
+
+class NoteForm(FlaskForm):  # type: ignore[misc]
+    text = TextAreaField(
+        _l("Add a note"),
+        description=_l("Only staff see notes. They are kept with the case."),
+        validators=[
+            InputRequired(_l("Write the note")),
+            Length(max=2000, message=_l("Write 2000 characters or fewer")),
+        ],
+    )
+
+
+class AssignForm(FlaskForm):  # type: ignore[misc]
+    staff = SelectField(_l("Assigned to"), coerce=int, validate_choice=True)
 
 
 class NewAccountForm(FlaskForm):  # type: ignore[misc]

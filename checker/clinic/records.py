@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import delete
 
+from ..cases import new_case, refresh, refresh_case_of
 from ..db import db, utcnow
-from ..models import AuditEvent, ConsultationRequest, Invitation, Submission, new_token, token_hash
-
-STATUS_FILTERS = ("new", "done", "all")
+from ..models import AuditEvent, Case, Draft, Invitation, new_token, token_hash
+from ..rules import current_rules
 
 
 def audit(action: str, target: str = "") -> None:
@@ -20,44 +19,34 @@ def audit(action: str, target: str = "") -> None:
     db.session.add(AuditEvent(staff_id=staff_id, action=action, target=target))
 
 
-@dataclass(frozen=True)
-class InboxItem:
-    kind: str  # "submission" | "request"
-    id: int
-    at: datetime
-    done: bool
-    record: Submission | ConsultationRequest
-
-
-def inbox(status: str, limit: int = 200) -> list[InboxItem]:
-    """Submissions and consultation requests, newest first, filtered by status."""
-    submissions = select(Submission).order_by(Submission.submitted_at.desc()).limit(limit)
-    requests = select(ConsultationRequest).order_by(ConsultationRequest.created_at.desc()).limit(limit)
-    if status == "new":
-        submissions = submissions.where(Submission.status == "new")
-        requests = requests.where(ConsultationRequest.status == "new")
-    elif status == "done":
-        submissions = submissions.where(Submission.status == "reviewed")
-        requests = requests.where(ConsultationRequest.status == "handled")
-    items = [
-        InboxItem("submission", s.id, s.submitted_at, s.status == "reviewed", s)
-        for s in db.session.scalars(submissions)
-    ]
-    items += [InboxItem("request", r.id, r.created_at, r.status == "handled", r) for r in db.session.scalars(requests)]
-    return sorted(items, key=lambda item: item.at, reverse=True)[:limit]
-
-
-def create_invitation(label: str, days: int, staff_id: int) -> tuple[Invitation, str]:
-    """A new invitation and its token (the token itself is never stored)."""
+def create_invitation(
+    label: str, days: int, staff_id: int, reference: str = "", case: Case | None = None, follow_up: bool = False
+) -> tuple[Invitation, str]:
+    """A new link and its token (the token itself is never stored): for a new case, or for ``case``."""
     token = new_token()
+    if case is None:
+        case = new_case(reference)
+        db.session.flush()
     invitation = Invitation(
         token_hash=token_hash(token),
+        case_id=case.id,
+        follow_up=follow_up,
         label=label.strip(),
         created_by_id=staff_id,
         expires_at=utcnow() + timedelta(days=days),
     )
     db.session.add(invitation)
     db.session.flush()
-    audit("created invitation", f"invitation {invitation.id}")
+    refresh(case, current_rules())
+    audit("created follow-up link" if follow_up else "created invitation", f"invitation {invitation.id}")
     db.session.commit()
     return invitation, token
+
+
+def revoke(invitation: Invitation, action: str = "revoked link") -> None:
+    """The link stops working and any answers started with it are deleted (the caller commits)."""
+    if invitation.revoked_at is None and invitation.used_at is None:
+        invitation.revoked_at = utcnow()
+        db.session.execute(delete(Draft).where(Draft.invitation_id == invitation.id, Draft.submission_id.is_(None)))
+        audit(action, f"invitation {invitation.id}")
+    refresh_case_of(invitation)

@@ -10,11 +10,12 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from ..cases import refresh_case_of
 from ..db import db, utcnow
 from ..fhir import result_bundle
 from ..i18n import reason_text, translate
 from ..limits import configured, limiter
-from ..models import AuditEvent, ConsultationRequest, Invitation, StaffUser, Submission
+from ..models import AuditEvent, ConsultationRequest, Draft, Invitation, StaffUser, Submission
 from ..reports import fhir_download, pdf_response
 from ..rules import current_rules
 from ..stored import StoredResult
@@ -31,7 +32,8 @@ from .auth import (
     start_session,
 )
 from .forms import ActionForm, CodeForm, InvitationForm, SignInForm
-from .records import STATUS_FILTERS, audit, create_invitation, inbox
+from .queue import DEFAULT_FILTER, FILTERS, counts, page_of
+from .records import audit, create_invitation
 
 bp = Blueprint("clinic", __name__, url_prefix="/staff")
 OPEN_ENDPOINTS = {"clinic.sign_in", "clinic.second_step"}
@@ -39,6 +41,7 @@ PENDING_KEY = "pending_staff"  # after the password, before the code: {"id", "at
 ENROL_KEY = "enrolling_secret"  # the secret being enrolled, until its first code confirms it
 CODES_KEY = "new_recovery_codes"  # shown once, right after enrolment
 PENDING_SECONDS = 300
+NEW_LINK_KEY = "new_invitation_link"  # shown once on the link's page, never stored
 
 
 @bp.context_processor
@@ -175,12 +178,25 @@ def sign_out() -> Response:
 
 @bp.get("/", endpoint="inbox")
 def inbox_page() -> str:
-    status = request.args.get("status", "new")
-    if status not in STATUS_FILTERS:
-        status = "new"
-    audit("viewed inbox", status)
+    """One row per case: a filter, a search, and pages that follow on from the last row shown."""
+    show = request.args.get("show", DEFAULT_FILTER)
+    if show not in FILTERS:
+        show = DEFAULT_FILTER
+    search = request.args.get("q", "")[:100].strip()
+    cursor = request.args.get("after") or None
+    now = utcnow()
+    page = page_of(show, search, cursor, now)
+    audit("viewed inbox", show)
     db.session.commit()
-    return render_template("clinic/inbox.html", items=inbox(status), status=status, rules=current_rules())
+    return render_template(
+        "clinic/inbox.html",
+        page=page,
+        show=show,
+        search=search,
+        counts=counts(search, now),
+        rules=current_rules(),
+        now=now,
+    )
 
 
 @bp.get("/submissions/<int:submission_id>")
@@ -231,6 +247,7 @@ def mark_reviewed(submission_id: int) -> Response:
     if ActionForm().validate_on_submit() and record.status != "reviewed":
         record.status, record.reviewed_by_id, record.reviewed_at = "reviewed", current_user.id, utcnow()
         audit("marked reviewed", f"submission {record.id}")
+        refresh_case_of(record)
         db.session.commit()
         flash(_("Marked as reviewed."))
     return redirect(url_for("clinic.submission", submission_id=record.id))
@@ -250,6 +267,7 @@ def mark_handled(request_id: int) -> Response:
     if ActionForm().validate_on_submit() and record.status != "handled":
         record.status, record.handled_by_id, record.handled_at = "handled", current_user.id, utcnow()
         audit("marked handled", f"request {record.id}")
+        refresh_case_of(record)
         db.session.commit()
         flash(_("Marked as handled."))
     return redirect(url_for("clinic.consultation_request", request_id=record.id))
@@ -261,8 +279,10 @@ def invitations() -> Response | tuple[str, int]:
     if request.method == "GET":
         form.days.data = current_app.config["INVITATION_DAYS"]
     if form.validate_on_submit():
-        invitation, token = create_invitation(form.label.data or "", form.days.data, current_user.id)
-        session["new_invitation_link"] = external_url("questionnaire.invitation", token=token)
+        invitation, token = create_invitation(
+            form.label.data or "", form.days.data, current_user.id, reference=form.reference.data or ""
+        )
+        session[NEW_LINK_KEY] = external_url("questionnaire.invitation", token=token)
         return redirect(url_for("clinic.invitation", invitation_id=invitation.id))
     listed = db.session.scalars(select(Invitation).order_by(Invitation.created_at.desc()).limit(200))
     status = 422 if form.errors else 200
@@ -272,8 +292,12 @@ def invitations() -> Response | tuple[str, int]:
 @bp.get("/invitations/<int:invitation_id>")
 def invitation(invitation_id: int) -> str:
     record = db.session.get(Invitation, invitation_id) or abort(404)
-    link = session.pop("new_invitation_link", None)
-    return render_template("clinic/invitation.html", record=record, link=link, now=utcnow())
+    link = session.pop(NEW_LINK_KEY, None)
+    draft = db.session.scalar(select(Draft).where(Draft.invitation_id == record.id, Draft.submission_id.is_(None)))
+    last_page = current_rules().page(draft.page) if draft is not None and draft.page else None
+    return render_template(
+        "clinic/invitation.html", record=record, link=link, now=utcnow(), form=ActionForm(), last_page=last_page
+    )
 
 
 @bp.get("/audit")

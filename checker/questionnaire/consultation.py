@@ -7,7 +7,6 @@ import secrets
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app, redirect, render_template, session, url_for
-from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -17,15 +16,16 @@ from wtforms import BooleanField, RadioField, StringField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
+from ..cases import new_case, refresh
 from ..db import db, utcnow
 from ..engine import AnswerErrors, assess
 from ..limits import configured, limiter
-from ..mail import notify_clinic
-from ..models import ConsultationRequest, Submission
+from ..mail import clinic_language, notify_clinic
+from ..models import Case, ConsultationRequest, Submission
 from ..rules import current_rules
 from ..stored import new_submission
 from ..urls import external_url
-from .journey import SENT_KEY, saved_answers
+from .journey import CASE_KEY, SENT_KEY, saved_answers
 from .views import bp
 
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U
@@ -79,18 +79,33 @@ class ConsultationForm(FlaskForm):  # type: ignore[misc]
         return valid
 
 
-def _submission_for_request() -> int | Submission | None:
-    """The self-check to attach: the one already sent, or the person's complete answers."""
+def _case_and_check() -> tuple[Case, Submission | None]:
+    """The case a request joins, and the self-check to attach to it.
+
+    A check sent through a clinic's link brings its case. Otherwise the person's complete
+    answers are stored with the request; a second request from the same browser joins the
+    first one's case (and its check, when the answers are the same), so one person is one case.
+    """
     sent = session.get(SENT_KEY)
-    if isinstance(sent, int) and db.session.get(Submission, sent) is not None:
-        return sent
-    rules = current_rules()
+    check = db.session.get(Submission, sent) if isinstance(sent, int) else None
+    if check is not None and check.case is not None:
+        return check.case, check
+    earlier = session.get(CASE_KEY)
+    case = (db.session.get(Case, earlier) if isinstance(earlier, int) else None) or new_case()
+    if check is not None:
+        check.case = case
+        return case, check
     answers = saved_answers()
     try:
-        result = assess(rules, answers)
+        result = assess(current_rules(), answers)
     except AnswerErrors:
-        return None
-    return new_submission(answers, result)
+        return case, None
+    same = next((s for s in reversed(case.submissions) if s.answers == answers and s.invitation_id is None), None)
+    if same is not None:
+        return case, same
+    check = new_submission(answers, result)
+    check.case = case
+    return case, check
 
 
 @bp.route("/request-consultation", methods=["GET", "POST"])
@@ -99,8 +114,8 @@ def _submission_for_request() -> int | Submission | None:
 def request_consultation() -> Response | tuple[str, int] | str:
     form = ConsultationForm()
     if form.validate_on_submit():
-        attached = _submission_for_request()
         for _attempt in range(5):  # a clash of random references is rare; try another
+            case, check = _case_and_check()
             request_record = ConsultationRequest(
                 reference=new_reference(),
                 name=form.name.data.strip(),
@@ -110,12 +125,11 @@ def request_consultation() -> Response | tuple[str, int] | str:
                 message=(form.message.data or "").strip(),
                 consent_at=utcnow(),
             )
-            if isinstance(attached, Submission):
-                request_record.submission = attached
-            elif isinstance(attached, int):
-                request_record.submission_id = attached
+            request_record.submission = check
+            request_record.case = case
             db.session.add(request_record)
             try:
+                refresh(case, current_rules())
                 db.session.commit()
                 break
             except IntegrityError:
@@ -123,7 +137,7 @@ def request_consultation() -> Response | tuple[str, int] | str:
         else:
             raise RuntimeError("could not find a free reference")
         current_app.logger.info("consultation request stored: %s", request_record.reference)
-        with force_locale(current_app.config["CLINIC_LANGUAGE"]):  # the clinic's language, not the patient's
+        with clinic_language():
             subject = _("New consultation request %(reference)s", reference=request_record.reference)
             body = _(
                 "A new consultation request is waiting in the staff inbox:\n%(url)s\n\n"
@@ -132,6 +146,7 @@ def request_consultation() -> Response | tuple[str, int] | str:
             )
         notify_clinic(subject, body)
         session[REFERENCE_KEY] = request_record.reference
+        session[CASE_KEY] = request_record.case_id
         return redirect(url_for("questionnaire.request_sent"))
     errors = [(field, field.errors[0]) for field in form if field.errors and field.name != "csrf_token"]
     status = 422 if errors else 200

@@ -24,6 +24,7 @@ ANSWERS_KEY = "answers"
 DRAFT_KEY = "draft"
 DRAFT_FIELD = "draft_token"  # the same token in every question form, for a lapsed session
 SENT_KEY = "sent"  # the submission id once answers were sent to a clinic
+CASE_KEY = "request_case"  # the case of this browser's last consultation request: a second one joins it
 
 
 def draft_token() -> str | None:
@@ -158,6 +159,7 @@ def forget_answers() -> None:
     draft = current_draft()
     session.pop(ANSWERS_KEY, None)
     session.pop(SENT_KEY, None)
+    session.pop(CASE_KEY, None)  # whoever starts again here is not joined to the last person's case
     if draft is not None:
         if draft.invitation_id is None:
             db.session.delete(draft)

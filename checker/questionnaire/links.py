@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
+from ..cases import refresh_case_of
 from ..db import db, utcnow
 from ..engine import AnswerErrors, assess
 from ..models import Draft, Invitation, Submission, token_hash
@@ -25,6 +26,7 @@ from .journey import (
     saved_answers,
     start_draft,
 )
+from .notices import tell_clinic_if_urgent
 from .views import bp, interrupting_flags, page_url
 
 
@@ -40,13 +42,18 @@ def invitation(token: str) -> Response | tuple[str, int] | str:
     found = _invitation(token)
     if found is None:
         return render_template("questionnaire/link_problem.html", problem="unknown"), 404
-    status = found.status(utcnow())
+    if found.revoked_at is not None or found.used_at is not None:
+        return render_template("questionnaire/link_problem.html", problem=found.status(utcnow())), 410
     earlier = db.session.scalar(
         select(Draft).where(Draft.invitation_id == found.id, Draft.expires_at > utcnow(), Draft.submission_id.is_(None))
     )
     # An expired link still brings back a check started in time: started answers are never lost.
-    if status != "waiting" and not (status == "expired" and earlier is not None):
-        return render_template("questionnaire/link_problem.html", problem=status), 410
+    if found.expires_at <= utcnow() and earlier is None:
+        return render_template("questionnaire/link_problem.html", problem="expired"), 410
+    if found.opened_at is None:
+        found.opened_at = utcnow()
+        refresh_case_of(found)
+        db.session.commit()
     draft = current_draft()
     mine = draft is not None and draft.invitation_id == found.id
     form = ActionForm()
@@ -56,9 +63,15 @@ def invitation(token: str) -> Response | tuple[str, int] | str:
                 continue_draft(earlier)  # the link is the key: it brings back answers from any browser
             else:
                 start_draft(found)
+            if found.started_at is None:
+                found.started_at = utcnow()
+                refresh_case_of(found)
+                db.session.commit()
         blocker = first_incomplete(current_rules(), saved_answers())
         return redirect(page_url(blocker) if blocker else url_for("questionnaire.check_answers"))
-    return render_template("questionnaire/invitation.html", form=form, started=mine or earlier is not None)
+    return render_template(
+        "questionnaire/invitation.html", form=form, started=mine or earlier is not None, follow_up=found.follow_up
+    )
 
 
 @bp.post("/send")
@@ -80,24 +93,28 @@ def send() -> Response | tuple[str, int]:
         db.session.refresh(draft)  # sent a moment ago by this same draft (another click)?
         if draft.submission_id is not None:
             return _show_sent(db.session.get(Submission, draft.submission_id))
-        return render_template("questionnaire/link_problem.html", problem="used"), 410
+        return render_template("questionnaire/link_problem.html", problem="sent"), 410
     rules = current_rules()
     answers = saved_answers()
     try:
         result = assess(rules, answers)
     except AnswerErrors:
         return redirect(url_for("questionnaire.check_answers"))
-    submission = new_submission(answers, result, invitation_id=invitation.id, started_at=draft.created_at)
+    submission = new_submission(
+        answers, result, invitation_id=invitation.id, case_id=invitation.case_id, started_at=draft.created_at
+    )
     invitation.used_at = utcnow()
     db.session.add(submission)
     try:
         db.session.flush()
         draft.submission_id = submission.id
         draft.answers = {}  # they live in the submission now: no second copy waits for the purge
+        refresh_case_of(invitation)
         db.session.commit()
     except IntegrityError:  # the same answers sent at the same moment by a second click
         db.session.rollback()
         return _show_sent(db.session.scalar(select(Submission).where(Submission.invitation_id == invitation.id)))
+    tell_clinic_if_urgent(submission)
     return _show_sent(submission)
 
 

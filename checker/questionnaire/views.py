@@ -32,6 +32,7 @@ from .journey import (
     saved_answers,
     start_draft,
 )
+from .notices import record_stop, score_history
 
 bp = Blueprint("questionnaire", __name__)
 FORMS_KEY = "checker.forms"
@@ -252,7 +253,12 @@ def result() -> Response | str:
             "questionnaire/no_result.html", started=bool(answers), continue_url=_continue_url(rules, answers)
         )
     return render_template(
-        "questionnaire/result.html", result=outcome, rules=rules, today=date.today(), sent=session.get(SENT_KEY)
+        "questionnaire/result.html",
+        result=outcome,
+        rules=rules,
+        today=date.today(),
+        sent=session.get(SENT_KEY),
+        history=score_history(outcome),
     )
 
 
@@ -272,7 +278,9 @@ def result_pdf() -> Response:
     if outcome is None:
         return redirect(url_for("questionnaire.result"))
     now = utcnow()
-    html = render_template("pdf/result.html", result=outcome, rules=outcome.rules, when=now, pdf=True)
+    html = render_template(
+        "pdf/result.html", result=outcome, rules=outcome.rules, when=now, pdf=True, history=score_history(outcome)
+    )
     return pdf_response(html, f"synkinesis-self-check-{now:%Y-%m-%d}.pdf")
 
 
@@ -291,6 +299,8 @@ def result_fhir() -> Response:
 def emergency() -> str:
     rules = current_rules()
     stopped = plan(rules, saved_answers()).stopped_after is not None
+    if stopped:
+        record_stop()
     return render_template("questionnaire/emergency.html", first_page=rules.pages[0], answered=stopped)
 
 

@@ -89,8 +89,9 @@ class StaffArea:
         self.page.fill("#password", password)
         submit(self.page, "main button[type=submit]")
 
-    def make_invitation(self, label: str) -> str:
+    def make_invitation(self, label: str, reference: str = "") -> str:
         self.page.goto(self.base + "/staff/invitations")
+        self.page.fill("#reference", reference)
         self.page.fill("#label", label)
         submit(self.page, "main form button[type=submit]")
         return self.page.input_value("#invitation-link")

@@ -24,6 +24,12 @@ AXE = Axe()
 TARGETS = "main a, main button, main input, main textarea, header a, footer a, nav a, nav button, .back-link"
 
 
+FOLLOW_UP = {
+    **BY_NAME["nine-months-established"]["answers"],
+    **{q: 5 for q in BY_NAME["nine-months-established"]["answers"] if q.startswith("saq_")},
+}
+
+
 def every_page(
     browser: Browser, live: LiveServer, rules: RuleSet, width: int, locale: str
 ) -> Iterator[tuple[str, Page]]:
@@ -92,10 +98,32 @@ def every_page(
     yield "result (sent, prompt)", patient
     patient_context.close()
     staff.open_inbox()
-    with staff_page.expect_navigation():
-        staff_page.locator("a", has_text="Mon 9 Dec").first.click()
+    submit(staff_page, "a:has-text('Mon 9 Dec')")
+    yield "case", staff_page
+    submit(staff_page, "a[href^='/staff/submissions/']")
     yield "submission", staff_page
+    staff_page.goto(staff_page.url + "/delete")
+    yield "delete a submission?", staff_page
+    staff_page.go_back()
+    submit(staff_page, ".back-link")
+    submit(staff_page, "form[action$='/follow-up'] button[type=submit]")
+    yield "follow-up link made", staff_page
+    follow_up = staff_page.input_value("#invitation-link")
+    again_context = new_context(browser, width=width, locale=locale)
+    again = again_context.new_page()
+    again.goto(follow_up)
+    yield "follow-up welcome", again
+    submit(again, "main button[type=submit]")
+    SelfCheck(again, live.url, rules).answer_all(FOLLOW_UP)
+    submit(again, "main form button[type=submit]")
+    yield "result (follow-up, with earlier scores)", again
+    again_context.close()
+    submit(staff_page, ".back-link")
+    yield "case with a trend", staff_page
+    staff_page.goto(live.url + "/staff/?show=all&q=nobody-matches")
+    yield "inbox search without a match", staff_page
     staff.open_inbox()
+    submit(staff_page, "tr:has-text('Ada Example') th a")
     submit(staff_page, "a[href^='/staff/requests/']")
     yield "consultation request (staff)", staff_page
     staff_page.goto(live.url + "/staff/audit")

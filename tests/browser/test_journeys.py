@@ -101,25 +101,61 @@ def test_save_and_resume_in_another_browser(browser: Browser, page: Page, live: 
     other.close()
 
 
-def test_invitation_completed_and_seen_in_the_inbox(
-    browser: Browser, page: Page, live: LiveServer, rules: RuleSet
-) -> None:
+@pytest.mark.parametrize("locale", ["en-US", "es-ES"])
+def test_a_case_over_time(browser: Browser, live: LiveServer, rules: RuleSet, locale: str) -> None:
+    """A link with a reference, answered; a follow-up, answered with higher scores; the case shows both."""
+    staff_context = new_context(browser, width=1280, locale=locale)
+    page = staff_context.new_page()
     staff = StaffArea(page, live.url)
     staff.sign_in(*STAFF)
-    link = staff.make_invitation("Fri 6 Dec, 09:15")
-    patient_context = new_context(browser, width=375)
-    patient = patient_context.new_page()
-    patient.goto(link)
-    expect(patient.get_by_role("heading", level=1)).to_contain_text("asked you to complete this check")
-    patient.get_by_role("button", name="Start now").click()
-    SelfCheck(patient, live.url, rules).answer_all(BY_NAME["four-months-early-signs"]["answers"])
-    patient.get_by_role("button", name="Send my answers and see my result").click()
-    expect(patient.get_by_text("Your answers were sent to Facial Nerve Clinic")).to_be_visible()
-    patient_context.close()
+    reference = f"MRN-{locale}"
+    link = staff.make_invitation("Fri 6 Dec, 09:15", reference=reference)
+    first = BY_NAME["four-months-early-signs"]["answers"]
+    higher = {**first, **{q: 5 for q in first if q.startswith("saq_")}}
+    answer_link(browser, link, rules, first, locale)
     staff.open_inbox()
-    page.get_by_role("link", name=re.compile("Fri 6 Dec, 09:15")).click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Early signs")
-    expect(page.get_by_text("26.7").first).to_be_visible()
+    submit(page, f"a:has-text('{reference}')")
+    expect(page.get_by_role("heading", level=1)).to_have_text(reference)
+    submit(page, "form[action$='/follow-up'] button[type=submit]")
+    follow_up = page.input_value("#invitation-link")
+    patient = answer_link(browser, follow_up, rules, higher, locale, keep=True)
+    # The patient sees their earlier score beside today's.
+    history = patient.locator("#history + p + .trend + .table-wrap tbody tr")
+    expect(history).to_have_count(2)
+    expect(history.nth(0)).to_contain_text("26.7")
+    expect(history.nth(1)).to_contain_text("100.0")
+    expect(history.nth(1)).to_contain_text("+73.3")
+    patient.context.close()
+    staff.open_inbox()
+    submit(page, f"a:has-text('{reference}')")
+    rows = page.locator("#trend + p + .trend + .table-wrap tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("26.7")
+    expect(rows.nth(1)).to_contain_text("+73.3")
+    reading = "likely a real change" if locale == "en-US" else "probablemente un cambio real"
+    expect(rows.nth(1)).to_contain_text(reading)
+    expect(page.locator(".trend__point")).to_have_count(2)
+    expect(page.locator(".trend__chart")).to_be_visible()
+    staff_context.close()
+
+
+def answer_link(browser: Browser, link: str, rules: RuleSet, answers: dict[str, object], locale: str,
+                keep: bool = False) -> Page:  # fmt: skip
+    """A patient opens the clinic's link on a phone, answers everything and sends."""
+    context = new_context(browser, width=375, locale=locale)
+    patient = context.new_page()
+    patient.goto(link)
+    submit(patient, "main form button[type=submit]")
+    SelfCheck(patient, live_base(link), rules).answer_all(answers)
+    submit(patient, "main form button[type=submit]")
+    expect(patient.locator(".flash")).to_contain_text("Facial Nerve Clinic")  # "sent to the clinic"
+    if not keep:
+        context.close()
+    return patient
+
+
+def live_base(link: str) -> str:
+    return link.split("/i/")[0]
 
 
 def test_consultation_request(page: Page, live: LiveServer, rules: RuleSet) -> None:

@@ -1,0 +1,88 @@
+"""Cases: one person as the clinic sees them, and the summary the inbox sorts by.
+
+Everything that changes a case's parts (a link opened or revoked, a check sent, a request,
+a review, a deletion) calls :func:`refresh` in the same transaction, so the summary
+columns never disagree with what they summarise.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from .db import db, utcnow
+from .engine import RuleSet
+from .models import Case, ConsultationRequest, Invitation, Submission
+from .rules import current_rules
+
+NO_TRIAGE = 99  # the priority of a case with nothing to rank it by: after every triage level
+
+
+def new_case(reference: str = "") -> Case:
+    """A case added to the current transaction (the caller commits)."""
+    case = Case(reference=reference.strip(), since=utcnow())
+    db.session.add(case)
+    return case
+
+
+def is_urgent(rules: RuleSet, triage: str) -> bool:
+    """Whether a triage level asks for care today or sooner (the clinic is told at once)."""
+    level = rules.triage_levels[rules.severity[triage]] if triage in rules.severity else None
+    return level is not None and (level.stops or level.interrupts)
+
+
+def _priority(rules: RuleSet, triage: str | None) -> int:
+    return rules.severity.get(triage, NO_TRIAGE) if triage else NO_TRIAGE
+
+
+def refresh(case: Case, rules: RuleSet, now: datetime | None = None) -> None:
+    """Recompute the case's summary columns from its parts."""
+    now = now or utcnow()
+    db.session.flush()
+    submissions = list(db.session.scalars(select(Submission).where(Submission.case_id == case.id)))
+    requests = list(db.session.scalars(select(ConsultationRequest).where(ConsultationRequest.case_id == case.id)))
+    links = list(db.session.scalars(select(Invitation).where(Invitation.case_id == case.id).order_by(Invitation.id)))
+    stops = [link for link in links if link.stopped_at is not None and link.revoked_at is None]
+    # (when, triage or None) for each thing still waiting for a staff member
+    waiting: list[tuple[datetime, str | None]] = [(s.submitted_at, s.triage) for s in submissions if s.status == "new"]
+    waiting += [(r.created_at, None) for r in requests if r.status == "new"]
+    waiting += [(link.stopped_at, stop_triage(rules)) for link in stops if link.stop_reviewed_at is None]  # type: ignore[misc]
+    newest = max(submissions, key=lambda s: s.submitted_at, default=None)
+    activity = [case.created_at]
+    activity += [s.submitted_at for s in submissions] + [r.created_at for r in requests]
+    activity += [t for link in links for t in (link.created_at, link.stopped_at) if t is not None]
+    if waiting:
+        case.state = "waiting"
+        case.since = min(when for when, _ in waiting)
+        case.triage = min((t for _, t in waiting if t), key=lambda t: _priority(rules, t), default=None)
+    else:
+        case.state = "reviewed" if submissions or requests or stops else "open"
+        case.since = max(activity)
+        case.triage = newest.triage if newest is not None else None
+    if case.triage is None and newest is not None:
+        case.triage = newest.triage
+    case.priority = _priority(rules, case.triage)
+    case.has_request = bool(requests)
+    asked = max(requests, key=lambda r: r.created_at, default=None)
+    case.requester = f"{asked.name} ({asked.reference})"[:140] if asked is not None else ""
+    latest_link = links[-1] if links else None
+    case.label = latest_link.label if latest_link is not None else ""
+    case.link_state = latest_link.status(now) if latest_link is not None else None
+    case.link_expires_at = latest_link.expires_at if latest_link is not None else None
+    case.outcome = newest.outcome if newest is not None else None
+    case.saq_total = newest.saq_total if newest is not None else None
+    case.checks = len(submissions)
+    words = [case.reference, *(link.label for link in links), *(f"{r.name} {r.reference}" for r in requests)]
+    case.search_text = " ".join(w for w in words if w).lower()
+
+
+def refresh_case_of(record: Submission | ConsultationRequest | Invitation) -> None:
+    """Bring the summary of the record's case up to date (in the caller's transaction)."""
+    if record.case is not None:
+        refresh(record.case, current_rules())
+
+
+def stop_triage(rules: RuleSet) -> str:
+    """The triage level of a stop at the emergency page: the level that stops the questionnaire."""
+    return next((level.id for level in rules.triage_levels if level.stops), rules.triage_levels[0].id)

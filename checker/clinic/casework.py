@@ -1,0 +1,257 @@
+"""A case and what staff do with it: links (follow-up, revoke, resend), notes, assignment,
+undoing a review, deleting on a patient's request, and the CSV export of the inbox."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from ..cases import refresh, refresh_case_of
+from ..db import db, utcnow
+from ..models import Case, CaseNote, ConsultationRequest, Invitation, StaffUser, Submission
+from ..rules import current_rules
+from ..trend import Point, trend
+from ..urls import external_url
+from .forms import ActionForm, AssignForm, FollowUpForm, NoteForm
+from .queue import DEFAULT_FILTER, FILTERS, conditions, ordering
+from .records import audit, create_invitation, revoke
+from .views import NEW_LINK_KEY, bp
+
+
+def _case(case_id: int) -> Case:
+    found: Case = db.session.get(Case, case_id) or abort(404)
+    return found
+
+
+def _assign_form(case: Case) -> AssignForm:
+    form = AssignForm(staff=case.assigned_to_id or 0)
+    staff = db.session.scalars(select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.email))
+    form.staff.choices = [(0, _("Nobody"))] + [(user.id, user.email) for user in staff]
+    return form
+
+
+def case_trend(case: Case) -> list[Point]:
+    return trend((s.submitted_at, s.saq_total) for s in case.submissions)
+
+
+@bp.get("/cases/<int:case_id>")
+def case(case_id: int) -> str:
+    record = _case(case_id)
+    audit("viewed", f"case {record.id}")
+    db.session.commit()
+    return render_template(
+        "clinic/case.html",
+        case=record,
+        points=case_trend(record),
+        rules=current_rules(),
+        now=utcnow(),
+        form=ActionForm(),
+        follow_up_form=FollowUpForm(days=current_app.config["INVITATION_DAYS"]),
+        note_form=NoteForm(),
+        assign_form=_assign_form(record),
+    )
+
+
+def _show_new_link(invitation: Invitation, token: str) -> Response:
+    session[NEW_LINK_KEY] = external_url("questionnaire.invitation", token=token)
+    return redirect(url_for("clinic.invitation", invitation_id=invitation.id))
+
+
+@bp.post("/cases/<int:case_id>/follow-up")
+def follow_up(case_id: int) -> Response:
+    """A new link for the same person to answer again; the case shows every check in order."""
+    record = _case(case_id)
+    form = FollowUpForm()
+    if not form.validate_on_submit():
+        flash(form.days.errors[0] if form.days.errors else _("The form had expired. Try again."))
+        return redirect(url_for("clinic.case", case_id=record.id))
+    invitation, token = create_invitation("", form.days.data, current_user.id, case=record, follow_up=True)
+    return _show_new_link(invitation, token)
+
+
+def _invitation(invitation_id: int) -> Invitation:
+    found: Invitation = db.session.get(Invitation, invitation_id) or abort(404)
+    return found
+
+
+@bp.post("/invitations/<int:invitation_id>/revoke")
+def revoke_link(invitation_id: int) -> Response:
+    invitation = _invitation(invitation_id)
+    if ActionForm().validate_on_submit():
+        revoke(invitation)
+        db.session.commit()
+        flash(_("The link no longer works. Any answers started with it were deleted."))
+    return redirect(url_for("clinic.invitation", invitation_id=invitation.id))
+
+
+@bp.post("/invitations/<int:invitation_id>/resend")
+def resend_link(invitation_id: int) -> Response:
+    """A new link for the same case in place of a lost one: the old one stops working."""
+    old = _invitation(invitation_id)
+    if not ActionForm().validate_on_submit() or old.used_at is not None or old.case is None:
+        return redirect(url_for("clinic.invitation", invitation_id=old.id))
+    revoke(old, "revoked link for a new one")
+    days = max(1, min(365, current_app.config["INVITATION_DAYS"]))
+    invitation, token = create_invitation(old.label, days, current_user.id, case=old.case, follow_up=old.follow_up)
+    return _show_new_link(invitation, token)
+
+
+@bp.post("/invitations/<int:invitation_id>/stop-reviewed")
+def stop_reviewed(invitation_id: int) -> Response:
+    """Staff have seen that the patient stopped at the emergency page."""
+    invitation = _invitation(invitation_id)
+    if ActionForm().validate_on_submit() and invitation.stopped_at and not invitation.stop_reviewed_at:
+        invitation.stop_reviewed_at = utcnow()
+        audit("marked stop reviewed", f"invitation {invitation.id}")
+        refresh_case_of(invitation)
+        db.session.commit()
+    return redirect(
+        url_for("clinic.case", case_id=invitation.case_id) if invitation.case_id else url_for("clinic.inbox")
+    )
+
+
+@bp.post("/cases/<int:case_id>/notes")
+def add_note(case_id: int) -> Response:
+    record = _case(case_id)
+    form = NoteForm()
+    if form.validate_on_submit():
+        db.session.add(CaseNote(case_id=record.id, staff_id=current_user.id, text=form.text.data.strip()))
+        audit("added note", f"case {record.id}")
+        db.session.commit()
+        flash(_("Note added."))
+    elif form.text.errors:
+        flash(form.text.errors[0])
+    return redirect(url_for("clinic.case", case_id=record.id, _anchor="notes"))
+
+
+@bp.post("/cases/<int:case_id>/assign")
+def assign(case_id: int) -> Response:
+    record = _case(case_id)
+    form = _assign_form(record)
+    if form.validate_on_submit():
+        record.assigned_to_id = form.staff.data or None
+        audit("assigned", f"case {record.id} to staff {form.staff.data}" if form.staff.data else f"case {record.id}")
+        db.session.commit()
+        flash(_("Assignment saved."))
+    return redirect(url_for("clinic.case", case_id=record.id))
+
+
+@bp.post("/submissions/<int:submission_id>/not-reviewed")
+def undo_reviewed(submission_id: int) -> Response:
+    record = db.session.get(Submission, submission_id) or abort(404)
+    if ActionForm().validate_on_submit() and record.status == "reviewed":
+        record.status, record.reviewed_by_id, record.reviewed_at = "new", None, None
+        audit("undid reviewed", f"submission {record.id}")
+        refresh_case_of(record)
+        db.session.commit()
+        flash(_("Marked as waiting for review again."))
+    return redirect(url_for("clinic.submission", submission_id=record.id))
+
+
+@bp.post("/requests/<int:request_id>/not-handled")
+def undo_handled(request_id: int) -> Response:
+    record = db.session.get(ConsultationRequest, request_id) or abort(404)
+    if ActionForm().validate_on_submit() and record.status == "handled":
+        record.status, record.handled_by_id, record.handled_at = "new", None, None
+        audit("undid handled", f"request {record.id}")
+        refresh_case_of(record)
+        db.session.commit()
+        flash(_("Marked as waiting again."))
+    return redirect(url_for("clinic.consultation_request", request_id=record.id))
+
+
+@bp.route("/submissions/<int:submission_id>/delete", methods=["GET", "POST"])
+def delete_submission(submission_id: int) -> Response | str:
+    record = db.session.get(Submission, submission_id) or abort(404)
+    return _delete(record, f"submission {record.id}", _("Self-check %(id)s", id=record.id))
+
+
+@bp.route("/requests/<int:request_id>/delete", methods=["GET", "POST"])
+def delete_request(request_id: int) -> Response | str:
+    record = db.session.get(ConsultationRequest, request_id) or abort(404)
+    return _delete(record, f"request {record.id}", _("Consultation request %(reference)s", reference=record.reference))
+
+
+def _delete(record: Submission | ConsultationRequest, target: str, name: str) -> Response | str:
+    """Ask, then delete for good: the audit row names what was deleted, never what it held."""
+    form = ActionForm()
+    if request.method == "POST" and form.validate_on_submit():
+        case = record.case
+        db.session.delete(record)
+        audit("deleted", target)
+        if case is not None:
+            refresh(case, current_rules())
+        db.session.commit()
+        flash(_("%(name)s was deleted.", name=name))
+        return redirect(url_for("clinic.case", case_id=case.id) if case is not None else url_for("clinic.inbox"))
+    return render_template("clinic/delete.html", record=record, name=name, form=form)
+
+
+CSV_ANSWERS_JOINER = ";"
+
+
+def _cell(value: object) -> str:
+    """A CSV cell a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _csv_rows(show: str, search: str) -> Iterator[str]:
+    rules = current_rules()
+    question_ids = list(rules.questions)
+    header = ["case", "reference", "check", "submitted_at", "rules_version", "triage", "red_flags", "outcome"]
+    header += ["saq_total", "reviewed_at", *question_ids]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    query = (
+        select(Submission, Case.reference)
+        .join(Case, Submission.case_id == Case.id)
+        .where(*conditions(show, search, utcnow()))
+        .order_by(*ordering(show), Submission.submitted_at, Submission.id)
+    )
+    for batch in db.session.execute(query.execution_options(yield_per=500)).partitions():
+        for check, reference in batch:
+            answers = check.answers
+            row: list[Any] = [check.case_id, reference, check.id, check.submitted_at.isoformat(), check.rules_version]
+            row += [check.triage, " ".join(check.result.get("red_flags") or ()), check.outcome or ""]
+            row += [check.saq_total, check.reviewed_at.isoformat() if check.reviewed_at else ""]
+            for qid in question_ids:
+                value = answers.get(qid)
+                row.append(CSV_ANSWERS_JOINER.join(map(str, value)) if isinstance(value, list) else value)
+            writer.writerow([_cell(v) for v in row])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+@bp.get("/inbox.csv")
+def export_csv() -> Response:
+    """The checks of every case in the chosen filter and search, answers by question id."""
+    show = request.args.get("show", DEFAULT_FILTER)
+    if show not in FILTERS:
+        show = DEFAULT_FILTER
+    search = request.args.get("q", "")[:100].strip()
+    audit("exported CSV", f"inbox {show}" + (" (searched)" if search else ""))
+    db.session.commit()
+    response = Response(stream_with_context(_csv_rows(show, search)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="self-checks-{show}-{utcnow():%Y-%m-%d}.csv"'
+    return response

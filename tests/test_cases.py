@@ -1,0 +1,527 @@
+"""Cases: one person, their links and checks; follow-up and the SAQ trend; what staff do with a case."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from checker import create_app
+from checker.db import db
+from checker.engine import RuleSet
+from checker.models import AuditEvent, Case, CaseNote, ConsultationRequest, Draft, Invitation, Submission
+
+from .conftest import TEST_CONFIG, VIGNETTES, csrf_token, make_staff, post_page, sign_in, walk
+from .test_clinic import answer_link, make_follow_up, shown_link, text_of
+from .test_requests_and_drafts import Inbox, send_request, smtp  # noqa: F401
+
+BASE = next(c for c in VIGNETTES if c["name"] == "nine-months-established")["answers"]
+SAQ_ITEMS = [q for q in BASE if q.startswith("saq_")]
+
+
+def with_saq(*scores: int) -> dict[str, Any]:
+    """The same person's answers with these nine SAQ item scores."""
+    return {**BASE, **dict(zip(SAQ_ITEMS, map(str, scores), strict=True))}
+
+
+def saq_total(*scores: int) -> float:
+    return round(sum(scores) / 45 * 100, 1)
+
+
+def audit_actions(app: Flask) -> list[tuple[str, str]]:
+    with app.app_context():
+        return [(e.action, e.target) for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
+
+
+@pytest.fixture
+def staff(db_app: Flask) -> FlaskClient:
+    make_staff(db_app)
+    client = db_app.test_client()
+    sign_in(client)
+    return client
+
+
+def make_case(staff: FlaskClient, reference: str = "MRN-0042", label: str = "") -> str:
+    page = staff.get("/staff/invitations")
+    made = staff.post(
+        "/staff/invitations",
+        data={"csrf_token": csrf_token(text_of(page)), "reference": reference, "label": label, "days": "30"},
+    )
+    assert made.status_code == 302
+    return shown_link(staff, made.headers["Location"])
+
+
+def only_case(app: Flask) -> Case:
+    with app.app_context():
+        cases = list(db.session.scalars(select(Case)))
+        assert len(cases) == 1
+        db.session.expunge(cases[0])
+        return cases[0]
+
+
+def test_a_case_with_three_follow_ups_shows_the_trend(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    link = make_case(staff)
+    scores = [(1, 1, 1, 1, 1, 1, 1, 1, 1), (2, 2, 1, 1, 1, 2, 1, 1, 1), (3, 3, 2, 2, 2, 3, 2, 2, 2)]
+    scores.append((5, 5, 4, 4, 4, 5, 4, 4, 4))
+    assert answer_link(db_app.test_client(), link, rules, with_saq(*scores[0])).status_code == 302
+    case_id = only_case(db_app).id
+    for items in scores[1:]:
+        follow_up = make_follow_up(staff, case_id)
+        patient = db_app.test_client()
+        welcome = text_of(patient.get(follow_up))
+        assert "asked you to answer the check again" in welcome
+        assert answer_link(patient, follow_up, rules, with_saq(*items)).status_code == 302
+        result = text_of(patient.get("/result"))
+        assert "Your scores over time" in result  # the patient sees their earlier scores too
+    totals = [saq_total(*items) for items in scores]
+    assert totals == [20.0, 26.7, 46.7, 86.7]
+    case = only_case(db_app)
+    assert case.checks == 4
+    assert case.reference == "MRN-0042"
+    page = text_of(staff.get(f"/staff/cases/{case_id}"))
+    # The chart: one point and one value label per check, joined by a line.
+    chart = page[page.index('class="trend__chart"') : page.index("</svg>", page.index('class="trend__chart"'))]
+    assert chart.count('class="trend__point"') == 4
+    assert 'class="trend__line"' in chart
+    for total in totals:
+        assert f">{total:.1f}</text>" in chart
+    # The table of the same numbers, with each change and its reading against the SDC.
+    table = page[page.index("Score at each check") :]
+    rows = re.findall(r"<tr>\s*<td>[^<]+</td>\s*<td>([\d.]+)</td>\s*<td>([^<]+)</td>\s*<td>([^<]*)</td>", table)
+    assert [float(total) for total, _, _ in rows] == totals
+    assert [change for _, change, _ in rows] == ["—", "+6.7", "+20.0", "+40.0"]
+    assert "may be normal variation" in rows[1][2]
+    assert "possibly a real change" in rows[2][2]
+    assert "likely a real change" in rows[3][2]
+    # Latest first in the inbox's summary: the newest check's score.
+    inbox = text_of(staff.get("/staff/?show=all"))
+    assert "MRN-0042" in inbox
+    assert "SAQ 86.7" in inbox
+    assert "4 checks" in inbox
+
+
+def test_the_patient_sees_earlier_scores_only_through_a_follow_up(
+    db_app: Flask, staff: FlaskClient, rules: RuleSet
+) -> None:
+    first = db_app.test_client()
+    assert answer_link(first, make_case(staff), rules, with_saq(1, 1, 1, 1, 1, 1, 1, 1, 1)).status_code == 302
+    assert "Your scores over time" not in text_of(first.get("/result"))
+    # Someone on their own, not through a link, never sees anyone's history.
+    alone = db_app.test_client()
+    walk(alone, rules, with_saq(2, 2, 2, 2, 2, 2, 2, 2, 2))
+    assert "Your scores over time" not in text_of(alone.get("/result"))
+    again = db_app.test_client()
+    follow_up = make_follow_up(staff, only_case(db_app).id)
+    assert answer_link(again, follow_up, rules, with_saq(2, 2, 1, 1, 1, 1, 1, 1, 1)).status_code == 302
+    result = text_of(again.get("/result"))
+    assert "Your score went up by 4.4 points since last time" in result
+    assert "A change this small may be normal variation." in result
+    pdf = again.get("/result.pdf")
+    assert pdf.status_code == 200
+    from .test_every_page import pdf_text
+
+    assert "Your scores over time" in pdf_text(pdf.data)
+
+
+def test_link_states_revoke_and_resend(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    link = make_case(staff, reference="", label="Tue 3 Dec")
+    with db_app.app_context():
+        invitation_id = db.session.scalar(select(Invitation.id))
+
+    def state() -> str:
+        with db_app.app_context():
+            found = db.session.get(Invitation, invitation_id)
+            assert found is not None
+            case = db.session.get(Case, found.case_id)
+            assert case is not None
+            assert case.link_state == found.status(found.created_at)  # the inbox's copy agrees
+            return case.link_state
+
+    assert state() == "not_opened"
+    assert "Not opened" in text_of(staff.get("/staff/?show=not-opened"))
+    patient = db_app.test_client()
+    welcome = text_of(patient.get(link))
+    assert state() == "opened"
+    patient.post(link, data={"csrf_token": csrf_token(welcome)})
+    assert state() == "started"
+    post_page(patient, "safety", {**BASE})
+    detail = text_of(staff.get(f"/staff/invitations/{invitation_id}"))
+    assert "Started" in detail
+    assert "now at “" in detail  # the page they are on
+    assert "Tue 3 Dec" in text_of(staff.get("/staff/?show=started"))
+
+    # A lost link: send a new one. The old one stops working and its answers are deleted.
+    resent = staff.post(f"/staff/invitations/{invitation_id}/resend", data={"csrf_token": csrf_token(detail)})
+    new_link = shown_link(staff, resent.headers["Location"])
+    gone = patient.get(link)
+    assert gone.status_code == 410
+    assert "This link was withdrawn" in text_of(gone)
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Draft)) == 0
+        links = list(db.session.scalars(select(Invitation).order_by(Invitation.id)))
+        assert [x.status(x.created_at) for x in links] == ["revoked", "not_opened"]
+        assert links[0].case_id == links[1].case_id  # the same case
+    assert only_case(db_app).label == "Tue 3 Dec"
+
+    # Revoke the new one too: it stops working, audited.
+    new_id = int(resent.headers["Location"].rsplit("/", 1)[-1])
+    page = text_of(staff.get(f"/staff/invitations/{new_id}"))
+    staff.post(f"/staff/invitations/{new_id}/revoke", data={"csrf_token": csrf_token(page)})
+    assert db_app.test_client().get(new_link).status_code == 410
+    assert "Revoked" in text_of(staff.get(f"/staff/invitations/{new_id}"))
+    actions = audit_actions(db_app)
+    assert ("revoked link for a new one", f"invitation {invitation_id}") in actions
+    assert ("revoked link", f"invitation {new_id}") in actions
+
+
+def test_a_stop_on_a_link_reaches_the_clinic(mailing: tuple[Flask, Inbox], rules: RuleSet) -> None:
+    app, inbox = mailing
+    make_staff(app)
+    staff = app.test_client()
+    sign_in(staff)
+    link = make_case(staff, reference="A-77")
+    patient = app.test_client()
+    patient.post(link, data={"csrf_token": csrf_token(text_of(patient.get(link)))})
+    assert post_page(patient, "safety", {"rf_stroke_signs": "yes"}).headers["Location"] == "/emergency"
+    patient.get("/emergency")
+    patient.get("/emergency")  # told once
+    assert [m["Subject"] for m in inbox.messages] == ["A patient stopped at the emergency page"]
+    body = str(inbox.messages[0].get_payload())
+    assert "https://selfcheck.clinic.example/staff/cases/" in body
+    assert "A-77" not in body  # no personal details, not even the clinic's reference
+    case = only_case(app)
+    assert (case.state, case.triage, case.link_state) == ("waiting", "emergency", "stopped")
+    waiting = text_of(staff.get("/staff/"))
+    assert "A-77" in waiting
+    assert "Stopped at the emergency page" in waiting
+    page = text_of(staff.get(f"/staff/cases/{case.id}"))
+    assert "answered that they have signs of a possible stroke" in page
+    invitation_id = re.search(r"/staff/invitations/(\d+)/stop-reviewed", page)
+    assert invitation_id
+    staff.post(invitation_id.group(0), data={"csrf_token": csrf_token(page)})
+    assert only_case(app).state == "reviewed"
+    assert "A-77" not in text_of(staff.get("/staff/"))
+    assert "A-77" in text_of(staff.get("/staff/?show=stopped"))
+
+
+@pytest.fixture
+def mailing(database_url: str, smtp: tuple[Inbox, int]) -> Iterator[tuple[Flask, Inbox]]:  # noqa: F811
+    """The app on a migrated database, sending the clinic's email to a real SMTP server."""
+    inbox, port = smtp
+    app = create_app(
+        {
+            **TEST_CONFIG,
+            "DATABASE_URL": database_url,
+            "MAIL_SERVER": "127.0.0.1",
+            "BASE_URL": "https://selfcheck.clinic.example",
+            "MAIL_PORT": port,
+            "CLINIC_EMAIL": "desk@clinic.example",
+        }
+    )
+    with app.app_context():
+        upgrade()
+    yield app, inbox
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_an_urgent_result_through_a_link_emails_the_clinic(mailing: tuple[Flask, Inbox], rules: RuleSet) -> None:
+    app, inbox = mailing
+    make_staff(app)
+    staff = app.test_client()
+    sign_in(staff)
+    calm = with_saq(1, 1, 1, 1, 1, 1, 1, 1, 1)
+    assert answer_link(app.test_client(), make_case(staff, reference="calm"), rules, calm).status_code == 302
+    assert inbox.messages == []  # nothing urgent: no email
+    urgent = {**calm, "rf_ear_rash": "yes"}
+    assert answer_link(app.test_client(), make_case(staff, reference="P-9"), rules, urgent).status_code == 302
+    assert [m["Subject"] for m in inbox.messages] == ["A self-check with warning signs has arrived"]
+    body = str(inbox.messages[0].get_payload())
+    assert "/staff/cases/" in body
+    assert "P-9" not in body
+    # Urgent first in the queue, with its urgency on the row.
+    rows = text_of(staff.get("/staff/"))
+    assert rows.index("P-9") < rows.index("calm")
+    assert "Get medical care today" in rows
+
+
+def test_one_row_per_person_for_requests(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    # Someone on their own asks twice to be contacted: one case, one check.
+    person = db_app.test_client()
+    walk(person, rules, BASE)
+    assert send_request(person).status_code == 302
+    assert send_request(person, name="Ada Example").status_code == 302
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Submission)) == 1
+        requests = list(db.session.scalars(select(ConsultationRequest)))
+        assert len({r.case_id for r in requests}) == 1
+    inbox = text_of(staff.get("/staff/"))
+    assert inbox.count("Asked to be contacted") == 1
+    assert re.search(r"Waiting <span class=\"count\">\(1\)", inbox)  # one person waiting
+
+    # Someone invited by the clinic who sends, then asks: the request joins their case.
+    invited = db_app.test_client()
+    assert answer_link(invited, make_case(staff, reference="R-1"), rules, BASE).status_code == 302
+    assert send_request(invited, name="Bo Example").status_code == 302
+    with db_app.app_context():
+        bo = db.session.scalar(select(ConsultationRequest).where(ConsultationRequest.name == "Bo Example"))
+        assert bo is not None
+        assert bo.case is not None
+        assert bo.case.reference == "R-1"
+        assert bo.submission is not None
+        assert bo.submission.case_id == bo.case_id
+    # Starting again in the same browser is a new person: a new case.
+    person.post("/start-again", data={"csrf_token": csrf_token(text_of(person.get("/")))})
+    walk(person, rules, BASE)
+    assert send_request(person, name="Cy Example").status_code == 302
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Case)) == 3
+    found = text_of(staff.get("/staff/?show=all&q=bo+exa"))
+    assert "R-1" in found
+    assert "Cy Example" not in found
+
+
+def test_undo_delete_notes_assign_and_csv_are_audited(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    answers = {**with_saq(2, 2, 2, 2, 2, 2, 2, 2, 2), "notes": '=HYPERLINK("http://evil.example")'}
+    assert answer_link(db_app.test_client(), make_case(staff, reference="Z-1"), rules, answers).status_code == 302
+    case = only_case(db_app)
+    with db_app.app_context():
+        check_id = db.session.scalar(select(Submission.id))
+    page = text_of(staff.get(f"/staff/submissions/{check_id}"))
+    token = csrf_token(page)
+    staff.post(f"/staff/submissions/{check_id}/reviewed", data={"csrf_token": token})
+    assert only_case(db_app).state == "reviewed"
+    staff.post(f"/staff/submissions/{check_id}/not-reviewed", data={"csrf_token": token})
+    assert only_case(db_app).state == "waiting"
+    assert "Waiting for review" in text_of(staff.get(f"/staff/submissions/{check_id}"))
+
+    staff.post(f"/staff/cases/{case.id}/notes", data={"csrf_token": token, "text": "Called, booked for Tuesday."})
+    too_long = staff.post(f"/staff/cases/{case.id}/notes", data={"csrf_token": token, "text": "x" * 2001})
+    assert too_long.status_code == 302
+    with db_app.app_context():
+        assert [n.text for n in db.session.scalars(select(CaseNote))] == ["Called, booked for Tuesday."]
+        staff_id = db.session.scalar(select(AuditEvent.staff_id).where(AuditEvent.staff_id.is_not(None)))
+    staff.post(f"/staff/cases/{case.id}/assign", data={"csrf_token": token, "staff": str(staff_id)})
+    assert only_case(db_app).assigned_to_id == staff_id
+    assert staff.post(f"/staff/cases/{case.id}/assign", data={"csrf_token": token, "staff": "999"}).status_code == 302
+    assert only_case(db_app).assigned_to_id == staff_id  # not a staff member: refused
+    page = text_of(staff.get(f"/staff/cases/{case.id}"))
+    assert "Called, booked for Tuesday." in page
+    assert "nurse@clinic.example" in page
+
+    exported = staff.get("/staff/inbox.csv?show=all")
+    assert exported.status_code == 200
+    assert exported.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(exported.get_data(as_text=True))))
+    assert len(rows) == 1
+    assert rows[0]["reference"] == "Z-1"
+    assert rows[0]["saq_total"] == str(saq_total(2, 2, 2, 2, 2, 2, 2, 2, 2))
+    assert rows[0]["time_since_onset"] == BASE["time_since_onset"]
+    assert rows[0]["notes"].startswith("'=")  # a spreadsheet does not run it
+
+    delete_page = staff.get(f"/staff/submissions/{check_id}/delete")
+    assert "cannot be undone" in text_of(delete_page)
+    staff.post(f"/staff/submissions/{check_id}/delete", data={"csrf_token": csrf_token(text_of(delete_page))})
+    with db_app.app_context():
+        assert db.session.get(Submission, check_id) is None
+    rows = list(csv.DictReader(io.StringIO(staff.get("/staff/inbox.csv?show=all").get_data(as_text=True))))
+    assert rows == []
+    assert only_case(db_app).checks == 0
+    actions = audit_actions(db_app)
+    for expected in [
+        ("marked reviewed", f"submission {check_id}"),
+        ("undid reviewed", f"submission {check_id}"),
+        ("added note", f"case {case.id}"),
+        ("assigned", f"case {case.id} to staff {staff_id}"),
+        ("exported CSV", "inbox all"),
+        ("deleted", f"submission {check_id}"),
+    ]:
+        assert expected in actions
+    assert not any("HYPERLINK" in target or "Tuesday" in target for _, target in actions)  # no content
+
+
+def test_delete_and_undo_a_request(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    person = db_app.test_client()
+    walk(person, rules, BASE)
+    send_request(person, name="Dee Example")
+    with db_app.app_context():
+        request_id = db.session.scalar(select(ConsultationRequest.id))
+    page = text_of(staff.get(f"/staff/requests/{request_id}"))
+    staff.post(f"/staff/requests/{request_id}/handled", data={"csrf_token": csrf_token(page)})
+    staff.post(f"/staff/requests/{request_id}/not-handled", data={"csrf_token": csrf_token(page)})
+    assert "Mark as handled" in text_of(staff.get(f"/staff/requests/{request_id}"))
+    staff.post(f"/staff/requests/{request_id}/delete", data={"csrf_token": csrf_token(page)})
+    with db_app.app_context():
+        assert db.session.get(ConsultationRequest, request_id) is None
+    assert "Dee Example" not in text_of(staff.get("/staff/?show=all&q=dee"))
+    assert "Dee Example" not in text_of(staff.get("/staff/?show=all"))
+    actions = audit_actions(db_app)
+    assert ("undid handled", f"request {request_id}") in actions
+    assert ("deleted", f"request {request_id}") in actions
+
+
+def test_staff_forms_refuse_bad_input(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    make_case(staff, reference="Q")
+    case = only_case(db_app)
+    page = text_of(staff.get(f"/staff/cases/{case.id}"))
+    token = csrf_token(page)
+    for days in ("0", "x", "9999", ""):
+        response = staff.post(f"/staff/cases/{case.id}/follow-up", data={"csrf_token": token, "days": days})
+        assert response.headers["Location"].endswith(f"/staff/cases/{case.id}")
+    assert staff.post(f"/staff/cases/{case.id}/follow-up", data={"days": "5"}).status_code == 302  # no token
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Invitation)) == 1
+    assert staff.get("/staff/cases/999").status_code == 404
+    assert staff.post("/staff/invitations/999/revoke", data={"csrf_token": token}).status_code == 404
+    too_long = staff.post(
+        "/staff/invitations", data={"csrf_token": token, "reference": "x" * 41, "label": "", "days": "30"}
+    )
+    assert too_long.status_code == 422
+    assert "40 characters or fewer" in text_of(too_long)
+    # Someone not signed in gets nothing.
+    stranger = db_app.test_client()
+    assert stranger.get(f"/staff/cases/{case.id}").status_code == 302
+    assert stranger.get("/staff/inbox.csv").status_code == 302
+
+
+@pytest.fixture
+def many_cases(db_app: Flask) -> list[tuple[int, Any, int]]:
+    """250 cases with mixed triage and waiting times, written directly."""
+    from datetime import timedelta
+
+    from checker.db import utcnow
+
+    start = utcnow() - timedelta(days=30)
+    with db_app.app_context():
+        for n in range(250):
+            db.session.add(
+                Case(
+                    reference=f"C{n:03d}",
+                    state=("waiting", "reviewed", "open")[n % 3],
+                    priority=(0, 1, 2, 3, 99)[n % 5],
+                    triage=("emergency", "urgent", "prompt", "routine", None)[n % 5],
+                    since=start + timedelta(minutes=(n * 37) % 500),  # ties and out-of-order times
+                    has_request=n % 4 == 0,
+                    link_state=("not_opened", "started", "stopped", "sent", None)[n % 5],
+                    link_expires_at=start + timedelta(days=60),
+                    search_text=f"c{n:03d}",
+                )
+            )
+        db.session.commit()
+        return [(c.priority, c.since, c.id) for c in db.session.scalars(select(Case))]
+
+
+@pytest.mark.parametrize("show", ["waiting", "urgent", "requests", "not-opened", "started", "stopped", "reviewed"])
+def test_every_filter_pages_through_every_case_once_in_order(
+    db_app: Flask, staff: FlaskClient, many_cases: Any, show: str
+) -> None:
+    from checker.clinic.queue import FILTERS, counts, page_of
+    from checker.db import utcnow
+
+    with db_app.app_context():
+        now = utcnow()
+        expected = [c.id for c in db.session.scalars(select(Case).where(FILTERS[show].condition(now)))]
+        seen: list[Case] = []
+        cursor = None
+        pages = 0
+        while True:
+            page = page_of(show, "", cursor, now, size=20)
+            seen += page.cases
+            pages += 1
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert sorted(c.id for c in seen) == sorted(expected)
+        assert len(seen) == len(set(c.id for c in seen))
+        assert pages == -(-len(expected) // 20) or (pages == 1 and not expected)
+        keys = [(c.since, c.id) if show == "reviewed" else (c.priority, c.since, c.id) for c in seen]
+        assert keys == (sorted(keys, reverse=True) if show == "reviewed" else sorted(keys))
+        assert counts("", now)[show] == len(expected)
+    # Through the page itself: 50 rows, a next link, and the second page follows on.
+    first = text_of(staff.get(f"/staff/?show={show}"))
+    shown = re.findall(r">(C\d{3})</a>", first)
+    assert len(shown) == min(50, len(expected))
+    more = re.search(r'href="(/staff/\?[^"]*after=[^"]+)"', first)
+    if len(expected) > 50:
+        assert more
+        second = re.findall(r">(C\d{3})</a>", text_of(staff.get(more.group(1).replace("&amp;", "&"))))
+        assert second
+        assert not set(second) & set(shown)
+
+
+def test_a_tampered_cursor_or_filter_shows_the_first_page(staff: FlaskClient, many_cases: Any) -> None:
+    first = text_of(staff.get("/staff/?show=all"))
+    for query in ("after=garbage", "after=W10", "after=WyJ4IiwiMjAyNiIsMV0", "show=nope", "q=" + "%25_" * 80):
+        response = staff.get(f"/staff/?{query}")
+        assert response.status_code == 200, query
+    assert re.findall(r">(C\d{3})</a>", text_of(staff.get("/staff/?show=all&after=garbage"))) == re.findall(
+        r">(C\d{3})</a>", first
+    )
+    # A search for % or _ matches those characters, not everything.
+    assert "Nothing here" in text_of(staff.get("/staff/?show=all&q=%25")) or "No patient matches" in text_of(
+        staff.get("/staff/?show=all&q=%25")
+    )
+    assert re.findall(r">(C\d{3})</a>", text_of(staff.get("/staff/?show=all&q=c007"))) == ["C007"]
+
+
+def test_the_migration_groups_existing_records_into_cases(database_url: str) -> None:
+    """A database from before cases: each link, its check and its requests become one case."""
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from checker.db import utcnow
+
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url})
+    now = utcnow()
+    with app.app_context():
+        upgrade(revision="0002")
+        insert = [
+            "INSERT INTO invitation (id, token_hash, label, created_at, expires_at, used_at)"
+            " VALUES (1, 'a', 'Tue 3 Dec', :t0, :t9, :t1), (2, 'b', 'Fri 6 Dec', :t0, :t9, NULL)",
+            "INSERT INTO submission (id, invitation_id, answers, result, outcome, triage, saq_total, rules_version,"
+            " rules_sha256, started_at, submitted_at, status) VALUES"
+            " (1, 1, '{}', '{}', 'stage-3', 'urgent', 44.4, '2026.1', 'x', :t0, :t1, 'new'),"
+            " (2, NULL, '{}', '{}', 'stage-1', 'routine', NULL, '2026.1', 'x', :t0, :t2, 'reviewed')",
+            "INSERT INTO consultation_request (id, reference, name, phone, email, contact_time, message, consent_at,"
+            " submission_id, created_at, status) VALUES"
+            " (1, 'AAAA-BBBB', 'Ada Example', '555 0100', '', 'any', '', :t1, 1, :t3, 'new'),"
+            " (2, 'CCCC-DDDD', 'Bo Example', '555 0101', '', 'any', '', :t2, 2, :t2, 'handled'),"
+            " (3, 'EEEE-FFFF', 'Cy Example', '555 0102', '', 'any', '', :t2, NULL, :t2, 'new')",
+        ]
+        times = {f"t{n}": now - timedelta(days=10 - n) for n in range(10)}
+        times["t9"] = now + timedelta(days=20)
+        for statement in insert:
+            db.session.execute(text(statement), times)
+        db.session.commit()
+        upgrade()
+        cases = {c.label or c.requester: c for c in db.session.scalars(select(Case))}
+        assert len(cases) == 4  # link 1 with its check and request; link 2; check 2 with its request; request 3
+        first = cases["Tue 3 Dec"]
+        assert (first.state, first.triage, first.priority, first.checks, first.saq_total) == (
+            "waiting",
+            "urgent",
+            1,
+            1,
+            44.4,
+        )
+        assert (first.link_state, first.has_request, first.requester) == ("sent", True, "Ada Example (AAAA-BBBB)")
+        assert first.since == times["t1"]
+        assert "ada example" in first.search_text
+        assert cases["Fri 6 Dec"].state == "open"
+        assert cases["Fri 6 Dec"].link_state == "not_opened"
+        assert cases["Bo Example (CCCC-DDDD)"].state == "reviewed"
+        assert cases["Cy Example (EEEE-FFFF)"].checks == 0
+        assert cases["Cy Example (EEEE-FFFF)"].state == "waiting"
+        assert db.session.scalar(select(func.count()).select_from(Submission).where(Submission.case_id.is_(None))) == 0
+        db.session.remove()
+        db.engine.dispose()
