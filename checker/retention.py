@@ -7,10 +7,12 @@ from datetime import datetime, timedelta
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import Delete, and_, delete, or_
+from sqlalchemy import ColumnElement, Delete, and_, delete, or_, select
 
+from .cases import refresh
 from .db import db, utcnow
-from .models import AuditEvent, ConsultationRequest, Draft, Invitation, SignInFailure, StaffSession, Submission
+from .models import AuditEvent, Case, ConsultationRequest, Draft, Invitation, SignInFailure, StaffSession, Submission
+from .rules import current_rules
 
 
 def purge(now: datetime) -> dict[str, int]:
@@ -24,23 +26,33 @@ def purge(now: datetime) -> dict[str, int]:
         StaffSession.last_seen_at <= now - timedelta(minutes=config["STAFF_IDLE_MINUTES"]),
         StaffSession.created_at <= now - timedelta(hours=config["STAFF_SESSION_HOURS"]),
     )
+    # The parts of cases that go: their cases are tidied after.
+    past: list[tuple[str, type[ConsultationRequest | Submission | Invitation], ColumnElement[bool]]] = [
+        ("consultation requests", ConsultationRequest, ConsultationRequest.created_at < kept_until),
+        ("submissions", Submission, Submission.submitted_at < kept_until),
+        (
+            "invitations",
+            Invitation,
+            or_(and_(Invitation.used_at.is_(None), Invitation.expires_at <= now), Invitation.used_at < kept_until),
+        ),
+    ]
     statements: dict[str, Delete] = {
         "ended staff sessions": delete(StaffSession).where(session_ended),
         "refused sign-ins over a day old": delete(SignInFailure).where(SignInFailure.at < now - timedelta(days=1)),
         "drafts": delete(Draft).where(Draft.expires_at <= now),
-        "consultation requests": delete(ConsultationRequest).where(ConsultationRequest.created_at < kept_until),
-        "submissions": delete(Submission).where(Submission.submitted_at < kept_until),
-        "invitations": delete(Invitation).where(
-            or_(
-                and_(Invitation.used_at.is_(None), Invitation.expires_at <= now),
-                Invitation.used_at < kept_until,
-            )
-        ),
+        **{name: delete(model).where(condition) for name, model, condition in past},
     }
     counts: dict[str, int] = {}
     try:
+        touched = {
+            case_id
+            for _, model, condition in past
+            for case_id in db.session.scalars(select(model.case_id).where(condition, model.case_id.is_not(None)))
+            if case_id is not None
+        }
         for name, statement in statements.items():
             counts[name] = db.session.execute(statement).rowcount  # type: ignore[attr-defined]
+        counts["cases left empty"] = _tidy_cases(touched, now)
         summary = ", ".join(f"{n} {name}" for name, n in counts.items() if n)[:200]
         db.session.add(AuditEvent(action="purged", target=summary or "nothing"))
         db.session.commit()
@@ -48,6 +60,20 @@ def purge(now: datetime) -> dict[str, int]:
         db.session.rollback()
         raise
     return counts
+
+
+def _tidy_cases(case_ids: set[int], now: datetime) -> int:
+    """Bring the touched cases' summaries up to date, and delete those with nothing left (and their notes)."""
+    empty = 0
+    rules = current_rules()
+    for case in db.session.scalars(select(Case).where(Case.id.in_(case_ids))):
+        parts = [select(m.id).where(m.case_id == case.id) for m in (Invitation, Submission, ConsultationRequest)]
+        if not any(db.session.scalar(part.limit(1)) for part in parts):
+            db.session.delete(case)
+            empty += 1
+        else:
+            refresh(case, rules, now)
+    return empty
 
 
 @click.command("purge")

@@ -19,6 +19,8 @@ from checker.db import db, utcnow
 from checker.engine import RuleSet
 from checker.models import (
     AuditEvent,
+    Case,
+    CaseNote,
     ConsultationRequest,
     Draft,
     Invitation,
@@ -282,20 +284,35 @@ def test_purge_removes_only_what_is_past_its_time(db_app: Flask) -> None:
     now = utcnow()
     old, recent = now - timedelta(days=400), now - timedelta(days=10)
     with db_app.app_context():
+        gone, kept = Case(reference="gone", created_at=old), Case(reference="kept", created_at=old)
+        db.session.add_all([gone, kept, CaseNote(case=gone, text="Called.")])
+        db.session.flush()
         db.session.add_all(
             [
                 Draft(token_hash="a" * 64, answers={}, expires_at=now - timedelta(minutes=1)),
                 Draft(token_hash="b" * 64, answers={}, expires_at=now + timedelta(days=1)),
-                Invitation(token_hash="c" * 64, expires_at=now - timedelta(days=1)),
+                Invitation(token_hash="c" * 64, expires_at=now - timedelta(days=1), case_id=kept.id),
                 Invitation(token_hash="d" * 64, expires_at=now + timedelta(days=5)),
                 Submission(
-                    answers={}, result={}, triage="routine", rules_version="x", rules_sha256="y", submitted_at=old
+                    answers={},
+                    result={},
+                    triage="urgent",
+                    rules_version="x",
+                    rules_sha256="y",
+                    submitted_at=old,
+                    case_id=gone.id,
                 ),
                 Submission(
-                    answers={}, result={}, triage="routine", rules_version="x", rules_sha256="y", submitted_at=recent
+                    answers={},
+                    result={},
+                    triage="routine",
+                    rules_version="x",
+                    rules_sha256="y",
+                    submitted_at=recent,
+                    case_id=kept.id,
                 ),
                 ConsultationRequest(
-                    reference="AAAA-AAAA", name="n", contact_time="any", consent_at=old, created_at=old
+                    reference="AAAA-AAAA", name="n", contact_time="any", consent_at=old, created_at=old, case_id=gone.id
                 ),
                 ConsultationRequest(
                     reference="BBBB-BBBB", name="n", contact_time="any", consent_at=recent, created_at=recent
@@ -320,16 +337,21 @@ def test_purge_removes_only_what_is_past_its_time(db_app: Flask) -> None:
     assert result.exit_code == 0
     assert result.output.strip() == (
         "Deleted 1 ended staff sessions, 1 refused sign-ins over a day old, 1 drafts, 1 consultation requests, "
-        "1 submissions, 1 invitations."
+        "1 submissions, 1 invitations, 1 cases left empty."
     )
-    for model in (Draft, Invitation, Submission, ConsultationRequest, SignInFailure, StaffSession):
+    for model in (Draft, Invitation, Submission, ConsultationRequest, SignInFailure, StaffSession, Case):
         assert count(db_app, model) == 1
+    assert count(db_app, CaseNote) == 0  # the notes went with their case
+    with db_app.app_context():
+        left = db.session.scalar(select(Case))
+        assert left is not None
+        assert (left.reference, left.checks, left.link_state, left.state) == ("kept", 1, None, "waiting")
     with db_app.app_context():
         assert set(purge(utcnow()).values()) == {0}
         purges = db.session.scalars(select(AuditEvent.target).where(AuditEvent.action == "purged")).all()
     assert purges == [
         "1 ended staff sessions, 1 refused sign-ins over a day old, 1 drafts, 1 consultation requests, "
-        "1 submissions, 1 invitations",
+        "1 submissions, 1 invitations, 1 cases left empty",
         "nothing",
     ]
 
