@@ -15,6 +15,7 @@ from .db import db, utcnow
 from .engine import RuleSet
 from .models import Case, ConsultationRequest, Invitation, Submission
 from .rules import current_rules
+from .trend import Point, trend
 
 NO_TRIAGE = 99  # the priority of a case with nothing to rank it by: after every triage level
 
@@ -75,6 +76,11 @@ def refresh(case: Case, rules: RuleSet, now: datetime | None = None) -> None:
     case.checks = len(submissions)
     words = [case.reference, *(link.label for link in links), *(f"{r.name} {r.reference}" for r in requests)]
     case.search_text = " ".join(w for w in words if w).lower()
+
+
+def case_trend(case: Case) -> list[Point]:
+    """The case's SAQ totals over time, with each change."""
+    return trend((s.submitted_at, s.saq_total) for s in case.submissions)
 
 
 def refresh_case_of(record: Submission | ConsultationRequest | Invitation) -> None:

@@ -17,6 +17,8 @@ from markupsafe import Markup
 from weasyprint import CSS, HTML
 from weasyprint.urls import URLFetcher
 
+from . import clinical
+
 # The site's stylesheet has screen-only rules WeasyPrint skips; saying so on every PDF is noise.
 logging.getLogger("weasyprint").setLevel(logging.ERROR)
 
@@ -37,7 +39,8 @@ def pdf_bytes(html: str) -> bytes:
     """The PDF of an HTML page rendered from our templates."""
     document = HTML(string=html, base_url="about:blank", url_fetcher=NoFetching(), media_type="print")
     static = current_app.static_folder or ""
-    pdf: bytes = document.write_pdf(stylesheets=list(_stylesheets(static)))
+    # Tagged (PDF/UA-1): a screen reader reads the headings, lists and tables in order.
+    pdf: bytes = document.write_pdf(stylesheets=list(_stylesheets(static)), pdf_variant="pdf/ua-1")
     return pdf
 
 
@@ -50,6 +53,7 @@ def css_string(text: object) -> Markup:
 
 def init_app(app: Flask) -> None:
     app.add_template_filter(css_string, "css_string")
+    app.jinja_env.globals.update(clinical.TEMPLATE_GLOBALS)
 
 
 def fhir_download(resource: dict[str, Any], filename: str) -> Response:

@@ -525,3 +525,68 @@ def test_the_migration_groups_existing_records_into_cases(database_url: str) -> 
         assert db.session.scalar(select(func.count()).select_from(Submission).where(Submission.case_id.is_(None))) == 0
         db.session.remove()
         db.engine.dispose()
+
+
+def tagged(data: bytes) -> list[str]:
+    """What is missing for a tagged PDF/UA-1 document (empty when it is one)."""
+    import pikepdf
+
+    missing = []
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        root = pdf.Root
+        if "/StructTreeRoot" not in root or len(root.StructTreeRoot.get("/K", [])) == 0:
+            missing.append("a structure tree")
+        if not ("/MarkInfo" in root and bool(root.MarkInfo.get("/Marked"))):
+            missing.append("MarkInfo /Marked true")
+        if not str(root.get("/Lang", "")):
+            missing.append("a document language")
+        with pdf.open_metadata() as meta:
+            if meta.get("pdfuaid:part") != "1":
+                missing.append("the PDF/UA-1 identifier")
+            if not meta.get("dc:title"):
+                missing.append("a title")
+    return missing
+
+
+def test_the_clinicians_pdf_is_one_tagged_page(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    import pikepdf
+
+    from .test_reports_and_fhir import pdf_text
+
+    first = {**with_saq(2, 2, 1, 1, 1, 2, 1, 1, 1), "rf_eye": "yes"}
+    assert answer_link(db_app.test_client(), make_case(staff, reference="MRN-7"), rules, first).status_code == 302
+    case_id = only_case(db_app).id
+    notes = "The left eye waters at dinner and I feel tight in the mornings."
+    later = {**with_saq(5, 5, 4, 4, 4, 5, 4, 4, 4), "rf_eye": "yes", "notes": notes}
+    assert answer_link(db_app.test_client(), make_follow_up(staff, case_id), rules, later).status_code == 302
+    with db_app.app_context():
+        check_id = db.session.scalar(select(func.max(Submission.id)))
+    page = text_of(staff.get(f"/staff/submissions/{check_id}"))
+    staff.post(f"/staff/submissions/{check_id}/reviewed", data={"csrf_token": csrf_token(page)})
+    response = staff.get(f"/staff/submissions/{check_id}.pdf")
+    assert response.mimetype == "application/pdf"
+    with pikepdf.open(io.BytesIO(response.data)) as pdf:
+        assert len(pdf.pages) == 1
+        width, height = (float(v) for v in pdf.pages[0].MediaBox[2:])
+        assert (round(width), round(height)) == (595, 842)  # A4
+    assert tagged(response.data) == []
+    text = " ".join(pdf_text(response.data).split())
+    for expected in [
+        "MRN-7",
+        "Exposure keratopathy risk",  # the red flag in clinical words
+        "Stage 3: established synkinesis",
+        "Eye closure with smiling 5",  # the SAQ item grid
+        "Total (20 to 100) 86.7",
+        "Time since onset 6 to 12 months ago",
+        notes,
+        "+60.0",  # the trend's change
+        "Reviewed by nurse@clinic.example",
+        "Exported by nurse@clinic.example",
+    ]:
+        assert expected in text, expected
+    assert "Waiting for review" not in text
+    assert "Mark as reviewed" not in text
+    # The patient's PDF is tagged too.
+    patient = db_app.test_client()
+    walk(patient, rules, BASE)
+    assert tagged(patient.get("/result.pdf").data) == []

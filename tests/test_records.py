@@ -77,7 +77,7 @@ def test_a_2026_1_submission_opens_prints_and_exports_as_it_was(db_app: Flask, d
     assert pdf.status_code == 200
     text = pdf_text(pdf.data)
     assert "The reason exactly as this patient was shown it." in " ".join(text.split())
-    assert "Did your face droop suddenly" in text
+    assert "Rules 2026.1 (26478a2f4ee6)" in text
 
     fhir = db_client.get(f"/staff/submissions/{record_id}.fhir.json")
     assert fhir.status_code == 200

@@ -248,7 +248,7 @@ def test_staff_exports_are_audited(db_app: Flask, db_client: FlaskClient, rules:
     text = pdf_text(pdf.data)
     assert f"Self-check {submission_id}" in text
     assert "Tight in the mornings." in text
-    assert "Established synkinesis" in text
+    assert "Stage 3: established synkinesis" in text  # the clinician's wording
     assert "Mark as reviewed" not in text
     exported = staff.get(f"/staff/submissions/{submission_id}.fhir.json")
     Bundle.model_validate(json.loads(exported.data))

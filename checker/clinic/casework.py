@@ -24,11 +24,10 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from ..cases import refresh, refresh_case_of
+from ..cases import case_trend, refresh, refresh_case_of
 from ..db import db, utcnow
 from ..models import Case, CaseNote, ConsultationRequest, Invitation, StaffUser, Submission
 from ..rules import current_rules
-from ..trend import Point, trend
 from ..urls import external_url
 from .forms import ActionForm, AssignForm, FollowUpForm, NoteForm
 from .queue import DEFAULT_FILTER, FILTERS, conditions, ordering
@@ -46,10 +45,6 @@ def _assign_form(case: Case) -> AssignForm:
     staff = db.session.scalars(select(StaffUser).where(StaffUser.active.is_(True)).order_by(StaffUser.email))
     form.staff.choices = [(0, _("Nobody"))] + [(user.id, user.email) for user in staff]
     return form
-
-
-def case_trend(case: Case) -> list[Point]:
-    return trend((s.submitted_at, s.saq_total) for s in case.submissions)
 
 
 @bp.get("/cases/<int:case_id>")

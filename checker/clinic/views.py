@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from ..cases import refresh_case_of
+from ..cases import case_trend, refresh_case_of
 from ..db import db, utcnow
 from ..fhir import result_bundle
 from ..i18n import reason_text, translate
@@ -228,7 +228,13 @@ def _export(submission_id: int, what: str) -> tuple[Submission, StoredResult]:
 def submission_pdf(submission_id: int) -> Response:
     record, result = _export(submission_id, "PDF")
     html = render_template(
-        "pdf/submission.html", record=record, result=result, rules=result.rules, pdf=True, requests=[], form=None
+        "pdf/clinician.html",
+        record=record,
+        result=result,
+        points=case_trend(record.case) if record.case is not None else [],
+        exported_by=current_user.email,
+        exported_at=utcnow(),
+        pdf=True,
     )
     return pdf_response(html, f"self-check-{record.id}.pdf")
 

@@ -136,6 +136,12 @@ def test_a_case_over_time(browser: Browser, live: LiveServer, rules: RuleSet, lo
     expect(rows.nth(1)).to_contain_text(reading)
     expect(page.locator(".trend__point")).to_have_count(2)
     expect(page.locator(".trend__chart")).to_be_visible()
+    # Printed, the case leaves out the navigation, the forms and every button; the trend stays.
+    page.emulate_media(media="print")
+    for selector in (".staff-nav", "button", "select", "textarea", ".back-link", "input"):
+        assert all(not element.is_visible() for element in page.locator(selector).all()), selector
+    expect(page.locator(".trend__chart")).to_be_visible()
+    expect(rows.nth(1)).to_be_visible()
     staff_context.close()
 
 
