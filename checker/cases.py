@@ -41,6 +41,9 @@ def refresh(case: Case, rules: RuleSet, now: datetime | None = None) -> None:
     """Recompute the case's summary columns from its parts."""
     now = now or utcnow()
     db.session.flush()
+    # One summary at a time per case: a second transaction waits here, then reads what the
+    # first one committed (PostgreSQL; SQLite has one writer at a time anyway).
+    db.session.execute(select(Case.id).where(Case.id == case.id).with_for_update(key_share=True))
     submissions = list(db.session.scalars(select(Submission).where(Submission.case_id == case.id)))
     requests = list(db.session.scalars(select(ConsultationRequest).where(ConsultationRequest.case_id == case.id)))
     links = list(db.session.scalars(select(Invitation).where(Invitation.case_id == case.id).order_by(Invitation.id)))

@@ -1,12 +1,15 @@
-"""Security headers on every response, and trust in a reverse proxy only when configured."""
+"""Security headers on every response, trust in a reverse proxy only when configured, and
+request text without NUL characters."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+from flask import Flask, Request
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.utils import cached_property
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -64,7 +67,29 @@ class SecurityHeaders:
         return self.app(environ, with_headers)
 
 
+def _without_nul(values: MultiDict[str, str]) -> ImmutableMultiDict[str, str]:
+    return ImmutableMultiDict([(k.replace("\x00", ""), v.replace("\x00", "")) for k, v in values.items(multi=True)])
+
+
+class CleanRequest(Request):
+    """A request whose query and form text has no NUL characters.
+
+    A NUL is invisible, means nothing in a name, a note or a search, and PostgreSQL cannot
+    store it in text: dropping it keeps everything the person meant to send.
+    """
+
+    @cached_property
+    def args(self) -> ImmutableMultiDict[str, str]:
+        return _without_nul(super().args)
+
+    def _load_form_data(self) -> None:
+        super()._load_form_data()
+        if any("\x00" in k or "\x00" in v for k, v in self.form.items(multi=True)):
+            self.form = _without_nul(self.form)
+
+
 def init_app(app: Flask) -> None:
+    app.request_class = CleanRequest
     app.wsgi_app = SecurityHeaders(app.wsgi_app)  # type: ignore[method-assign]
     proxies = int(app.config["PROXIES"])
     if proxies > 0:  # behind that many reverse proxies: trust their X-Forwarded-* headers (outermost)

@@ -590,3 +590,52 @@ def test_the_clinicians_pdf_is_one_tagged_page(db_app: Flask, staff: FlaskClient
     patient = db_app.test_client()
     walk(patient, rules, BASE)
     assert tagged(patient.get("/result.pdf").data) == []
+
+
+def test_nul_characters_are_dropped_not_a_failure(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    """PostgreSQL cannot store NUL in text: an invisible character must not lose what was typed."""
+    make_case(staff, reference="A\x00-1")
+    case = only_case(db_app)
+    assert case.reference == "A-1"
+    token = csrf_token(text_of(staff.get(f"/staff/cases/{case.id}")))
+    noted = staff.post(f"/staff/cases/{case.id}/notes", data={"csrf_token": token, "text": "Call\x00ed"})
+    assert noted.status_code == 302
+    assert staff.get("/staff/?show=all&q=A%00-1").status_code == 200
+    assert "A-1" in text_of(staff.get("/staff/?show=all&q=A%00-1"))
+    person = db_app.test_client()
+    walk(person, rules, BASE)
+    assert send_request(person, name="A\x00da Example").status_code == 302
+    with db_app.app_context():
+        assert db.session.scalar(select(CaseNote.text)) == "Called"
+        assert db.session.scalar(select(ConsultationRequest.name)) == "Ada Example"
+
+
+def test_two_checks_sent_at_once_both_count(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    """Two follow-ups of one case sent at the same moment: the case's summary counts both."""
+    import threading
+
+    assert answer_link(db_app.test_client(), make_case(staff), rules, BASE).status_code == 302
+    case_id = only_case(db_app).id
+    patients = []
+    for _ in range(2):
+        link = make_follow_up(staff, case_id)
+        patient = db_app.test_client()
+        patient.post(link, data={"csrf_token": csrf_token(text_of(patient.get(link)))})
+        walk(patient, rules, BASE)
+        patients.append((patient, csrf_token(text_of(patient.get("/check-answers")))))
+    start = threading.Barrier(2)
+    codes: list[int] = []
+
+    def send(patient: FlaskClient, token: str) -> None:
+        start.wait()
+        codes.append(patient.post("/send", data={"csrf_token": token}).status_code)
+
+    threads = [threading.Thread(target=send, args=pair) for pair in patients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert codes == [302, 302]
+    case = only_case(db_app)
+    assert case.checks == 3
+    assert case.state == "waiting"
