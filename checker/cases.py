@@ -81,9 +81,9 @@ def refresh(case: Case, rules: RuleSet, now: datetime | None = None) -> None:
     case.search_text = " ".join(w for w in words if w).lower()
 
 
-def case_trend(case: Case) -> list[Point]:
-    """The case's SAQ totals over time, with each change."""
-    return trend((s.submitted_at, s.saq_total) for s in case.submissions)
+def case_trend(case: Case, until: datetime | None = None) -> list[Point]:
+    """The case's SAQ totals over time (up to ``until``), with each change."""
+    return trend((s.submitted_at, s.saq_total) for s in case.submissions if until is None or s.submitted_at <= until)
 
 
 def refresh_case_of(record: Submission | ConsultationRequest | Invitation) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from .engine import RuleSet
-from .i18n import translate
+from .engine import Reason, RuleSet
+from .i18n import join_list, translate
+from .i18n import reason_text as patient_reason_text
 
 FLAGS = {
     "stroke_signs": _l("Possible stroke: focal neurological signs or forehead-sparing weakness"),
@@ -62,6 +63,77 @@ SAQ_ITEMS = {
 }
 
 
+# The rules' reason templates (2026.1 and 2026.2), as a clinician writes them. The values
+# keep the patient's answers; linked movements are named by their SAQ item.
+REASONS = {
+    "Your face twitches {twitching}.": _l("Facial twitching: {twitching}."),
+    "Your face feels tight or stiff at rest {tightness_rest}.": _l("Tightness at rest: {tightness_rest}."),
+    "Your face looks {asymmetry} uneven, although its movement has fully come back.": _l(
+        "Resting asymmetry ({asymmetry}) despite full return of movement."
+    ),
+    "You have never had weakness in your face or an injury to the facial nerve, and synkinesis only happens "
+    "after the nerve has been injured.": _l("No history of facial palsy or facial nerve injury."),
+    "You have already had {treatments}, and the weakness started {time_since_onset}.": _l(
+        "Treated with {treatments}; onset {time_since_onset}."
+    ),
+    "Your linked movements have lasted 6 months or more and follow a steady pattern.": _l(
+        "Synkinesis for 6 months or more, in a consistent pattern."
+    ),
+    "The weakness started {time_since_onset}: linked movements that are still there after 6 months usually "
+    "follow a steady pattern, though they can still change until about 16 months.": _l(
+        "Onset {time_since_onset}: 6 months or more."
+    ),
+    "These happen most of the time or more: {linked_frequent.items}.": _l(
+        "Frequent synkinesis (most of the time or more): {linked_frequent.items}."
+    ),
+    "The unwanted movements happen every time you make a certain movement.": _l(
+        "Consistent pattern: triggered by every attempt at the movement."
+    ),
+    "You notice linked movements, and they get in the way of daily life {daily_impact}.": _l(
+        "Functional impact of synkinesis: {daily_impact}."
+    ),
+    "You notice early signs of linked movements or other changes in your face.": _l(
+        "Early synkinesis or other post-paralytic changes."
+    ),
+    "You notice some linked movements: {linked_present.items}.": _l("Synkinesis reported: {linked_present.items}."),
+    "The weakness started {time_since_onset}. That is too early for synkinesis: linked movements appear only "
+    "months after the nerve starts to heal, so we did not ask about them yet.": _l(
+        "Onset {time_since_onset}: too early for synkinesis; SAQ not asked."
+    ),
+    "Your face is still recovering ({recovery} movement back so far), and you did not report linked movements "
+    "or other changes.": _l("Incomplete recovery ({recovery}); no synkinesis or other changes reported."),
+    "Your movement has fully come back, and the weakness started {time_since_onset}. That is too early for "
+    "synkinesis, so we did not ask about linked movements. If they appear in the coming months, take this "
+    "check again.": _l("Full recovery; onset {time_since_onset}, too early for synkinesis; SAQ not asked."),
+    "Your movement has fully come back, and you did not report linked movements or other changes.": _l(
+        "Full recovery; no synkinesis or other changes reported."
+    ),
+    # 2026.1 only
+    "The weakness started {time_since_onset}: linked movements that are still there after 6 months tend to stay.": _l(
+        "Onset {time_since_onset}: 6 months or more."
+    ),
+    "You have already had {treatments}.": _l("Treated with {treatments}."),
+    "Your face looks {asymmetry} uneven.": _l("Resting asymmetry: {asymmetry}."),
+}
+
+
+def reason_text(rules: RuleSet, reason: Reason) -> str:
+    """A reason in clinical words when its template is known; otherwise as the patient read it."""
+    template = " ".join(reason.template.split())
+    clinical = REASONS.get(template)
+    if clinical is None:
+        return patient_reason_text(reason)
+    items = {q.phrase: SAQ_ITEMS[q.id] for q in rules.questions.values() if q.phrase and q.id in SAQ_ITEMS}
+
+    def words(text: str) -> str:
+        if text == reason.template:
+            return str(clinical)
+        item = items.get(text)
+        return str(item).lower() if item is not None else translate(text)
+
+    return reason.text(words, join_list)
+
+
 def flag_name(rules: RuleSet, flag_id: str) -> str:
     found = FLAGS.get(flag_id)
     return str(found) if found is not None else translate(rules.red_flag(flag_id).name)
@@ -101,4 +173,5 @@ TEMPLATE_GLOBALS = {
     "clinical_saq_item": saq_item,
     "saq_items": saq_items,
     "clinical_history": history_label,
+    "clinical_reason": reason_text,
 }

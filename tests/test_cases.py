@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -575,6 +576,8 @@ def test_the_clinicians_pdf_is_one_tagged_page(db_app: Flask, staff: FlaskClient
         "MRN-7",
         "Exposure keratopathy risk",  # the red flag in clinical words
         "Stage 3: established synkinesis",
+        "Onset between 6 and 12 months ago: 6 months or more.",  # reasons in clinical words
+        "Frequent synkinesis (most of the time or more): eye closure with smiling, eye closure with speaking,",
         "Eye closure with smiling 5",  # the SAQ item grid
         "Total (20 to 100) 86.7",
         "Time since onset 6 to 12 months ago",
@@ -586,6 +589,10 @@ def test_the_clinicians_pdf_is_one_tagged_page(db_app: Flask, staff: FlaskClient
         assert expected in text, expected
     assert "Waiting for review" not in text
     assert "Mark as reviewed" not in text
+    # The first check's chart copy stays as it was: no later check in its trend.
+    earlier = " ".join(pdf_text(staff.get(f"/staff/submissions/{check_id - 1}.pdf").data).split())
+    assert "Total (20 to 100) 26.7" in earlier
+    assert "+60.0" not in earlier
     # The patient's PDF is tagged too.
     patient = db_app.test_client()
     walk(patient, rules, BASE)
@@ -639,3 +646,26 @@ def test_two_checks_sent_at_once_both_count(db_app: Flask, staff: FlaskClient, r
     case = only_case(db_app)
     assert case.checks == 3
     assert case.state == "waiting"
+
+
+def test_every_shipped_reason_has_clinical_wording() -> None:
+    """A reason added to the rules needs its clinical wording too (else the PDF falls back to the patient's)."""
+    import yaml
+
+    from checker.clinical import REASONS
+
+    def reasons(node: Any) -> Iterator[str]:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "reason" and isinstance(value, str):
+                    yield " ".join(value.split())
+                else:
+                    yield from reasons(value)
+        elif isinstance(node, list):
+            for item in node:
+                yield from reasons(item)
+
+    root = Path(__file__).resolve().parent.parent
+    for path in (root / "rules.yaml", *sorted((root / "checker" / "rules_archive").glob("*.yaml"))):
+        missing = sorted(set(reasons(yaml.safe_load(path.read_text(encoding="utf-8")))) - set(REASONS))
+        assert missing == [], f"{path.name}: no clinical wording in checker/clinical.py for {missing}"

@@ -231,7 +231,7 @@ def submission_pdf(submission_id: int) -> Response:
         "pdf/clinician.html",
         record=record,
         result=result,
-        points=case_trend(record.case) if record.case is not None else [],
+        points=case_trend(record.case, until=record.submitted_at) if record.case is not None else [],
         exported_by=current_user.email,
         exported_at=utcnow(),
         pdf=True,
