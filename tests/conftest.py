@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from email import message_from_bytes
+from email.message import Message
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
@@ -18,7 +21,7 @@ from checker.clinic.accounts import create_staff
 from checker.db import db
 from checker.engine import RuleSet, load_rules
 
-from .databases import PostgresServer, postgres_server
+from .databases import PostgresServer, free_port, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_PATH = ROOT / "rules.yaml"
@@ -142,3 +145,49 @@ def extract_catalogue(folder: Path) -> Path:
                "-k", "lazy_gettext", "-k", "_l", "-o", str(pot), "."]  # fmt: skip
     subprocess.run(command, cwd=ROOT, check=True, capture_output=True, timeout=120)
     return pot
+
+
+class Inbox:
+    """Messages received by a real SMTP server on loopback."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+        self.messages.append(message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def mailing(database_url: str, smtp: tuple[Inbox, int]) -> Iterator[tuple[Flask, Inbox]]:
+    """The app on a migrated database, sending the clinic's email to a real SMTP server."""
+    inbox, port = smtp
+    app = create_app(
+        {
+            **TEST_CONFIG,
+            "DATABASE_URL": database_url,
+            "MAIL_SERVER": "127.0.0.1",
+            "BASE_URL": "https://selfcheck.clinic.example",
+            "MAIL_PORT": port,
+            "CLINIC_EMAIL": "desk@clinic.example",
+            "MAIL_FROM": "checker@clinic.example",
+        }
+    )
+    with app.app_context():
+        upgrade()
+    yield app, inbox
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()

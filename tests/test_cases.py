@@ -20,9 +20,9 @@ from checker.db import db
 from checker.engine import RuleSet
 from checker.models import AuditEvent, Case, CaseNote, ConsultationRequest, Draft, Invitation, Submission
 
-from .conftest import TEST_CONFIG, VIGNETTES, csrf_token, make_staff, post_page, sign_in, walk
+from .conftest import TEST_CONFIG, VIGNETTES, Inbox, csrf_token, make_staff, post_page, sign_in, walk
 from .test_clinic import answer_link, make_follow_up, shown_link, text_of
-from .test_requests_and_drafts import Inbox, send_request, smtp  # noqa: F401
+from .test_requests_and_drafts import send_request
 
 BASE = next(c for c in VIGNETTES if c["name"] == "nine-months-established")["answers"]
 SAQ_ITEMS = [q for q in BASE if q.startswith("saq_")]
@@ -211,28 +211,6 @@ def test_a_stop_on_a_link_reaches_the_clinic(mailing: tuple[Flask, Inbox], rules
     assert only_case(app).state == "reviewed"
     assert "A-77" not in text_of(staff.get("/staff/"))
     assert "A-77" in text_of(staff.get("/staff/?show=stopped"))
-
-
-@pytest.fixture
-def mailing(database_url: str, smtp: tuple[Inbox, int]) -> Iterator[tuple[Flask, Inbox]]:  # noqa: F811
-    """The app on a migrated database, sending the clinic's email to a real SMTP server."""
-    inbox, port = smtp
-    app = create_app(
-        {
-            **TEST_CONFIG,
-            "DATABASE_URL": database_url,
-            "MAIL_SERVER": "127.0.0.1",
-            "BASE_URL": "https://selfcheck.clinic.example",
-            "MAIL_PORT": port,
-            "CLINIC_EMAIL": "desk@clinic.example",
-        }
-    )
-    with app.app_context():
-        upgrade()
-    yield app, inbox
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_an_urgent_result_through_a_link_emails_the_clinic(mailing: tuple[Flask, Inbox], rules: RuleSet) -> None:

@@ -37,10 +37,10 @@ from checker.db import db
 from checker.errors import handle_http_error
 from checker.models import ConsultationRequest, Invitation, Submission
 
-from .conftest import ROOT, TEST_CONFIG, VIGNETTES, csrf_token, make_staff, post_page, sign_in, walk
+from .conftest import ROOT, TEST_CONFIG, VIGNETTES, Inbox, csrf_token, make_staff, post_page, sign_in, walk
 from .test_clinic import answer_link, make_follow_up, make_invitation
 from .test_reports_and_fhir import pdf_text
-from .test_requests_and_drafts import Inbox, send_request, smtp  # noqa: F401  (smtp is a fixture)
+from .test_requests_and_drafts import send_request
 
 LANGUAGES = ("en", "es")
 CATALOGUE = ROOT / "checker" / "translations" / "es" / "LC_MESSAGES" / "messages.po"
@@ -164,7 +164,7 @@ class Site:
 
 
 @pytest.fixture(params=LANGUAGES)
-def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]) -> Iterator[Site]:  # noqa: F811
+def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]) -> Iterator[Site]:
     language = request.param
     inbox, port = smtp
     app = create_app(

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
-from email import message_from_bytes
-from email.message import Message
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -33,8 +29,7 @@ from checker.models import (
 )
 from checker.retention import purge
 
-from .conftest import VIGNETTES, csrf_token, make_staff, post_page, sign_in, walk
-from .databases import free_port
+from .conftest import VIGNETTES, Inbox, csrf_token, make_staff, post_page, sign_in, walk
 
 CASE = next(c for c in VIGNETTES if c["name"] == "nine-months-established")
 GOOD = {
@@ -60,29 +55,6 @@ def send_request(client: FlaskClient, **changes: str) -> Any:
 def count(app: Flask, model: type) -> int:
     with app.app_context():
         return int(db.session.scalar(select(func.count()).select_from(model)) or 0)
-
-
-class Inbox:
-    """Messages received by a real SMTP server on loopback."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
-        self.messages.append(message_from_bytes(envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
 
 
 def test_request_after_the_result_is_stored_with_the_self_check(
@@ -145,27 +117,8 @@ def test_tampered_contact_time_is_refused(db_app: Flask, db_client: FlaskClient)
     assert count(db_app, ConsultationRequest) == 0
 
 
-def test_clinic_is_emailed_without_personal_details(database_url: str, tmp_path: Any, smtp: tuple[Inbox, int]) -> None:
-    from flask_migrate import upgrade
-
-    from checker import create_app
-
-    from .conftest import TEST_CONFIG
-
-    inbox, port = smtp
-    app = create_app(
-        {
-            **TEST_CONFIG,
-            "DATABASE_URL": database_url,
-            "MAIL_SERVER": "127.0.0.1",
-            "BASE_URL": "https://selfcheck.clinic.example",
-            "MAIL_PORT": port,
-            "CLINIC_EMAIL": "desk@clinic.example",
-            "MAIL_FROM": "checker@clinic.example",
-        }
-    )
-    with app.app_context():
-        upgrade()
+def test_clinic_is_emailed_without_personal_details(mailing: tuple[Flask, Inbox]) -> None:
+    app, inbox = mailing
     client = app.test_client()
     # An attacker's Host (or X-Forwarded-Host) never decides the link staff are sent.
     client.environ_base.update(HTTP_HOST="evil.example", HTTP_X_FORWARDED_HOST="evil.example")
@@ -184,8 +137,6 @@ def test_clinic_is_emailed_without_personal_details(database_url: str, tmp_path:
     assert reference in mail["Subject"]
     for personal in ("Ada", "555", "ada@example.org", "Mornings"):
         assert personal not in str(body) + mail["Subject"]
-    with app.app_context():
-        db.engine.dispose()
 
 
 def test_mail_server_down_does_not_lose_the_request(
@@ -387,18 +338,8 @@ def test_a_resume_link_never_silently_replaces_answers_in_progress(db_app: Flask
     assert sender.get(link.group(0)).status_code == 410
 
 
-def test_the_clinic_s_email_is_in_the_clinic_s_language(database_url: str, smtp: tuple[Inbox, int]) -> None:
-    from flask_migrate import upgrade
-
-    from checker import create_app
-
-    from .conftest import TEST_CONFIG
-
-    inbox, port = smtp
-    settings = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": port, "CLINIC_EMAIL": "desk@clinic.example"}
-    app = create_app({**TEST_CONFIG, **settings, "DATABASE_URL": database_url, "BASE_URL": "https://x.example"})
-    with app.app_context():
-        upgrade()
+def test_the_clinic_s_email_is_in_the_clinic_s_language(mailing: tuple[Flask, Inbox]) -> None:
+    app, inbox = mailing
     patient = app.test_client()
     patient.get("/?lang=es")  # a Spanish-speaking patient
     assert send_request(patient).status_code == 302
@@ -406,5 +347,3 @@ def test_the_clinic_s_email_is_in_the_clinic_s_language(database_url: str, smtp:
     app.config["CLINIC_LANGUAGE"] = "es"
     assert send_request(patient).status_code == 302
     assert inbox.messages[1]["Subject"].startswith("Nueva solicitud de consulta")
-    with app.app_context():
-        db.engine.dispose()

@@ -149,30 +149,6 @@ def assign(case_id: int) -> Response:
     return redirect(url_for("clinic.case", case_id=record.id))
 
 
-@bp.post("/submissions/<int:submission_id>/not-reviewed")
-def undo_reviewed(submission_id: int) -> Response:
-    record = db.session.get(Submission, submission_id) or abort(404)
-    if ActionForm().validate_on_submit() and record.status == "reviewed":
-        record.status, record.reviewed_by_id, record.reviewed_at = "new", None, None
-        audit("undid reviewed", f"submission {record.id}")
-        refresh_case_of(record)
-        db.session.commit()
-        flash(_("Marked as waiting for review again."))
-    return redirect(url_for("clinic.submission", submission_id=record.id))
-
-
-@bp.post("/requests/<int:request_id>/not-handled")
-def undo_handled(request_id: int) -> Response:
-    record = db.session.get(ConsultationRequest, request_id) or abort(404)
-    if ActionForm().validate_on_submit() and record.status == "handled":
-        record.status, record.handled_by_id, record.handled_at = "new", None, None
-        audit("undid handled", f"request {record.id}")
-        refresh_case_of(record)
-        db.session.commit()
-        flash(_("Marked as waiting again."))
-    return redirect(url_for("clinic.consultation_request", request_id=record.id))
-
-
 @bp.route("/submissions/<int:submission_id>/delete", methods=["GET", "POST"])
 def delete_submission(submission_id: int) -> Response | str:
     record = db.session.get(Submission, submission_id) or abort(404)

@@ -9,7 +9,7 @@ from sqlalchemy import delete
 
 from ..cases import new_case, refresh, refresh_case_of
 from ..db import db, utcnow
-from ..models import AuditEvent, Case, Draft, Invitation, new_token, token_hash
+from ..models import AuditEvent, Case, ConsultationRequest, Draft, Invitation, Submission, new_token, token_hash
 from ..rules import current_rules
 
 
@@ -50,3 +50,17 @@ def revoke(invitation: Invitation, action: str = "revoked link") -> None:
         db.session.execute(delete(Draft).where(Draft.invitation_id == invitation.id, Draft.submission_id.is_(None)))
         audit(action, f"invitation {invitation.id}")
     refresh_case_of(invitation)
+
+
+def mark_done(record: Submission | ConsultationRequest, done: bool) -> bool:
+    """Mark a check reviewed or a request handled, or undo that; audited. Whether it changed."""
+    word, kind = ("reviewed", "submission") if isinstance(record, Submission) else ("handled", "request")
+    if (record.status == word) == done:
+        return False
+    record.status = word if done else "new"
+    setattr(record, f"{word}_by_id", current_user.id if done else None)
+    setattr(record, f"{word}_at", utcnow() if done else None)
+    audit(f"marked {word}" if done else f"undid {word}", f"{kind} {record.id}")
+    refresh_case_of(record)
+    db.session.commit()
+    return True

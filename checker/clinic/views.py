@@ -10,7 +10,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from ..cases import case_trend, refresh_case_of
+from ..cases import case_trend
 from ..db import db, utcnow
 from ..fhir import result_bundle
 from ..i18n import reason_text, translate
@@ -33,7 +33,7 @@ from .auth import (
 )
 from .forms import ActionForm, CodeForm, InvitationForm, SignInForm
 from .queue import DEFAULT_FILTER, FILTERS, counts, page_of
-from .records import audit, create_invitation
+from .records import audit, create_invitation, mark_done
 
 bp = Blueprint("clinic", __name__, url_prefix="/staff")
 OPEN_ENDPOINTS = {"clinic.sign_in", "clinic.second_step"}
@@ -250,12 +250,16 @@ def submission_fhir(submission_id: int) -> Response:
 @bp.post("/submissions/<int:submission_id>/reviewed")
 def mark_reviewed(submission_id: int) -> Response:
     record = db.session.get(Submission, submission_id) or abort(404)
-    if ActionForm().validate_on_submit() and record.status != "reviewed":
-        record.status, record.reviewed_by_id, record.reviewed_at = "reviewed", current_user.id, utcnow()
-        audit("marked reviewed", f"submission {record.id}")
-        refresh_case_of(record)
-        db.session.commit()
+    if ActionForm().validate_on_submit() and mark_done(record, True):
         flash(_("Marked as reviewed."))
+    return redirect(url_for("clinic.submission", submission_id=record.id))
+
+
+@bp.post("/submissions/<int:submission_id>/not-reviewed")
+def undo_reviewed(submission_id: int) -> Response:
+    record = db.session.get(Submission, submission_id) or abort(404)
+    if ActionForm().validate_on_submit() and mark_done(record, False):
+        flash(_("Marked as waiting for review again."))
     return redirect(url_for("clinic.submission", submission_id=record.id))
 
 
@@ -270,12 +274,16 @@ def consultation_request(request_id: int) -> str:
 @bp.post("/requests/<int:request_id>/handled")
 def mark_handled(request_id: int) -> Response:
     record = db.session.get(ConsultationRequest, request_id) or abort(404)
-    if ActionForm().validate_on_submit() and record.status != "handled":
-        record.status, record.handled_by_id, record.handled_at = "handled", current_user.id, utcnow()
-        audit("marked handled", f"request {record.id}")
-        refresh_case_of(record)
-        db.session.commit()
+    if ActionForm().validate_on_submit() and mark_done(record, True):
         flash(_("Marked as handled."))
+    return redirect(url_for("clinic.consultation_request", request_id=record.id))
+
+
+@bp.post("/requests/<int:request_id>/not-handled")
+def undo_handled(request_id: int) -> Response:
+    record = db.session.get(ConsultationRequest, request_id) or abort(404)
+    if ActionForm().validate_on_submit() and mark_done(record, False):
+        flash(_("Marked as waiting again."))
     return redirect(url_for("clinic.consultation_request", request_id=record.id))
 
 
