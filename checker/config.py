@@ -46,6 +46,8 @@ DEFAULTS: dict[str, Any] = {
     "CLINIC_LANGUAGE": "en",  # the language of the clinic's emails, whatever the patient's
     "ACCESSIBILITY_CONTACT": "",  # an email or phone for access problems (default: the clinic's)
     "BASE_URL": "",  # e.g. https://selfcheck.clinic.example: links in emails and copied links start here
+    "FHIR_BASE": "",  # the FHIR canonical base; default: BASE_URL + /api/v1/fhir
+    "CORS_ORIGINS": "",  # browser apps on other origins allowed to call the API, e.g. https://ehr.example
     "MAIL_SERVER": "",
     "MAIL_PORT": 25,
     "MAIL_USERNAME": "",
@@ -131,6 +133,17 @@ def check_settings(config: dict[str, Any]) -> None:
     base = str(config["BASE_URL"])
     if base and (not base.startswith(("https://", "http://")) or base.rstrip("/").count("/") > 2):
         raise StartupError(f"CHECKER_BASE_URL must be the site's address, like https://selfcheck.example, not {base!r}")
+    fhir_base = str(config["FHIR_BASE"])
+    if fhir_base and (not fhir_base.startswith("https://") or fhir_base.endswith("/") or " " in fhir_base):
+        raise StartupError(
+            f"CHECKER_FHIR_BASE must be an https address without a trailing slash, like "
+            f"https://selfcheck.example/api/v1/fhir, not {fhir_base!r}"
+        )
+    for origin in str(config["CORS_ORIGINS"]).split():
+        if not origin.startswith(("https://", "http://")) or origin.rstrip("/").count("/") > 2 or origin.endswith("/"):
+            raise StartupError(
+                f"CHECKER_CORS_ORIGINS holds origins separated by spaces, like https://ehr.example, not {origin!r}"
+            )
 
 
 def unknown_settings(environ: Mapping[str, str], known: set[str]) -> list[str]:

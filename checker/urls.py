@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import current_app, url_for
 
+from .fhir.common import Canon
+
 
 def external_url(endpoint: str, **values: Any) -> str:
     """An absolute link to ``endpoint``: under ``CHECKER_BASE_URL`` when set.
@@ -17,3 +19,11 @@ def external_url(endpoint: str, **values: Any) -> str:
     if base:
         return base + url_for(endpoint, **values)
     return url_for(endpoint, _external=True, **values)
+
+
+def fhir_canon() -> Canon:
+    """The FHIR canonical base: CHECKER_FHIR_BASE, else the site's address + /api/v1/fhir."""
+    configured = str(current_app.config["FHIR_BASE"])
+    if configured:
+        return Canon(configured)
+    return Canon(external_url("api.fhir_root").rstrip("/"))

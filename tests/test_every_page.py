@@ -276,6 +276,12 @@ def _urls(site: Site) -> list[tuple[str, str]]:
         for name in rule.arguments:
             if name == "page_id":
                 choices[name] = [p.id for p in rules.pages]
+            elif name == "name":  # FHIR terminology and definitions
+                choices[name] = {
+                    "api.fhir_code_system": ["result", "cause", "saq_eye_smile"],
+                    "api.fhir_value_set": ["cause", "treatments"],
+                    "api.fhir_operation_definition": ["QuestionnaireResponse-assess"],
+                }[rule.endpoint]
             elif name == "token":
                 key = {"questionnaire.resume": "resume_token", "clinic.set_password": "password_token"}.get(
                     rule.endpoint, "invitation_token"
@@ -297,21 +303,47 @@ def _text_of(response: Any, language: str) -> str:
     if response.mimetype == "application/pdf":
         return pdf_text(response.data)
     if response.is_json:
-        return "\n".join(_strings(json.loads(response.data)))
+        data = json.loads(response.data)
+        if isinstance(data, dict) and data.get("resourceType") in DEVELOPER_RESOURCES:
+            return ""  # definitions for integrators, in English like the API's own documentation
+        return "\n".join(_strings(data, language))
     if response.mimetype == "text/html":
         return visible_text(response.get_data(as_text=True), language)
     return ""
 
 
-def _strings(value: Any) -> Iterator[str]:
+DEVELOPER_RESOURCES = ("OperationDefinition", "CapabilityStatement")
+NOT_WORDS = {"code", "system", "url", "valueCode", "linkId", "expression", "reference", "fullUrl", "id", "value"}
+TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
+
+
+def _translation(element: Any, language: str) -> str | None:
+    """The text a FHIR translation extension (or a CodeSystem designation) gives for ``language``."""
+    for extension in (element or {}).get("extension", []) if isinstance(element, dict) else []:
+        if extension.get("url") == TRANSLATION:
+            parts = {e["url"]: e for e in extension.get("extension", [])}
+            if parts.get("lang", {}).get("valueCode") == language:
+                return str(parts["content"]["valueString"])
+    return None
+
+
+def _strings(value: Any, language: str = "en") -> Iterator[str]:
+    """The words in JSON, as a reader of ``language`` sees them (FHIR translations taken up)."""
     if isinstance(value, str):
         yield value
     elif isinstance(value, dict):
-        for item in value.values():
-            yield from _strings(item)
+        for key, item in value.items():
+            if key.startswith("_") or key in NOT_WORDS:
+                continue
+            if language != "en" and isinstance(item, str) and f"_{key}" in value:
+                yield _translation(value[f"_{key}"], language) or item
+            elif language != "en" and key == "display" and "designation" in value:
+                yield next((d["value"] for d in value["designation"] if d.get("language") == language), item)
+            elif key != "designation":
+                yield from _strings(item, language)
     elif isinstance(value, list):
         for item in value:
-            yield from _strings(item)
+            yield from _strings(item, language)
 
 
 def test_every_get_route_in_both_languages(site: Site) -> None:

@@ -109,19 +109,37 @@ def test_fhir_questionnaire_is_valid_and_follows_the_rules(client: FlaskClient, 
     resource = response.get_json()
     Questionnaire.model_validate(resource)
     groups = {g["linkId"]: g for g in resource["item"]}
-    questions = {i["linkId"]: i for g in resource["item"] for i in g["item"]}
+    items = {i["linkId"]: i for g in resource["item"] for i in g["item"]}
+    questions = {link: item for link, item in items.items() if link in rules.questions}
     assert list(questions) == list(rules.questions)
+    assert items["stop.stroke_signs"]["type"] == "display"  # the emergency stop, shown when it applies
+    assert items["stop.stroke_signs"]["enableWhen"] == [
+        {
+            "question": "rf_stroke_signs",
+            "operator": "=",
+            "answerCoding": questions["rf_stroke_signs"]["answerOption"][0]["valueCoding"],
+        }
+    ]
+    assert items["saq_total"]["readOnly"] is True  # the score, computed by the form filler
     link_ids = [
         i["linkId"]
         for g in resource["item"]
         for i in [g, *g["item"], *[c for i in g["item"] for c in i.get("item", [])]]
     ]
     assert len(link_ids) == len(set(link_ids))  # every linkId is unique
-    assert [o["valueInteger"] for o in questions["saq_eye_smile"]["answerOption"]] == [1, 2, 3, 4, 5]
-    assert questions["saq_eye_smile"]["type"] == "integer"
+    scale = questions["saq_eye_smile"]["answerOption"]
+    assert questions["saq_eye_smile"]["type"] == "choice"
+    assert [o["valueCoding"]["code"] for o in scale] == ["1", "2", "3", "4", "5"]
+    assert [o["extension"][0]["valueDecimal"] for o in scale] == [1, 2, 3, 4, 5]  # ordinalValue
+    assert scale[0]["valueCoding"]["display"] == rules.questions["saq_eye_smile"].options[0].label
     cause_codes = [o["valueCoding"]["code"] for o in questions["cause"]["answerOption"]]
     assert cause_codes == list(rules.questions["cause"].codes)
-    assert {o["valueCoding"]["system"] for o in questions["cause"]["answerOption"]} == {"urn:synkinesis-check:answer"}
+    systems = {o["valueCoding"]["system"] for o in questions["cause"]["answerOption"]}
+    assert systems == {"http://localhost/api/v1/fhir/CodeSystem/cause"}  # one code system per question
+    none_of_these = next(o for o in questions["treatments"]["answerOption"] if o["valueCoding"]["code"] == "none")
+    assert none_of_these["extension"] == [
+        {"url": "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive", "valueBoolean": True}
+    ]
     assert questions["treatments"]["repeats"] is True
     assert questions["notes"]["required"] is False
     assert questions["rf_eye"]["required"] is True
@@ -202,7 +220,9 @@ def test_assess_response_errors(client: FlaskClient) -> None:
     assert _assess_response(client, unknown).get_json()["errors"]["rf_eyes"] == "unknown question id"
     wrong_type = copy.deepcopy(good)
     wrong_type["item"][3]["item"][0]["answer"] = [{"valueString": "four"}]
-    assert _assess_response(client, wrong_type).get_json()["errors"] == {"saq_eye_smile": "expected one valueInteger"}
+    assert _assess_response(client, wrong_type).get_json()["errors"] == {
+        "saq_eye_smile": "expected valueCoding with system http://localhost/api/v1/fhir/CodeSystem/saq_eye_smile"
+    }
     missing = copy.deepcopy(good)
     missing["item"] = missing["item"][:3]
     errors = _assess_response(client, missing).get_json()["errors"]

@@ -13,12 +13,13 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from ..db import db, utcnow
 from ..engine import AnswerErrors, Question, Result, RuleSet, assess
-from ..fhir import answers_from_response, questionnaire, result_bundle
+from ..fhir import result_bundle
 from ..i18n import reason_text, translate
 from ..limits import configured, limiter
-from ..payload import parse_document, parse_json
+from ..payload import parse_document
 from ..reports import pdf_response
 from ..rules import current_rules
+from ..urls import fhir_canon
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -27,6 +28,8 @@ limiter.limit(configured("RATE_LIMIT_API"))(bp)
 
 
 def init_app(app: Flask) -> None:
+    from . import fhir  # noqa: F401  (its routes join the blueprint)
+
     app.register_blueprint(bp)
     app.register_blueprint(health)
 
@@ -141,22 +144,5 @@ def report_fhir() -> Response | tuple[Response, int]:
         result = _assessed()
     except AnswerErrors as exc:
         return jsonify({"errors": exc.errors}), 400
-    bundle = result_bundle(result, utcnow(), translate, reason_text)
+    bundle = result_bundle(result, utcnow(), fhir_canon(), translate, reason_text)
     return Response(json.dumps(bundle, ensure_ascii=False), mimetype="application/fhir+json")
-
-
-@bp.get("/fhir/Questionnaire")
-def fhir_questionnaire() -> Response:
-    resource = questionnaire(current_rules(), str(get_locale() or "en"), translate)
-    return Response(json.dumps(resource, ensure_ascii=False), mimetype="application/fhir+json")
-
-
-@bp.post("/fhir/QuestionnaireResponse/$assess")
-def fhir_assess() -> tuple[Response, int]:
-    """Run the engine on a QuestionnaireResponse collected elsewhere; the same JSON as /assess."""
-    rules = current_rules()
-    try:
-        result = assess(rules, answers_from_response(rules, parse_json(_body())))
-    except AnswerErrors as exc:
-        return jsonify({"errors": exc.errors}), 400
-    return jsonify(result.to_json()), 200

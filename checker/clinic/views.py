@@ -12,14 +12,14 @@ from werkzeug.wrappers import Response
 
 from ..cases import case_trend
 from ..db import db, utcnow
-from ..fhir import result_bundle
+from ..fhir import Record, result_bundle
 from ..i18n import reason_text, translate
 from ..limits import configured, limiter
 from ..models import AuditEvent, ConsultationRequest, Draft, Invitation, StaffUser, Submission
 from ..reports import fhir_download, pdf_response
 from ..rules import current_rules
 from ..stored import StoredResult
-from ..urls import external_url
+from ..urls import external_url, fhir_canon
 from . import two_factor
 from .auth import (
     Refused,
@@ -242,9 +242,11 @@ def submission_pdf(submission_id: int) -> Response:
 @bp.get("/submissions/<int:submission_id>.fhir.json")
 def submission_fhir(submission_id: int) -> Response:
     record, result = _export(submission_id, "FHIR")
-    return fhir_download(
-        result_bundle(result, record.submitted_at, translate, reason_text), f"self-check-{record.id}.fhir.json"
+    patient = record.case.reference if record.case is not None and record.case.reference else None
+    bundle = result_bundle(
+        result, record.submitted_at, fhir_canon(), translate, reason_text, Record(str(record.id), patient)
     )
+    return fhir_download(bundle, f"self-check-{record.id}.fhir.json")
 
 
 @bp.post("/submissions/<int:submission_id>/reviewed")

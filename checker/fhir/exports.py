@@ -1,9 +1,14 @@
-"""Exports: the answers as a QuestionnaireResponse, with the result as Observations in a Bundle."""
+"""Exports: the answers as a QuestionnaireResponse, with the result as Observations in a Bundle.
+
+A stored self-check is exported with its identifier and ids derived from it, so importing
+the same submission twice updates what the first import made instead of duplicating it.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -12,37 +17,62 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
 from ..engine import Kind, Question, Reason
 from .common import (
-    QUESTIONNAIRE_URL,
-    RESULT_SYSTEM,
     Assessed,
+    Canon,
     Translate,
-    _,
     checked,
     coding,
     drop_none,
     group_link,
     same,
 )
+from .terminology import OBSERVATIONS
+
+SURVEY = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "survey"}]}
+UCUM = "http://unitsofmeasure.org"
 
 
-def _answer_values(question: Question, value: Any, translate: Translate) -> list[dict[str, Any]]:
+@dataclass(frozen=True)
+class Record:
+    """Who and what an export is about: a stored submission's id and the clinic's patient reference."""
+
+    submission: str | None = None
+    patient: str | None = None
+
+    def uuid(self, canon: Canon, part: str) -> str:
+        """A stable id for a stored submission's part; a new one for anything else."""
+        if self.submission is None:
+            return str(uuid.uuid4())
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{canon.submissions}|{self.submission}|{part}"))
+
+    def identifier(self, canon: Canon) -> dict[str, Any] | None:
+        return {"system": canon.submissions, "value": self.submission} if self.submission else None
+
+    def subject(self, canon: Canon) -> dict[str, Any] | None:
+        return {"identifier": {"system": canon.patients, "value": self.patient}} if self.patient else None
+
+
+def _answer_values(canon: Canon, question: Question, value: Any, translate: Translate) -> list[dict[str, Any]]:
     if question.kind is Kind.TEXT:
         return [{"valueString": str(value)}]
-    if question.kind is Kind.SCALE:
-        return [{"valueInteger": int(value)}]
     codes = [o.code for o in question.options if o.code in value] if question.kind is Kind.SEVERAL else [value]
-    return [{"valueCoding": coding(question, code, translate)} for code in codes]
+    return [{"valueCoding": coding(canon, question, code, translate)} for code in codes]
 
 
 def questionnaire_response(
-    result: Assessed, authored: datetime, translate: Translate = same, status: str = "completed"
+    result: Assessed,
+    authored: datetime,
+    canon: Canon,
+    translate: Translate = same,
+    status: str = "completed",
+    record: Record = Record(),  # noqa: B008  (frozen)
 ) -> dict[str, Any]:
     """The answers the result was made from, as a QuestionnaireResponse (skipped pages left out)."""
     rules, answers = result.rules, result.answers
     groups = []
     for page in result.plan.asked:
         items = [
-            {"linkId": q.id, "text": translate(q.text), "answer": _answer_values(q, answers[q.id], translate)}
+            {"linkId": q.id, "text": translate(q.text), "answer": _answer_values(canon, q, answers[q.id], translate)}
             for q in page.questions
             if q.id in answers and answers[q.id] not in ("", None)
         ]
@@ -50,88 +80,81 @@ def questionnaire_response(
             groups.append({"linkId": group_link(page), "text": translate(page.title), "item": items})
     resource = {
         "resourceType": "QuestionnaireResponse",
-        "questionnaire": f"{QUESTIONNAIRE_URL}|{rules.version}",
+        "id": record.uuid(canon, "response") if record.submission else None,  # the Bundle sets its own
+        "identifier": record.identifier(canon),
+        "questionnaire": f"{canon.questionnaire}|{rules.version}",
         "status": status,
+        "subject": record.subject(canon),
         "authored": authored.isoformat(),
         "item": groups,
     }
-    return checked(QuestionnaireResponse, resource)
+    return checked(QuestionnaireResponse, drop_none(resource))
 
 
 def result_bundle(
     result: Assessed,
     authored: datetime,
+    canon: Canon,
     translate: Translate = same,
     reason_text: Callable[[Reason], str] = Reason.text,
+    record: Record = Record(),  # noqa: B008  (frozen)
 ) -> dict[str, Any]:
     """A Bundle with the QuestionnaireResponse and Observations for outcome, triage and SAQ total."""
     rules = result.rules
-    response_url = f"urn:uuid:{uuid.uuid4()}"
+    response_id = record.uuid(canon, "response")
+    response_url = f"urn:uuid:{response_id}"
     when = authored.isoformat()
+    results = canon.results
 
-    def observation(code: str, display: str, **value: Any) -> dict[str, Any]:
+    def observation(code: str, **value: Any) -> dict[str, Any]:
+        """An Observation whose id (for a stored submission) and fullUrl stay the same on every export."""
         return {
             "resourceType": "Observation",
+            "id": record.uuid(canon, code),
+            "identifier": [{"system": canon.submissions, "value": f"{record.submission}-{code}"}]
+            if record.submission
+            else None,
             "status": "final",
-            "code": {"coding": [{"system": RESULT_SYSTEM, "code": code, "display": display}]},
+            "category": [SURVEY],
+            "code": {"coding": [{"system": results, "code": code, "display": translate(OBSERVATIONS[code])}]},
+            "subject": record.subject(canon),
             "effectiveDateTime": when,
             "derivedFrom": [{"reference": response_url}],
             **value,
         }
 
-    observations = []
+    def concept(code: str, display: str) -> dict[str, Any]:
+        return {"coding": [{"system": results, "code": code, "display": translate(display)}]}
+
     triage = rules.triage_level(result.triage)
-    observations.append(
-        observation(
-            "triage",
-            translate(_("Triage level")),
-            valueCodeableConcept={
-                "coding": [{"system": RESULT_SYSTEM, "code": triage.id, "display": translate(triage.name)}]
-            },
-            component=[
-                {
-                    "code": {
-                        "coding": [{"system": RESULT_SYSTEM, "code": "red-flag", "display": translate(_("Red flag"))}]
-                    },
-                    "valueCodeableConcept": {
-                        "coding": [
-                            {"system": RESULT_SYSTEM, "code": flag, "display": translate(rules.red_flag(flag).name)}
-                        ]
-                    },
-                }
-                for flag in result.red_flags
-            ]
-            or None,
-        )
-    )
+    flags = [
+        {
+            "code": concept("red-flag", OBSERVATIONS["red-flag"]),
+            "valueCodeableConcept": concept(f, rules.red_flag(f).name),
+        }
+        for f in result.red_flags
+    ]
+    observations = [
+        observation("triage", valueCodeableConcept=concept(triage.id, triage.name), component=flags or None)
+    ]
     if result.outcome is not None:
         outcome = rules.outcomes[result.outcome]
-        observations.append(
-            observation(
-                "outcome",
-                translate(_("Stage the answers are most like (educational, not a diagnosis)")),
-                valueCodeableConcept={
-                    "coding": [{"system": RESULT_SYSTEM, "code": outcome.id, "display": translate(outcome.name)}],
-                    "text": translate(outcome.name),
-                },
-                note=[{"text": " ".join(reason_text(r) for r in result.reasons)}] if result.reasons else None,
-            )
-        )
+        note = [{"text": " ".join(reason_text(r) for r in result.reasons)}] if result.reasons else None
+        stage = {**concept(outcome.id, outcome.name), "text": translate(outcome.name)}
+        observations.append(observation("outcome", valueCodeableConcept=stage, note=note))
     if result.saq_total is not None:
-        observations.append(
-            observation(
-                "saq-total",
-                translate(_("Synkinesis Assessment Questionnaire total (20-100)")),
-                valueQuantity={"value": result.saq_total, "unit": "score"},
-            )
-        )
-    entries = [{"fullUrl": response_url, "resource": questionnaire_response(result, authored, translate)}]
-    entries += [{"fullUrl": f"urn:uuid:{uuid.uuid4()}", "resource": drop_none(o)} for o in observations]
+        score = {"value": result.saq_total, "unit": "score", "system": UCUM, "code": "{score}"}
+        observations.append(observation("saq-total", valueQuantity=score))
+    response = questionnaire_response(result, authored, canon, translate, record=record)
+    entries = [{"fullUrl": response_url, "resource": {**response, "id": response_id}}]
+    entries += [{"fullUrl": f"urn:uuid:{o['id']}", "resource": drop_none(o)} for o in observations]
     bundle = {
         "resourceType": "Bundle",
+        "id": record.uuid(canon, "bundle") if record.submission else None,
+        "identifier": record.identifier(canon),
         "type": "collection",
         "timestamp": when,
-        "meta": {"tag": [{"system": RESULT_SYSTEM, "code": f"rules-{rules.version}", "display": rules.sha256}]},
+        "meta": {"tag": [{"system": results, "code": f"rules-{rules.version}", "display": rules.sha256}]},
         "entry": entries,
     }
-    return checked(Bundle, bundle)
+    return checked(Bundle, drop_none(bundle))

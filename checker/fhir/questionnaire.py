@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fhir.resources.R4B.questionnaire import Questionnaire
 
 from ..engine import Kind, Question, RuleSet
 from ..engine.conditions import All, Any_, Condition, Leaf
-from .common import QUESTIONNAIRE_URL, Translate, checked, coding, group_link, same
+from ..engine.model import Derived, Option
+from .common import Canon, Translate, checked, group_link, translated
+
+ITEM_CONTROL = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl"
+ITEM_CONTROL_CODES = "http://hl7.org/fhir/questionnaire-item-control"
+ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
+OPTION_EXCLUSIVE = "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive"
+CALCULATED_EXPRESSION = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression"
 
 
-def _enable_when(rules: RuleSet, condition: Condition, translate: Translate) -> tuple[list[dict[str, Any]], str]:
+def _enable_when(
+    rules: RuleSet, condition: Condition, canon: Canon, translations: Mapping[str, Translate]
+) -> tuple[list[dict[str, Any]], str]:
     """A skip condition as FHIR enableWhen entries and their enableBehavior."""
     parts: tuple[Condition, ...]
     if isinstance(condition, Leaf):
@@ -22,7 +32,7 @@ def _enable_when(rules: RuleSet, condition: Condition, translate: Translate) -> 
         raise ValueError("only a condition or one all/any of conditions on answers can become enableWhen")
     entries: list[dict[str, Any]] = []
     for part in parts:
-        found = _leaf_entries(rules, part, translate)  # type: ignore[arg-type]
+        found = _leaf_entries(rules, part, canon, translations)  # type: ignore[arg-type]
         if len(found) > 1:
             if behaviour == "all" and len(parts) > 1:
                 raise ValueError("a list of codes inside 'all' cannot be written as enableWhen")
@@ -31,7 +41,9 @@ def _enable_when(rules: RuleSet, condition: Condition, translate: Translate) -> 
     return entries, behaviour
 
 
-def _leaf_entries(rules: RuleSet, leaf: Leaf, translate: Translate) -> list[dict[str, Any]]:
+def _leaf_entries(
+    rules: RuleSet, leaf: Leaf, canon: Canon, translations: Mapping[str, Translate]
+) -> list[dict[str, Any]]:
     """One entry for is / is_not; one '=' entry a code for in, at_least and at_most (any of them)."""
     question = rules.questions[leaf.subject]
     source = leaf.source if isinstance(leaf.source, dict) else {}
@@ -40,11 +52,16 @@ def _leaf_entries(rules: RuleSet, leaf: Leaf, translate: Translate) -> list[dict
     if question.kind is not Kind.SCALE:
         if op in ("is", "is_not"):
             operator = "=" if op == "is" else "!="
-            return [{"question": question.id, "operator": operator, "answerCoding": coding(question, value, translate)}]
+            answer = _answer_coding(canon, question, value, translations)
+            return [{"question": question.id, "operator": operator, "answerCoding": answer}]
         if op in ("in", "at_least", "at_most"):
             codes = [code for code in question.codes if leaf.check(code)]
             return [
-                {"question": question.id, "operator": "=", "answerCoding": coding(question, code, translate)}
+                {
+                    "question": question.id,
+                    "operator": "=",
+                    "answerCoding": _answer_coding(canon, question, code, translations),
+                }
                 for code in codes
             ]
     raise ValueError(f"'{op}' on '{question.id}' cannot be written as enableWhen")
@@ -60,48 +77,127 @@ def _stop_implied(entries: list[dict[str, Any]], behaviour: str, gated: set[str]
     return bool(entries) and (all(equal_gated) if behaviour == "any" else any(equal_gated))
 
 
-def _stop_entries(rules: RuleSet, translate: Translate) -> list[dict[str, Any]]:
+def _stop_entries(rules: RuleSet, canon: Canon, translations: Mapping[str, Translate]) -> list[dict[str, Any]]:
     """enableWhen entries meaning 'the questionnaire was not stopped' (no stopping red flag)."""
     entries: list[dict[str, Any]] = []
     for page in rules.pages:
         for condition in rules.stops_after[page.id]:
-            for entry in _enable_when(rules, condition, translate)[0]:
+            for entry in _enable_when(rules, condition, canon, translations)[0]:
                 flipped = {"=": "!=", "!=": "="}[entry["operator"]]
                 entries.append({**entry, "operator": flipped})
     return entries
 
 
-def _question_item(question: Question, translate: Translate) -> dict[str, Any]:
-    item: dict[str, Any] = {"linkId": question.id, "text": translate(question.text), "required": question.required}
-    children: list[dict[str, Any]] = []
-    for index, point in enumerate(question.points):
-        children.append({"linkId": f"{question.id}.point{index + 1}", "type": "display", "text": translate(point)})
+def _extension(url: str, **value: Any) -> dict[str, Any]:
+    return {"url": url, **value}
+
+
+def _item_control(code: str) -> dict[str, Any]:
+    return _extension(ITEM_CONTROL, valueCodeableConcept={"coding": [{"system": ITEM_CONTROL_CODES, "code": code}]})
+
+
+def _display(link: str, text: str, translations: Mapping[str, Translate]) -> dict[str, Any]:
+    return {"linkId": link, "type": "display", **translated("text", text, translations)}
+
+
+def _answer_coding(
+    canon: Canon, question: Question, code: Any, translations: Mapping[str, Translate]
+) -> dict[str, Any]:
+    found = {"system": canon.code_system(question.id), "code": str(code)}
+    option = question.option(code)
+    return {**found, **translated("display", option.label, translations)} if option is not None else found
+
+
+def _answer_option(
+    canon: Canon, question: Question, option: Option, translations: Mapping[str, Translate]
+) -> dict[str, Any]:
+    value = _answer_coding(canon, question, option.code, translations)
+    extensions = []
+    if question.kind is Kind.SCALE:
+        extensions.append(_extension(ORDINAL_VALUE, valueDecimal=int(option.code)))
+    if option.code in question.alone:
+        extensions.append(_extension(OPTION_EXCLUSIVE, valueBoolean=True))
+    return {"valueCoding": value, **({"extension": extensions} if extensions else {})}
+
+
+def _question_item(canon: Canon, question: Question, translations: Mapping[str, Translate]) -> dict[str, Any]:
+    item: dict[str, Any] = {"linkId": question.id, **translated("text", question.text, translations)}
+    item["required"] = question.required
+    children = [_display(f"{question.id}.point{n + 1}", point, translations) for n, point in enumerate(question.points)]
     if question.hint:
-        children.append({"linkId": f"{question.id}.hint", "type": "display", "text": translate(question.hint)})
+        children.append(_display(f"{question.id}.hint", question.hint, translations))
     if question.kind is Kind.TEXT:
         item.update(type="text", maxLength=question.max_length)
-    elif question.kind is Kind.SCALE:
-        item["type"] = "integer"
-        item["answerOption"] = [{"valueInteger": int(o.code)} for o in question.options]
-        scale = "; ".join(f"{o.code} = {translate(o.label)}" for o in question.options)
-        children.append({"linkId": f"{question.id}.scale", "type": "display", "text": scale})
     else:
         item["type"] = "choice"
         item["repeats"] = question.kind is Kind.SEVERAL
-        item["answerOption"] = [{"valueCoding": coding(question, o.code, translate)} for o in question.options]
+        item["answerValueSet"] = canon.value_set(question.id)
+        item["answerOption"] = [_answer_option(canon, question, o, translations) for o in question.options]
+        item["extension"] = [_item_control("check-box" if question.kind is Kind.SEVERAL else "radio-button")]
     if children:
         item["item"] = children
     return item
 
 
-def questionnaire(rules: RuleSet, language: str = "en", translate: Translate = same) -> dict[str, Any]:
-    """The questionnaire as a FHIR Questionnaire: one group per page, skip logic as enableWhen."""
-    stop = _stop_entries(rules, translate)
+def _score(rules: RuleSet) -> Derived | None:
+    """The SAQ total, when the rules compute it as a percentage of the maximum."""
+    return next((d for d in rules.derived if d.id == rules.score and d.kind == "percent_of_maximum"), None)
+
+
+def saq_expression(score: Derived) -> str:
+    """FHIRPath computing the score from a response, with the rules' arithmetic (sum ÷ maximum
+    × 100, rounded), given only when every item is answered, as the engine does."""
+    links = " | ".join(f"'{link}'" for link in score.group)
+    answers = f"%resource.repeat(item).where(linkId in ({links})).answer.value"
+    total = f"({answers}.code.toInteger().aggregate($this + $total, 0) * 100 / {score.top})"
+    return f"iif({answers}.count() = {len(score.group)}, {total}.round({score.decimals}), {{}})"
+
+
+def _score_item(score: Derived, translations: Mapping[str, Translate]) -> dict[str, Any]:
+    """A read-only item that shows the SAQ total as the person answers (SDC calculatedExpression)."""
+    expression = {"language": "text/fhirpath", "expression": saq_expression(score)}
+    return {
+        "linkId": score.id,
+        **translated("text", score.label, translations),
+        "type": "decimal",
+        "readOnly": True,
+        "extension": [_extension(CALCULATED_EXPRESSION, valueExpression=expression)],
+    }
+
+
+def _stop_notices(rules: RuleSet, canon: Canon, translations: Mapping[str, Translate]) -> dict[str, list[Any]]:
+    """Per page: a display item for each red flag that stops the questionnaire, shown when it holds."""
+    notices: dict[str, list[Any]] = {}
+    for flag in rules.red_flags:
+        level = rules.triage_level(flag.triage)
+        if not level.stops:
+            continue
+        entries, behaviour = _enable_when(rules, flag.when, canon, translations)
+        page = rules.questions[entries[0]["question"]].page
+        item: dict[str, Any] = {"linkId": f"stop.{flag.id}", "type": "display"}
+        item.update(translated("text", (level.name, flag.advice), translations, joiner=". "))
+        item.update(enableWhen=entries, **({"enableBehavior": behaviour} if len(entries) > 1 else {}))
+        notices.setdefault(page, []).append(item)
+    return notices
+
+
+def questionnaire(rules: RuleSet, canon: Canon, translations: Mapping[str, Translate] | None = None) -> dict[str, Any]:
+    """The questionnaire as a FHIR Questionnaire, in English with ``translations`` in extensions.
+
+    One group per page, skip logic as enableWhen, the stop as a notice and as a condition on
+    every later page, the SAQ total computed in the form.
+    """
+    translations = translations or {}
+    stop = _stop_entries(rules, canon, translations)
+    notices = _stop_notices(rules, canon, translations)
     gated: set[str] = set()  # questions on pages the stop disables
     groups: list[dict[str, Any]] = []
+    score = _score(rules)
+    score_page = next((p.id for p in rules.pages if score and any(q.id in score.group for q in p.questions)), None)
     for index, page in enumerate(rules.pages):
-        group: dict[str, Any] = {"linkId": group_link(page), "type": "group", "text": translate(page.title)}
-        entries, behaviour = _enable_when(rules, page.ask_when, translate) if page.ask_when else ([], "all")
+        group: dict[str, Any] = {"linkId": group_link(page), "type": "group"}
+        group.update(translated("text", page.title, translations))
+        entries, behaviour = _enable_when(rules, page.ask_when, canon, translations) if page.ask_when else ([], "all")
         if index > 0 and stop:
             gated.update(q.id for q in page.questions)
             if not _stop_implied(entries, behaviour, gated):
@@ -112,16 +208,19 @@ def questionnaire(rules: RuleSet, language: str = "en", translate: Translate = s
             group["enableWhen"] = entries
             if len(entries) > 1:
                 group["enableBehavior"] = behaviour
-        group["item"] = [_question_item(q, translate) for q in page.questions]
+        group["item"] = [_question_item(canon, q, translations) for q in page.questions]
+        if page.id == score_page and score is not None:
+            group["item"].append(_score_item(score, translations))
+        group["item"] += notices.get(page.id, [])
         groups.append(group)
     resource = {
         "resourceType": "Questionnaire",
-        "url": QUESTIONNAIRE_URL,
+        "url": canon.questionnaire,
         "version": rules.version,
         "name": "SynkinesisSelfCheck",
-        "title": translate("Synkinesis self-check"),
+        **translated("title", "Synkinesis self-check", translations),
         "status": "active",
-        "language": language,
+        "language": "en",
         "subjectType": ["Patient"],
         "item": groups,
     }

@@ -1,73 +1,127 @@
-"""Answers read back from a QuestionnaireResponse made for this questionnaire."""
+"""Answers read back from a QuestionnaireResponse made for this questionnaire.
+
+A response names its Questionnaire as ``url|version``: the version picks the rules it is
+read and assessed with, so a response to rules 2026.1 is assessed with 2026.1. Answers may
+come in this app's current form (codes in each question's CodeSystem, SAQ items as
+codings) or the form of earlier exports (one ``urn:`` answer system, SAQ as integers).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from pydantic import ValidationError
 
 from ..engine import AnswerErrors, Kind, Question, RuleSet
-from .common import ANSWER_SYSTEM, QUESTIONNAIRE_URL, group_link
+from .common import LEGACY_ANSWERS, LEGACY_QUESTIONNAIRE, Canon, group_link
+
+EXPECTED = "QuestionnaireResponse"
 
 
-def answers_from_response(rules: RuleSet, data: Any) -> dict[str, Any]:
-    """The answers in a QuestionnaireResponse for our questionnaire; raise :class:`AnswerErrors`."""
-    if not isinstance(data, Mapping) or data.get("resourceType") != "QuestionnaireResponse":
-        raise AnswerErrors({"body": "expected a FHIR QuestionnaireResponse"})
+class ResponseErrors(AnswerErrors):
+    """Answers that cannot be read or assessed, each with where it is in the response.
+
+    ``status`` is 400 for a body that is not a QuestionnaireResponse, 422 for one this app
+    cannot assess (an unknown questionnaire or version, or answers that break the rules).
+    """
+
+    def __init__(self, errors: Mapping[str, str], paths: Mapping[str, str] | None = None, status: int = 422) -> None:
+        super().__init__(errors)
+        self.paths = dict(paths or {})
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Reading:
+    rules: RuleSet
+    answers: dict[str, Any]
+    paths: dict[str, str] = field(default_factory=dict)  # question id -> FHIRPath of its item
+
+
+def read_response(data: Any, canon: Canon, known: Mapping[str, RuleSet]) -> Reading:
+    """The rules (by the response's Questionnaire version) and the answers; raise :class:`ResponseErrors`."""
+    if not isinstance(data, Mapping) or data.get("resourceType") != EXPECTED:
+        raise ResponseErrors({"body": f"expected a FHIR {EXPECTED}"}, {"body": EXPECTED}, status=400)
     try:
         QuestionnaireResponse.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise AnswerErrors({"body": f"not a valid QuestionnaireResponse: {where}: {first['msg']}"}) from None
-    questionnaire_ref = str(data.get("questionnaire") or "")
-    if questionnaire_ref and questionnaire_ref.split("|")[0] != QUESTIONNAIRE_URL:
-        raise AnswerErrors({"questionnaire": f"expected {QUESTIONNAIRE_URL}, got {questionnaire_ref!r}"})
+        message = f"not a valid {EXPECTED}: {where}: {first['msg']}"
+        raise ResponseErrors({"body": message}, {"body": f"{EXPECTED}.{where}"}, status=400) from None
+    rules = _rules_for(str(data.get("questionnaire") or ""), canon, known)
     answers: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    paths: dict[str, str] = {}
     page_links = {group_link(page) for page in rules.pages}
-    for item in _leaf_items(data.get("item") or [], page_links):
+    calculated = {d.id for d in rules.derived}  # a filler's computed score: not an answer
+    for item, path in _leaf_items(data.get("item") or [], page_links, EXPECTED):
         link = str(item.get("linkId"))
+        paths[link] = path
+        if link in calculated:
+            continue
         question = rules.questions.get(link)
         if question is None:
             errors[link] = "unknown question id"
             continue
         try:
-            answers[link] = _read_answer(question, item.get("answer") or [])
+            answers[link] = _read_answer(question, item.get("answer") or [], canon)
         except ValueError as exc:
             errors[link] = str(exc)
     if errors:
-        raise AnswerErrors(errors)
-    return answers
+        raise ResponseErrors(errors, paths)
+    return Reading(rules, answers, paths)
 
 
-def _leaf_items(items: list[Mapping[str, Any]], groups: set[str]) -> list[Mapping[str, Any]]:
-    found: list[Mapping[str, Any]] = []
-    for item in items:
+def _rules_for(reference: str, canon: Canon, known: Mapping[str, RuleSet]) -> RuleSet:
+    where = {"questionnaire": f"{EXPECTED}.questionnaire"}
+    if not reference:
+        raise ResponseErrors({"questionnaire": f"missing: expected {canon.questionnaire}|<version>"}, where)
+    url, _, version = reference.partition("|")
+    if url not in (canon.questionnaire, LEGACY_QUESTIONNAIRE):
+        raise ResponseErrors({"questionnaire": f"expected {canon.questionnaire}, got {url!r}"}, where)
+    if version not in known:
+        versions = ", ".join(sorted(known))
+        raise ResponseErrors({"questionnaire": f"unknown version {version!r}: this app knows {versions}"}, where)
+    return known[version]
+
+
+def _leaf_items(items: list[Mapping[str, Any]], groups: set[str], at: str) -> list[tuple[Mapping[str, Any], str]]:
+    """The answered items inside the page groups, each with its FHIRPath."""
+    found: list[tuple[Mapping[str, Any], str]] = []
+    for index, item in enumerate(items):
+        path = f"{at}.item[{index}]"
         if item.get("linkId") in groups:
-            found.extend(_leaf_items(item.get("item") or [], groups))
+            found.extend(_leaf_items(item.get("item") or [], groups, path))
         else:
-            found.append(item)
+            found.append((item, path))
     return found
 
 
-def _read_answer(question: Question, values: list[Mapping[str, Any]]) -> Any:
+def _read_answer(question: Question, values: list[Mapping[str, Any]], canon: Canon) -> Any:
     if question.kind is Kind.TEXT:
         if len(values) != 1 or "valueString" not in values[0]:
             raise ValueError("expected one valueString")
         return values[0]["valueString"]
-    if question.kind is Kind.SCALE:
-        if len(values) != 1 or "valueInteger" not in values[0]:
-            raise ValueError("expected one valueInteger")
-        return values[0]["valueInteger"]
-    codes = []
+    systems = (canon.code_system(question.id), LEGACY_ANSWERS, None)
+    codes: list[Any] = []
     for value in values:
+        if question.kind is Kind.SCALE and "valueInteger" in value:  # the form of earlier exports
+            codes.append(value["valueInteger"])
+            continue
         coding = value.get("valueCoding")
-        if not isinstance(coding, Mapping) or coding.get("system") not in (ANSWER_SYSTEM, None):
-            raise ValueError(f"expected valueCoding with system {ANSWER_SYSTEM}")
-        codes.append(coding.get("code"))
+        if not isinstance(coding, Mapping) or coding.get("system") not in systems:
+            raise ValueError(f"expected valueCoding with system {canon.code_system(question.id)}")
+        code = coding.get("code")
+        if question.kind is Kind.SCALE:
+            try:
+                code = int(str(code))
+            except ValueError:
+                raise ValueError(f"expected one of the scale's codes, got {code!r}") from None
+        codes.append(code)
     if question.kind is Kind.SEVERAL:
         return codes
     if len(codes) != 1:

@@ -17,6 +17,7 @@ from ..i18n import reason_text, translate
 from ..limits import configured, limiter
 from ..reports import fhir_download, pdf_response
 from ..rules import current_rules
+from ..urls import fhir_canon
 from .forms import ActionForm, tampered
 from .journey import (
     SENT_KEY,
@@ -291,7 +292,8 @@ def result_fhir() -> Response:
     if outcome is None:
         return redirect(url_for("questionnaire.result"))
     return fhir_download(
-        result_bundle(outcome, utcnow(), translate, reason_text), f"synkinesis-self-check-{utcnow():%Y-%m-%d}.json"
+        result_bundle(outcome, utcnow(), fhir_canon(), translate, reason_text),
+        f"synkinesis-self-check-{utcnow():%Y-%m-%d}.json",
     )
 
 

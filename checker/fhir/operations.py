@@ -1,0 +1,124 @@
+"""The FHIR side of the API: ``$assess`` in and out, errors as OperationOutcomes, and the
+CapabilityStatement and OperationDefinition that describe them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.operationdefinition import OperationDefinition
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.parameters import Parameters
+
+from ..engine import Reason, Result
+from .common import Canon, Translate, checked, same
+
+OPERATION = "QuestionnaireResponse-assess"
+
+
+def response_in(data: Any) -> Any:
+    """The QuestionnaireResponse posted on its own, or as the ``response`` part of a Parameters."""
+    if isinstance(data, Mapping) and data.get("resourceType") == "Parameters":
+        for part in data.get("parameter") or []:
+            if isinstance(part, Mapping) and part.get("name") == "response":
+                return part.get("resource")
+        return None
+    return data
+
+
+def outcome(errors: Mapping[str, str], paths: Mapping[str, str], code: str = "invalid") -> dict[str, Any]:
+    """An OperationOutcome with one issue per error, naming the item by its path and its linkId."""
+    issues = []
+    for key, message in errors.items():
+        expression = [paths[key]] if key in paths else []
+        if key not in ("body", "questionnaire", "answers"):
+            expression.append(f"QuestionnaireResponse.repeat(item).where(linkId = '{key}')")
+        issue: dict[str, Any] = {"severity": "error", "code": code, "diagnostics": f"{key}: {message}"}
+        if expression:
+            issue["expression"] = expression
+        issues.append(issue)
+    return checked(OperationOutcome, {"resourceType": "OperationOutcome", "issue": issues})
+
+
+def assessment(
+    result: Result, canon: Canon, translate: Translate = same, reason_text: Callable[[Reason], str] = Reason.text
+) -> dict[str, Any]:
+    """The result of ``$assess`` as a Parameters resource."""
+    rules = result.rules
+
+    def code(value: str, display: str) -> dict[str, Any]:
+        return {"system": canon.results, "code": value, "display": translate(display)}
+
+    parts: list[dict[str, Any]] = []
+    if result.outcome is not None:
+        parts.append({"name": "outcome", "valueCoding": code(result.outcome, rules.outcomes[result.outcome].name)})
+    parts.append({"name": "triage", "valueCoding": code(result.triage, rules.triage_level(result.triage).name)})
+    parts += [{"name": "red-flag", "valueCoding": code(f, rules.red_flag(f).name)} for f in result.red_flags]
+    if result.saq_total is not None:
+        parts.append({"name": "saq-total", "valueDecimal": result.saq_total})
+    parts += [{"name": "reason", "valueString": reason_text(r)} for r in result.reasons]
+    parts.append({"name": "rules-version", "valueString": rules.version})
+    parts.append({"name": "stopped", "valueBoolean": result.stopped})
+    return checked(Parameters, {"resourceType": "Parameters", "parameter": parts})
+
+
+def operation_definition(canon: Canon) -> dict[str, Any]:
+    def param(name: str, use: str, kind: str, low: int, high: str, doc: str) -> dict[str, Any]:
+        return {"name": name, "use": use, "min": low, "max": high, "type": kind, "documentation": doc}
+
+    resource = {
+        "resourceType": "OperationDefinition",
+        "url": f"{canon.base}/OperationDefinition/{OPERATION}",
+        "name": "Assess",
+        "title": "Assess a synkinesis self-check",
+        "status": "active",
+        "kind": "operation",
+        "code": "assess",
+        "resource": ["QuestionnaireResponse"],
+        "system": False,
+        "type": True,
+        "instance": False,
+        "description": (
+            "Runs the rules on a QuestionnaireResponse to this app's Questionnaire (the version it names picks "
+            "the rules). Post the QuestionnaireResponse, or a Parameters with it as 'response'. Answers a "
+            "Parameters, or the Bundle the app exports with _format=bundle; errors are OperationOutcomes."
+        ),
+        "parameter": [
+            param("response", "in", "QuestionnaireResponse", 1, "1", "The answers."),
+            param("outcome", "out", "Coding", 0, "1", "The stage the answers are most like (not a diagnosis)."),
+            param("triage", "out", "Coding", 1, "1", "The triage level."),
+            param("red-flag", "out", "Coding", 0, "*", "Each red flag present."),
+            param("saq-total", "out", "decimal", 0, "1", "The SAQ total, 20 to 100."),
+            param("reason", "out", "string", 0, "*", "Why, in words."),
+            param("rules-version", "out", "string", 1, "1", "The rules version used."),
+            param("stopped", "out", "boolean", 1, "1", "Whether the answers stop at the emergency advice."),
+        ],
+    }
+    return checked(OperationDefinition, resource)
+
+
+def capability_statement(canon: Canon, version: str, software: str, date: str) -> dict[str, Any]:
+    read = [{"code": "read"}]
+    resources = [
+        {"type": "Questionnaire", "interaction": read},
+        {"type": "CodeSystem", "interaction": read},
+        {"type": "ValueSet", "interaction": read},
+        {"type": "OperationDefinition", "interaction": read},
+        {
+            "type": "QuestionnaireResponse",
+            "operation": [{"name": "assess", "definition": f"{canon.base}/OperationDefinition/{OPERATION}"}],
+        },
+    ]
+    resource = {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": date,
+        "kind": "instance",
+        "software": {"name": software, "version": version},
+        "implementation": {"description": "Synkinesis self-check", "url": canon.base},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json"],
+        "rest": [{"mode": "server", "resource": resources}],
+    }
+    return checked(CapabilityStatement, resource)
