@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, jsonify, render_template, request
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request
 from flask_babel import get_locale
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -25,6 +25,23 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
 limiter.limit(configured("RATE_LIMIT_API"))(bp)
+
+
+@bp.after_request
+def allow_configured_origins(response: Response) -> Response:
+    """CORS for browser apps on the origins in CHECKER_CORS_ORIGINS only (none by default).
+
+    The API is stateless and sends no cookies, so an allowed origin gets nothing a plain
+    HTTP client could not get; other origins get no CORS headers and their browsers refuse.
+    """
+    origin = request.headers.get("Origin", "")
+    if origin and origin in str(current_app.config["CORS_ORIGINS"]).split():
+        response.headers["Access-Control-Allow-Origin"] = origin
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept, Accept-Language"
+        response.headers["Access-Control-Max-Age"] = "600"
+    response.vary.add("Origin")
+    return response
 
 
 def init_app(app: Flask) -> None:

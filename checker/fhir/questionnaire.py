@@ -149,7 +149,7 @@ def saq_expression(score: Derived) -> str:
     × 100, rounded), given only when every item is answered, as the engine does."""
     links = " | ".join(f"'{link}'" for link in score.group)
     answers = f"%resource.repeat(item).where(linkId in ({links})).answer.value"
-    total = f"({answers}.code.toInteger().aggregate($this + $total, 0) * 100 / {score.top})"
+    total = f"({answers}.code.select($this.toInteger()).aggregate($this + $total, 0) * 100 / {score.top})"
     return f"iif({answers}.count() = {len(score.group)}, {total}.round({score.decimals}), {{}})"
 
 

@@ -1,0 +1,334 @@
+"""FHIR for integrators: terminology, the scored Questionnaire, $assess in FHIR terms, stable exports, CORS."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.codesystem import CodeSystem
+from fhir.resources.R4B.operationdefinition import OperationDefinition
+from fhir.resources.R4B.operationoutcome import OperationOutcome
+from fhir.resources.R4B.parameters import Parameters
+from fhir.resources.R4B.questionnaire import Questionnaire
+from fhir.resources.R4B.valueset import ValueSet
+from fhirpathpy import evaluate
+from fhirpathpy.models import models
+from flask import Flask
+from flask.testing import FlaskClient
+
+from checker import create_app
+from checker.config import StartupError
+from checker.engine import RuleSet
+from checker.stored import archived_rules
+
+from .conftest import TEST_CONFIG, VIGNETTES, make_staff, sign_in
+from .test_cases import answer_link, make_case, only_case
+from .test_clinic import text_of
+
+BASE = "http://localhost/api/v1/fhir"
+ASSESS = "/api/v1/fhir/QuestionnaireResponse/$assess"
+FHIR = {"Accept": "application/fhir+json"}
+TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
+BY_NAME = {case["name"]: case for case in VIGNETTES}
+
+
+def get(client: FlaskClient, canonical: str) -> Any:
+    """Follow a canonical URL of this server (they resolve)."""
+    assert canonical.startswith(BASE), canonical
+    response = client.get("/api/v1/fhir" + canonical[len(BASE) :].split("|")[0])
+    assert response.status_code == 200, canonical
+    assert response.mimetype == "application/fhir+json"
+    return response.get_json()
+
+
+def items(resource: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for item in resource.get("item", []):
+        found[item["linkId"]] = item
+        found.update(items(item))
+    return found
+
+
+def test_every_answer_code_walks_to_its_code_system_and_value_set(client: FlaskClient, rules: RuleSet) -> None:
+    questionnaire = client.get("/api/v1/fhir/Questionnaire").get_json()
+    Questionnaire.model_validate(questionnaire)
+    assert questionnaire["url"] == f"{BASE}/Questionnaire/synkinesis-self-check"
+    assert get(client, questionnaire["url"]) == questionnaire  # the canonical resolves
+    checked = 0
+    for question in [i for i in items(questionnaire).values() if "answerOption" in i]:
+        value_set = get(client, question["answerValueSet"])
+        ValueSet.model_validate(value_set)
+        systems = [include["system"] for include in value_set["compose"]["include"]]
+        for option in question["answerOption"]:
+            coding = option["valueCoding"]
+            assert coding["system"] in systems
+            code_system = get(client, coding["system"])
+            CodeSystem.model_validate(code_system)
+            concept = next(c for c in code_system["concept"] if c["code"] == coding["code"])
+            assert concept["display"] == coding["display"]
+            checked += 1
+    assert checked == sum(len(q.options) for q in rules.questions.values())
+    # "none" means different things in different questions: different systems.
+    cause, treatments = get(client, f"{BASE}/CodeSystem/cause"), get(client, f"{BASE}/CodeSystem/treatments")
+    assert cause["url"] != treatments["url"]
+    results = get(client, f"{BASE}/CodeSystem/result")
+    CodeSystem.model_validate(results)
+    codes = [c["code"] for c in results["concept"]]
+    assert len(codes) == len(set(codes))
+    assert {"stage-3", "urgent", "stroke_signs", "saq-total"} <= set(codes)
+    for missing in ("/api/v1/fhir/CodeSystem/nope", "/api/v1/fhir/ValueSet/notes", "/api/v1/fhir/ValueSet/result"):
+        response = client.get(missing)
+        assert response.status_code == 404
+        OperationOutcome.model_validate(response.get_json())
+
+
+def test_the_questionnaire_carries_spanish_in_translation_extensions(client: FlaskClient) -> None:
+    english = client.get("/api/v1/fhir/Questionnaire").get_json()
+    spanish_reader = client.get("/api/v1/fhir/Questionnaire", headers={"Accept-Language": "es"}).get_json()
+    assert english == spanish_reader  # one resource per url|version, whoever asks
+    assert english["language"] == "en"
+    question = items(english)["rf_stroke_signs"]
+    translation = question["_text"]["extension"][0]
+    assert translation["url"] == TRANSLATION
+    parts = {e["url"]: e for e in translation["extension"]}
+    assert parts["lang"]["valueCode"] == "es"
+    assert "caído un lado de la cara" in parts["content"]["valueString"]
+    answer = question["answerOption"][0]["valueCoding"]
+    assert answer["_display"]["extension"][0]["extension"][1]["valueString"] == "Sí"
+    code_system = client.get("/api/v1/fhir/CodeSystem/rf_stroke_signs").get_json()
+    assert code_system["concept"][0]["designation"] == [{"language": "es", "value": "Sí"}]
+
+
+def test_the_form_computes_the_saq_total_as_the_engine_does(client: FlaskClient) -> None:
+    questionnaire = client.get("/api/v1/fhir/Questionnaire").get_json()
+    score = items(questionnaire)["saq_total"]
+    assert score["readOnly"] is True
+    expression = score["extension"][0]["valueExpression"]
+    assert expression["language"] == "text/fhirpath"
+    scored = 0
+    for case in VIGNETTES:
+        bundle = client.post("/api/v1/report.fhir.json", json={"answers": case["answers"]}).get_json()
+        response = bundle["entry"][0]["resource"]
+        computed = evaluate(response, expression["expression"], {"resource": response}, models["r4"])
+        saq = client.post("/api/v1/assess", json={"answers": case["answers"]}).get_json()["saq"]
+        expected = saq["total"] if saq else None
+        assert [float(v) for v in computed] == ([] if expected is None else [expected]), case["name"]
+        scored += expected is not None
+    assert scored >= 5
+
+
+def _response(client: FlaskClient, name: str = "nine-months-established") -> dict[str, Any]:
+    bundle = client.post("/api/v1/report.fhir.json", json={"answers": BY_NAME[name]["answers"]}).get_json()
+    response: dict[str, Any] = bundle["entry"][0]["resource"]
+    return response
+
+
+def _assess(client: FlaskClient, body: Any, **params: str) -> Any:
+    data = body if isinstance(body, str) else json.dumps(body)
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return client.post(f"{ASSESS}?{query}", data=data, content_type="application/fhir+json", headers=FHIR)
+
+
+def _parameters(response: Any) -> dict[str, list[Any]]:
+    Parameters.model_validate(response.get_json())
+    found: dict[str, list[Any]] = {}
+    for part in response.get_json()["parameter"]:
+        value = next(v for k, v in part.items() if k.startswith("value"))
+        found.setdefault(part["name"], []).append(value["code"] if isinstance(value, dict) else value)
+    return found
+
+
+def test_assess_answers_parameters_for_every_worked_case(client: FlaskClient) -> None:
+    for case in VIGNETTES:
+        response = _response(client, case["name"])
+        for body in (
+            response,
+            {"resourceType": "Parameters", "parameter": [{"name": "response", "resource": response}]},
+        ):
+            answer = _assess(client, body)
+            assert answer.status_code == 200, (case["name"], answer.get_json())
+            assert answer.mimetype == "application/fhir+json"
+            found = _parameters(answer)
+            expected = case["expect"]
+            assert found.get("outcome", [None]) == [expected.get("outcome")], case["name"]
+            assert found["triage"] == [expected["triage"]]
+            assert found.get("red-flag", []) == list(expected.get("red_flags", []))
+            assert found["rules-version"] == ["2026.2"]
+    bundle = _assess(client, _response(client), _format="bundle")
+    Bundle.model_validate(bundle.get_json())
+    assert bundle.get_json()["entry"][0]["resource"]["resourceType"] == "QuestionnaireResponse"
+
+
+def test_assess_errors_are_operation_outcomes(client: FlaskClient) -> None:
+    good = _response(client)
+
+    def issue(body: Any, status: int) -> dict[str, Any]:
+        answer = _assess(client, body)
+        assert answer.status_code == status, answer.get_json()
+        OperationOutcome.model_validate(answer.get_json())
+        first: dict[str, Any] = answer.get_json()["issue"][0]
+        assert first["severity"] == "error"
+        return first
+
+    assert "not valid JSON" in issue("{oops", 400)["diagnostics"]
+    assert "expected a FHIR QuestionnaireResponse" in issue({"resourceType": "Patient"}, 400)["diagnostics"]
+    assert "expected a FHIR" in issue({"resourceType": "Parameters", "parameter": []}, 400)["diagnostics"]
+    broken = copy.deepcopy(good)
+    broken["status"] = 42
+    assert issue(broken, 400)["expression"][0].startswith("QuestionnaireResponse.status")
+    for reference, says in [
+        (None, "missing"),
+        ("http://example.org/Questionnaire/phq9|1", "expected"),
+        (f"{BASE}/Questionnaire/synkinesis-self-check|1999.9", "unknown version '1999.9'"),
+        (f"{BASE}/Questionnaire/synkinesis-self-check", "unknown version ''"),
+    ]:
+        other = copy.deepcopy(good)
+        other.pop("questionnaire")
+        if reference:
+            other["questionnaire"] = reference
+        found = issue(other, 422)
+        assert says in found["diagnostics"], found
+        assert found["expression"] == ["QuestionnaireResponse.questionnaire"]
+    unknown = copy.deepcopy(good)
+    unknown["item"][0]["item"][1]["linkId"] = "rf_eyes"
+    found = issue(unknown, 422)
+    assert found["diagnostics"] == "rf_eyes: unknown question id"
+    assert found["expression"] == [
+        "QuestionnaireResponse.item[0].item[1]",
+        "QuestionnaireResponse.repeat(item).where(linkId = 'rf_eyes')",
+    ]
+    wrong = copy.deepcopy(good)
+    wrong["item"][3]["item"][0]["answer"] = [{"valueString": "four"}]
+    assert issue(wrong, 422)["expression"][0] == "QuestionnaireResponse.item[3].item[0]"
+    missing = copy.deepcopy(good)
+    missing["item"][3]["item"].pop(0)  # saq_eye_smile left out: the rules need it
+    found = issue(missing, 422)
+    assert found["diagnostics"].startswith("saq_eye_smile: ")
+    assert found["expression"] == ["QuestionnaireResponse.repeat(item).where(linkId = 'saq_eye_smile')"]
+
+
+def test_a_2026_1_response_is_assessed_with_2026_1_rules(client: FlaskClient) -> None:
+    old = next(r for r in archived_rules().values() if r.version == "2026.1")
+    case = old.cases[0]
+    items_by_page = []
+    for page in old.pages:
+        answered = [
+            {"linkId": q.id, "answer": _legacy_answers(q.kind.value, case.answers[q.id])}
+            for q in page.questions
+            if q.id in case.answers
+        ]
+        if answered:
+            items_by_page.append({"linkId": f"page.{page.id}", "item": answered})
+    response = {
+        "resourceType": "QuestionnaireResponse",
+        "questionnaire": "urn:synkinesis-check:questionnaire|2026.1",  # as 2026.1 exported it
+        "status": "completed",
+        "item": items_by_page,
+    }
+    found = _parameters(_assess(client, response))
+    assert found["rules-version"] == ["2026.1"]
+    assert found.get("outcome", [None]) == [case.expect.get("outcome")]
+    assert found["triage"] == [case.expect["triage"]]
+
+
+def _legacy_answers(kind: str, value: Any) -> list[dict[str, Any]]:
+    if kind == "scale":
+        return [{"valueInteger": value}]
+    if kind == "text":
+        return [{"valueString": value}]
+    codes = value if isinstance(value, list) else [value]
+    return [{"valueCoding": {"system": "urn:synkinesis-check:answer", "code": code}} for code in codes]
+
+
+def test_metadata_and_the_operation_definition(client: FlaskClient) -> None:
+    metadata = client.get("/api/v1/fhir/metadata").get_json()
+    CapabilityStatement.model_validate(metadata)
+    operation = metadata["rest"][0]["resource"][-1]["operation"][0]
+    assert operation["name"] == "assess"
+    definition = get(client, operation["definition"])
+    OperationDefinition.model_validate(definition)
+    assert {p["name"] for p in definition["parameter"]} >= {"response", "outcome", "triage", "saq-total"}
+    assert client.get("/api/v1/fhir/OperationDefinition/other").status_code == 404
+
+
+def test_a_stored_check_exports_the_same_ids_every_time(db_app: Flask, rules: RuleSet) -> None:
+    make_staff(db_app)
+    staff = db_app.test_client()
+    sign_in(staff)
+    link = make_case(staff, reference="MRN-55")
+    assert (
+        answer_link(db_app.test_client(), link, rules, BY_NAME["nine-months-established"]["answers"]).status_code == 302
+    )
+    case = only_case(db_app)
+    check_id = text_of(staff.get(f"/staff/cases/{case.id}")).split("/staff/submissions/")[1].split('"')[0]
+    first = staff.get(f"/staff/submissions/{check_id}.fhir.json").get_json()
+    again = staff.get(f"/staff/submissions/{check_id}.fhir.json").get_json()
+    Bundle.model_validate(first)
+    assert [e["fullUrl"] for e in first["entry"]] == [e["fullUrl"] for e in again["entry"]]
+    assert [e["resource"]["id"] for e in first["entry"]] == [e["resource"]["id"] for e in again["entry"]]
+    assert first["identifier"]["value"] == check_id
+    response = first["entry"][0]["resource"]
+    assert response["identifier"] == {"system": f"{BASE}/NamingSystem/submission", "value": check_id}
+    assert response["subject"]["identifier"] == {"system": f"{BASE}/NamingSystem/patient-reference", "value": "MRN-55"}
+    observations = [e for e in first["entry"] if e["resource"]["resourceType"] == "Observation"]
+    for entry in observations:
+        observation = entry["resource"]
+        assert observation["category"][0]["coding"][0]["code"] == "survey"
+        assert observation["subject"] == response["subject"]
+        assert entry["fullUrl"] == f"urn:uuid:{observation['id']}"
+    score = next(e["resource"] for e in observations if e["resource"]["code"]["coding"][0]["code"] == "saq-total")
+    assert score["valueQuantity"]["system"] == "http://unitsofmeasure.org"
+    assert score["valueQuantity"]["code"] == "{score}"
+
+
+def test_cors_only_for_configured_origins(tmp_path: Any) -> None:
+    app = create_app({**TEST_CONFIG, "CORS_ORIGINS": "https://ehr.example https://forms.example"})
+    client = app.test_client()
+    allowed = client.get("/api/v1/fhir/Questionnaire", headers={"Origin": "https://ehr.example"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://ehr.example"
+    assert "Origin" in allowed.headers["Vary"]
+    preflight = client.options(
+        ASSESS, headers={"Origin": "https://forms.example", "Access-Control-Request-Method": "POST"}
+    )
+    assert preflight.status_code == 200
+    assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    other = client.get("/api/v1/fhir/Questionnaire", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+    page = client.get("/", headers={"Origin": "https://ehr.example"})  # patients' pages: never
+    assert "Access-Control-Allow-Origin" not in page.headers
+    closed = create_app(TEST_CONFIG).test_client()
+    assert (
+        "Access-Control-Allow-Origin"
+        not in closed.get("/api/v1/fhir/metadata", headers={"Origin": "https://ehr.example"}).headers
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("FHIR_BASE", "http://selfcheck.example/api/v1/fhir"),
+        ("FHIR_BASE", "https://selfcheck.example/fhir/"),
+        ("CORS_ORIGINS", "ehr.example"),
+        ("CORS_ORIGINS", "https://ehr.example/app"),
+    ],
+)
+def test_bad_fhir_settings_stop_the_start(name: str, value: str) -> None:
+    with pytest.raises(StartupError, match=f"CHECKER_{name}"):
+        create_app({**TEST_CONFIG, name: value})
+
+
+def test_a_configured_fhir_base_names_everything(rules: RuleSet) -> None:
+    app = create_app({**TEST_CONFIG, "FHIR_BASE": "https://fhir.clinic.example/synkinesis"})
+    client = app.test_client()
+    questionnaire = client.get("/api/v1/fhir/Questionnaire").get_json()
+    assert questionnaire["url"] == "https://fhir.clinic.example/synkinesis/Questionnaire/synkinesis-self-check"
+    coding = items(questionnaire)["cause"]["answerOption"][0]["valueCoding"]
+    assert coding["system"] == "https://fhir.clinic.example/synkinesis/CodeSystem/cause"
+    response = client.post("/api/v1/report.fhir.json", json={"answers": BY_NAME["nine-months-established"]["answers"]})
+    qr = response.get_json()["entry"][0]["resource"]
+    assert qr["questionnaire"] == "https://fhir.clinic.example/synkinesis/Questionnaire/synkinesis-self-check|2026.2"
+    assert _parameters(_assess(client, qr))["rules-version"] == ["2026.2"]
