@@ -121,6 +121,9 @@ def test_fhir_questionnaire_is_valid_and_follows_the_rules(client: FlaskClient, 
         }
     ]
     assert items["saq_total"]["readOnly"] is True  # the score, computed by the form filler
+    # Once the stop applies, nothing else on its page is asked (as the app goes straight to the advice).
+    assert [e["operator"] for e in items["rf_eye"]["enableWhen"]] == ["!="]
+    assert "enableWhen" not in items["rf_stroke_signs"]
     link_ids = [
         i["linkId"]
         for g in resource["item"]

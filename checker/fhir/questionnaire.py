@@ -209,6 +209,13 @@ def questionnaire(rules: RuleSet, canon: Canon, translations: Mapping[str, Trans
             if len(entries) > 1:
                 group["enableBehavior"] = behaviour
         group["item"] = [_question_item(canon, q, translations) for q in page.questions]
+        if page.id in notices:  # on the page of the stop: once it applies, nothing else there is asked
+            stoppers = {e["question"] for e in stop}
+            for item in group["item"]:
+                if item["linkId"] not in stoppers:
+                    item["enableWhen"] = stop
+                    if len(stop) > 1:
+                        item["enableBehavior"] = "all"
         if page.id == score_page and score is not None:
             group["item"].append(_score_item(score, translations))
         group["item"] += notices.get(page.id, [])
