@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import Flask, Response, abort, current_app, g, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_login import AnonymousUserMixin
@@ -10,6 +12,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from .db import db
+from .fhir import outcome
 
 API_PREFIX = "/api/"
 
@@ -37,13 +40,27 @@ def _api_message(error: HTTPException) -> str:
     return error.description or error.name
 
 
+FHIR_PREFIX = "/api/v1/fhir"
+FHIR_JSON = "application/fhir+json"
+ISSUE_CODES = {404: "not-found", 405: "not-supported", 413: "too-long", 415: "not-supported", 429: "throttled"}
+
+
 def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
     code = error.code or 500
     if request.path.startswith(API_PREFIX):
         where = "body" if code in (413, 415) else "request"
+        if request.path.startswith(FHIR_PREFIX) and prefers_fhir():
+            issue = ISSUE_CODES.get(code, "transient" if code == 503 else "exception" if code >= 500 else "invalid")
+            body = json.dumps(outcome({where: _api_message(error)}, {}, code=issue), ensure_ascii=False)
+            return Response(body, code, mimetype=FHIR_JSON), code
         return jsonify({"errors": {where: _api_message(error)}}), code
     template = f"errors/{code}.html" if code in (400, 403, 404, 405, 413, 429, 503) else "errors/generic.html"
     return render_template(template, error=error, code=code), code
+
+
+def prefers_fhir() -> bool:
+    """Whether the client asked for FHIR JSON rather than plain JSON."""
+    return request.accept_mimetypes.best_match(["application/json", FHIR_JSON]) == FHIR_JSON
 
 
 def handle_database_down(error: Exception) -> tuple[Response | str, int]:

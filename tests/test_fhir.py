@@ -332,3 +332,22 @@ def test_a_configured_fhir_base_names_everything(rules: RuleSet) -> None:
     qr = response.get_json()["entry"][0]["resource"]
     assert qr["questionnaire"] == "https://fhir.clinic.example/synkinesis/Questionnaire/synkinesis-self-check|2026.2"
     assert _parameters(_assess(client, qr))["rules-version"] == ["2026.2"]
+
+
+def test_http_errors_on_fhir_routes_are_operation_outcomes(client: FlaskClient) -> None:
+    body = json.dumps({"resourceType": "QuestionnaireResponse", "status": "completed"})
+    cases = [
+        (client.post(ASSESS, data=body, content_type="text/plain", headers=FHIR), 415, "not-supported"),
+        (client.post(ASSESS, data="x" * 70_000, content_type="application/fhir+json", headers=FHIR), 413, "too-long"),
+        (client.get("/api/v1/fhir/Patient/1", headers=FHIR), 404, "not-found"),
+        (client.get(ASSESS, headers=FHIR), 405, "not-supported"),
+    ]
+    for response, status, code in cases:
+        assert response.status_code == status
+        assert response.mimetype == "application/fhir+json"
+        outcome = response.get_json()
+        OperationOutcome.model_validate(outcome)
+        assert outcome["issue"][0]["code"] == code
+    plain = client.post(ASSESS, data=body, content_type="text/plain")  # a plain-JSON client: as before
+    assert plain.status_code == 415
+    assert "errors" in plain.get_json()

@@ -12,14 +12,13 @@ from flask_babel import force_locale, get_translations
 from .. import fhir
 from ..db import utcnow
 from ..engine import AnswerErrors, RuleSet, assess
+from ..errors import FHIR_JSON, prefers_fhir
 from ..i18n import reason_text, translate
 from ..payload import parse_json
 from ..rules import current_rules
 from ..stored import archived_rules
 from ..urls import fhir_canon
 from . import JSON_TYPES, _body, bp
-
-FHIR_JSON = "application/fhir+json"
 
 
 def _fhir(resource: Mapping[str, Any], status: int = 200) -> Response:
@@ -101,10 +100,6 @@ def _known_rules() -> dict[str, RuleSet]:
     return known
 
 
-def _wants_fhir() -> bool:
-    return request.accept_mimetypes.best_match(["application/json", FHIR_JSON]) == FHIR_JSON
-
-
 @bp.post("/fhir/QuestionnaireResponse/$assess")
 def fhir_assess() -> Response | tuple[Response, int]:
     """Run the rules the response names on its answers.
@@ -113,7 +108,7 @@ def fhir_assess() -> Response | tuple[Response, int]:
     ``_format=bundle``), and every error an OperationOutcome. Otherwise the same JSON as
     /api/v1/assess, as before.
     """
-    native = _wants_fhir() or request.args.get("_format") == "bundle"
+    native = prefers_fhir() or request.args.get("_format") == "bundle"
     canon = fhir_canon()
     try:
         reading = fhir.read_response(fhir.response_in(parse_json(_body())), canon, _known_rules())
