@@ -9,11 +9,17 @@ from .engine import AnswerErrors
 
 
 def parse_json(raw: bytes | str) -> Any:
-    """A JSON body; raise :class:`AnswerErrors` when it is not JSON."""
+    """A JSON body; raise :class:`AnswerErrors` when it is not JSON.
+
+    JSON may escape half of a UTF-16 pair on its own (``"\\ud800"``), which is no text at
+    all: refused here, so no answer or error message can carry one into a response.
+    """
     try:
-        return json.loads(raw)
-    except (ValueError, RecursionError):
+        data = json.loads(raw)
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         raise AnswerErrors({"body": "not valid JSON"}) from None
+    return data
 
 
 def parse_document(raw: bytes | str) -> dict[str, Any]:

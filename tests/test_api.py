@@ -69,7 +69,8 @@ def test_every_problem_is_listed(client: FlaskClient) -> None:
         ("{}", "answers"),
         ('{"answers": {}, "extra": 1}', "body"),
         ("[" * 20_000 + "]" * 20_000, "body"),
-        ('{"answers": {"rf_eye": "\\ud800"}}', "rf_eye"),
+        ('{"answers": {"rf_eye": "\\ud800"}}', "body"),  # half a UTF-16 pair is not text
+        ('{"answers": {"rf_\\ud800": "yes"}}', "body"),  # in a key it made a 500 once
     ],
 )
 def test_malformed_bodies_are_400(client: FlaskClient, body: str, key: str) -> None:

@@ -351,3 +351,21 @@ def test_http_errors_on_fhir_routes_are_operation_outcomes(client: FlaskClient) 
     plain = client.post(ASSESS, data=body, content_type="text/plain")  # a plain-JSON client: as before
     assert plain.status_code == 415
     assert "errors" in plain.get_json()
+
+
+def test_strange_input_gets_a_clear_answer(client: FlaskClient) -> None:
+    good = _response(client)
+    strange = copy.deepcopy(good)
+    strange["item"][0]["item"][1]["linkId"] = "it's"
+    found = _assess(client, strange).get_json()["issue"][0]
+    assert found["expression"][1] == "QuestionnaireResponse.repeat(item).where(linkId = 'it\\'s')"
+    surrogate = json.dumps(good).replace('"rf_eye"', '"rf\\ud800"')  # half a UTF-16 pair: not text
+    for accept in ("application/fhir+json", "application/json"):
+        answer = client.post(ASSESS, data=surrogate, content_type="application/fhir+json", headers={"Accept": accept})
+        assert answer.status_code == 400
+        assert "not valid JSON" in answer.get_data(as_text=True)
+    plain = client.post("/api/v1/assess", data='{"answers": {"x\\ud800": "yes"}}', content_type="application/json")
+    assert plain.status_code == 400
+    assert plain.get_json() == {"errors": {"body": "not valid JSON"}}
+    deep = "[" * 100_000 + "]" * 100_000
+    assert _assess(client, deep).status_code in (400, 413)

@@ -33,7 +33,8 @@ def outcome(errors: Mapping[str, str], paths: Mapping[str, str], code: str = "in
     for key, message in errors.items():
         expression = [paths[key]] if key in paths else []
         if key not in ("body", "questionnaire", "answers"):
-            expression.append(f"QuestionnaireResponse.repeat(item).where(linkId = '{key}')")
+            quoted = key.replace("\\", "\\\\").replace("'", "\\'")
+            expression.append(f"QuestionnaireResponse.repeat(item).where(linkId = '{quoted}')")
         issue: dict[str, Any] = {"severity": "error", "code": code, "diagnostics": f"{key}: {message}"}
         if expression:
             issue["expression"] = expression
