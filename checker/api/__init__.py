@@ -120,7 +120,7 @@ def questionnaire_catalogue() -> Response:
 JSON_TYPES = ("application/json", "application/fhir+json")
 
 
-def _body() -> bytes:
+def json_body() -> bytes:
     if request.mimetype not in JSON_TYPES:
         abort(415)
     return request.get_data(cache=False)
@@ -128,7 +128,7 @@ def _body() -> bytes:
 
 def _assessed() -> Result:
     """The result for the posted {"answers": ...}; AnswerErrors when they are invalid."""
-    return assess(current_rules(), parse_document(_body()))
+    return assess(current_rules(), parse_document(json_body()))
 
 
 @bp.post("/assess")

@@ -18,7 +18,7 @@ from ..payload import parse_json
 from ..rules import current_rules
 from ..stored import archived_rules
 from ..urls import fhir_canon
-from . import JSON_TYPES, _body, bp
+from . import bp, json_body
 
 
 def _fhir(resource: Mapping[str, Any], status: int = 200) -> Response:
@@ -111,7 +111,7 @@ def fhir_assess() -> Response | tuple[Response, int]:
     native = prefers_fhir() or request.args.get("_format") == "bundle"
     canon = fhir_canon()
     try:
-        reading = fhir.read_response(fhir.response_in(parse_json(_body())), canon, _known_rules())
+        reading = fhir.read_response(fhir.response_in(parse_json(json_body())), canon, _known_rules())
     except fhir.ResponseErrors as exc:
         return _errors(exc.errors, exc.paths, exc.status, native)
     except AnswerErrors as exc:  # not JSON at all
@@ -131,6 +131,3 @@ def _errors(errors: Mapping[str, str], paths: Mapping[str, str], status: int, na
     if native:
         return _fhir(fhir.outcome(errors, paths), status), status
     return Response(json.dumps({"errors": dict(errors)}), mimetype="application/json"), 400
-
-
-__all__ = ["JSON_TYPES"]
