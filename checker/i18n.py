@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from urllib.parse import urlencode
 
 from babel.lists import format_list
 from babel.support import NullTranslations
-from flask import Flask, current_app, g, request, session, url_for
+from flask import Flask, current_app, g, request, session
 from flask_babel import Babel, format_date, format_datetime, get_locale, get_translations
 
 from .engine import Reason
@@ -40,12 +41,12 @@ def language_links() -> list[tuple[str, str, str]]:
     for code in current_app.config["LANGUAGES"]:
         if code == current:
             continue
-        args = {**request.args.to_dict(), LANGUAGE_KEY: code}
-        if request.endpoint and request.url_rule and "GET" in (request.url_rule.methods or ()):
-            url = url_for(request.endpoint, **(request.view_args or {}), **args)
-        else:
-            url = f"{request.path}?{LANGUAGE_KEY}={code}"
-        links.append((code, LANGUAGE_NAMES.get(code, code), url))
+        # The same path and query, with only the language changed. The query is copied as
+        # text, never handed to url_for, where a name like "endpoint" or "_method" means
+        # something else (it made a 500 once).
+        kept = [(k, v) for k, v in request.args.items(multi=True) if k != LANGUAGE_KEY]
+        query = urlencode([*kept, (LANGUAGE_KEY, code)])
+        links.append((code, LANGUAGE_NAMES.get(code, code), f"{request.path}?{query}"))
     return links
 
 

@@ -143,3 +143,15 @@ def test_the_glossary_is_followed_everywhere() -> None:
             if named and not any(_pattern(form).search(msgstr) for form in forms):
                 problems.append(f"{english!r} is not {' / '.join(forms)} in: {msgstr}")
     assert problems == []
+
+
+@pytest.mark.parametrize("query", ["endpoint=x", "_method=DELETE", "page_id=x", "lang=es&lang=xx", "a=%00b"])
+def test_any_query_string_keeps_the_page_and_its_language_link(client: FlaskClient, query: str) -> None:
+    """The language link copies the query as text: names url_for would read never reach it."""
+    for path in ("/", "/questions/safety", "/how-this-works"):
+        response = client.get(f"{path}?{query}")
+        assert response.status_code == 200, (path, query)
+        link = re.search(r'<a href="([^"]+)" lang="(\w+)" hreflang=', response.get_data(as_text=True))
+        assert link, (path, query)
+        assert link.group(1).startswith(f"{path}?"), link.group(1)
+        assert f"lang={link.group(2)}" in link.group(1)
