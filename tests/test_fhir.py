@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 from typing import Any
 
@@ -369,3 +370,28 @@ def test_strange_input_gets_a_clear_answer(client: FlaskClient) -> None:
     assert plain.get_json() == {"errors": {"body": "not valid JSON"}}
     deep = "[" * 100_000 + "]" * 100_000
     assert _assess(client, deep).status_code in (400, 413)
+
+
+def test_deep_nesting_and_cut_bodies_are_refused(client: FlaskClient) -> None:
+    item: dict[str, Any] = {"linkId": "rf_eye", "answer": [{"valueString": "x"}]}
+    for level in range(120):
+        item = {"linkId": f"group{level}", "item": [item]}
+    deep = {**_response(client), "item": [item]}
+    answer = _assess(client, deep)
+    assert answer.status_code == 400
+    assert "nested more than 10 deep" in answer.get_json()["issue"][0]["diagnostics"]
+    extensions: dict[str, Any] = {"url": "https://x.example/e", "valueString": "x"}
+    for _level in range(400):
+        extensions = {"url": "https://x.example/e", "extension": [extensions]}
+    assert _assess(client, {**_response(client), "extension": [extensions]}).status_code in (200, 400)  # never 500
+    # A chunked body over the limit is refused, not cut to a valid-looking start.
+    body = json.dumps({"answers": {"rf_stroke_signs": "no"}}) + " " * 70_000 + "garbage"
+    for path in ("/api/v1/assess", ASSESS):
+        cut = client.post(
+            path,
+            input_stream=io.BytesIO(body.encode()),
+            content_type="application/json",
+            environ_base={"wsgi.input_terminated": True},
+            headers={"Transfer-Encoding": "chunked"},
+        )
+        assert cut.status_code == 413, path

@@ -121,9 +121,20 @@ JSON_TYPES = ("application/json", "application/fhir+json")
 
 
 def json_body() -> bytes:
+    """The request body, when it is JSON (415 otherwise), and whole (413 when over the limit).
+
+    A chunked body has no length to check first, and the WSGI server's stream stops at the
+    limit: if anything is left after it, the body was cut, and a cut body is refused rather
+    than read as if it were all there.
+    """
     if request.mimetype not in JSON_TYPES:
         abort(415)
-    return request.get_data(cache=False)
+    data = request.get_data(cache=False)
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    cut = request.content_length is None and limit is not None and len(data) >= limit
+    if cut and request.environ["wsgi.input"].read(1):
+        abort(413)
+    return data
 
 
 def _assessed() -> Result:

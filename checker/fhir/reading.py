@@ -19,6 +19,7 @@ from ..engine import AnswerErrors, Kind, Question, RuleSet
 from .common import LEGACY_ANSWERS, LEGACY_QUESTIONNAIRE, Canon, group_link
 
 EXPECTED = "QuestionnaireResponse"
+MAX_DEPTH = 10  # items inside items: our pages hold questions, which hold nothing
 
 
 class ResponseErrors(AnswerErrors):
@@ -45,8 +46,12 @@ def read_response(data: Any, canon: Canon, known: Mapping[str, RuleSet]) -> Read
     """The rules (by the response's Questionnaire version) and the answers; raise :class:`ResponseErrors`."""
     if not isinstance(data, Mapping) or data.get("resourceType") != EXPECTED:
         raise ResponseErrors({"body": f"expected a FHIR {EXPECTED}"}, {"body": EXPECTED}, status=400)
+    if _depth(data.get("item")) > MAX_DEPTH:
+        raise ResponseErrors({"body": f"items nested more than {MAX_DEPTH} deep"}, {"body": EXPECTED}, status=400)
     try:
         QuestionnaireResponse.model_validate(data)
+    except RecursionError:
+        raise ResponseErrors({"body": "nested too deeply"}, {"body": EXPECTED}, status=400) from None
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
@@ -74,6 +79,18 @@ def read_response(data: Any, canon: Canon, known: Mapping[str, RuleSet]) -> Read
     if errors:
         raise ResponseErrors(errors, paths)
     return Reading(rules, answers, paths)
+
+
+def _depth(items: Any) -> int:
+    """How deep items nest inside items (counted without recursion)."""
+    deepest, level = 0, [items]
+    while level and deepest <= MAX_DEPTH:
+        found = [i for group in level if isinstance(group, list) for i in group if isinstance(i, Mapping)]
+        if not found:
+            break
+        deepest += 1
+        level = [i.get("item") for i in found]
+    return deepest
 
 
 def _rules_for(reference: str, canon: Canon, known: Mapping[str, RuleSet]) -> RuleSet:
