@@ -132,3 +132,26 @@ def test_stroke_yes_is_the_emergency_whatever_later_pages_hold(client: FlaskClie
     assert (body["triage"], body["outcome"], body["saq"]) == ("emergency", None, None)
     unknown = client.post("/api/v1/assess", json={"answers": {"rf_stroke_signs": "yes", "no_such_question": 1}})
     assert unknown.status_code == 400  # an id outside the contract is still an error
+
+
+def test_a_flood_of_unknown_keys_gets_a_short_answer(client: FlaskClient) -> None:
+    """64 KiB of near-miss question ids: a bounded list, not a did-you-mean for each."""
+    answers = {f"rf_eye{n}": "yes" for n in range(2800)}
+    answers["x" * 5000] = "yes"
+    body = json.dumps({"answers": answers})
+    assert len(body) < 65_536
+    response = client.post("/api/v1/assess", data=body, content_type="application/json")
+    assert response.status_code == 400
+    errors = response.get_json()["errors"]
+    assert len(response.data) < 5_000
+    assert errors["rf_eye0"] == "unknown question id (did you mean 'rf_eye'?)"
+    assert errors["answers"] == "2781 more unknown question ids, not listed"
+    assert sum(1 for message in errors.values() if message.startswith("unknown question id")) == 20
+
+
+@pytest.mark.parametrize("path", ["/api/v1/assess", "/api/v1/report.pdf", "/api/v1/report.fhir.json"])
+def test_a_lone_surrogate_in_a_note_is_a_400(client: FlaskClient, path: str) -> None:
+    body = '{"answers": {"rf_stroke_signs": "no", "notes": "tight \\ud83d in the mornings"}}'
+    response = client.post(path, data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json() == {"errors": {"body": "not valid JSON"}}

@@ -218,6 +218,10 @@ def _check_code(question: Question, code: Any) -> None:
         raise ValueError(f"{code!r} is not one of: {_codes(question)}{hint}")
 
 
+MAX_UNKNOWN_LISTED = 20  # unknown question ids named in one answer
+MAX_HINTED_LENGTH = 64  # longer ids get no "did you mean", and are cut to this in the answer
+
+
 def validate(rules: RuleSet, answers: Any) -> tuple[dict[str, Any], Plan]:
     """Check every answer and drop those on skipped pages; raise :class:`AnswerErrors`."""
     if not isinstance(answers, Mapping):
@@ -225,10 +229,15 @@ def validate(rules: RuleSet, answers: Any) -> tuple[dict[str, Any], Plan]:
     errors: dict[str, str] = {}
     cleaned: dict[str, Any] = {}
     questions = rules.questions
+    unknown = 0
     for key, value in answers.items():
         question = questions.get(key)
         if question is None:
-            errors[str(key)] = "unknown question id" + did_you_mean(key, questions)
+            unknown += 1  # named (with a hint) up to a point: a flood of them costs no more than that
+            if unknown <= MAX_UNKNOWN_LISTED:
+                name = str(key)
+                hint = did_you_mean(name, questions) if len(name) <= MAX_HINTED_LENGTH else ""
+                errors[name[:MAX_HINTED_LENGTH]] = "unknown question id" + hint
             continue
         if value is None or value == "":
             continue  # treated as not answered
@@ -250,6 +259,8 @@ def validate(rules: RuleSet, answers: Any) -> tuple[dict[str, Any], Plan]:
                 continue
             if question.required and question.id not in used and question.id not in errors:
                 errors[question.id] = "an answer is required"
+    if unknown > MAX_UNKNOWN_LISTED:
+        errors["answers"] = f"{unknown - MAX_UNKNOWN_LISTED} more unknown question ids, not listed"
     if errors:
         raise AnswerErrors(errors)
     return used, route
