@@ -61,6 +61,7 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_QUESTIONS": "120 per minute",
     "RATE_LIMIT_SIGN_IN": "10 per minute; 50 per hour",
     "RATE_LIMIT_REQUESTS": "5 per minute; 30 per hour",
+    "RATE_LIMIT_PDF": "6 per minute; 60 per hour",  # every PDF route: rendering is the costliest work
 }
 
 
@@ -90,7 +91,7 @@ WHOLE_NUMBERS: dict[str, tuple[int, int]] = {
     "PROXIES": (0, 10),
 }
 YES_NO = ("MAIL_USE_TLS", "RATELIMIT_ENABLED")
-RATE_LIMITS = ("RATE_LIMIT_API", "RATE_LIMIT_QUESTIONS", "RATE_LIMIT_SIGN_IN", "RATE_LIMIT_REQUESTS")
+RATE_LIMITS = ("RATE_LIMIT_API", "RATE_LIMIT_QUESTIONS", "RATE_LIMIT_SIGN_IN", "RATE_LIMIT_REQUESTS", "RATE_LIMIT_PDF")
 # Read by gunicorn.conf.py, not by the app.
 SERVER_SETTINGS = ("BIND", "WORKERS", "THREADS", "PRELOAD", "MAX_REQUESTS", "FORWARDED_ALLOW_IPS")
 PLACEHOLDER_WORDS = ("change", "secret", "example", "placeholder", "password", "default", "...")

@@ -178,3 +178,16 @@ def test_pages_with_answers_or_records_are_never_cached(client: FlaskClient) -> 
         assert client.get(url).headers.get("Cache-Control") == "no-store", url
     with client.get("/static/checker.css") as static:
         assert static.headers.get("Cache-Control") != "no-store"
+
+
+def test_every_pdf_route_has_its_own_rate_limit(rules: RuleSet) -> None:
+    """Rendering is the costliest work: one client cannot ask for PDFs without end."""
+    from .conftest import VIGNETTES, walk
+
+    app = create_app({**TEST_CONFIG, "RATELIMIT_ENABLED": True, "RATE_LIMIT_PDF": "2 per minute"})
+    client = app.test_client()
+    walk(client, rules, VIGNETTES[0]["answers"])
+    assert [client.get("/result.pdf").status_code for _ in range(3)] == [200, 200, 429]
+    api = app.test_client()
+    body = {"answers": VIGNETTES[0]["answers"]}
+    assert [api.post("/api/v1/report.pdf", json=body).status_code for _ in range(3)] == [200, 200, 429]

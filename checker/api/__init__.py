@@ -152,6 +152,7 @@ def assess_answers() -> tuple[Response, int]:
 
 
 @bp.post("/report.pdf")
+@limiter.limit(configured("RATE_LIMIT_PDF"))
 def report_pdf() -> Response | tuple[Response, int]:
     """The patient's PDF summary for posted answers (validated as for /assess)."""
     try:

@@ -225,6 +225,7 @@ def _export(submission_id: int, what: str) -> tuple[Submission, StoredResult]:
 
 
 @bp.get("/submissions/<int:submission_id>.pdf")
+@limiter.limit(configured("RATE_LIMIT_PDF"))
 def submission_pdf(submission_id: int) -> Response:
     record, result = _export(submission_id, "PDF")
     html = render_template(

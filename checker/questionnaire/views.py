@@ -273,6 +273,7 @@ def _own_result() -> Result | None:
 
 
 @bp.get("/result.pdf")
+@limiter.limit(configured("RATE_LIMIT_PDF"))
 def result_pdf() -> Response:
     """The result as a PDF summary to bring to a visit."""
     outcome = _own_result()
