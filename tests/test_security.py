@@ -11,10 +11,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from checker import create_app
+from checker.engine import RuleSet
 from checker.limits import limiter
 from checker.security import SecurityHeaders
 
-from .conftest import ROOT, TEST_CONFIG, VIGNETTES, csrf_token
+from .conftest import ROOT, TEST_CONFIG, VIGNETTES, csrf_token, walk
 
 
 @pytest.mark.parametrize("url", ["/", "/questions/safety", "/api/v1/questionnaire", "/static/checker.css", "/nope"])
@@ -182,8 +183,6 @@ def test_pages_with_answers_or_records_are_never_cached(client: FlaskClient) -> 
 
 def test_every_pdf_route_has_its_own_rate_limit(rules: RuleSet) -> None:
     """Rendering is the costliest work: one client cannot ask for PDFs without end."""
-    from .conftest import VIGNETTES, walk
-
     app = create_app({**TEST_CONFIG, "RATELIMIT_ENABLED": True, "RATE_LIMIT_PDF": "2 per minute"})
     client = app.test_client()
     walk(client, rules, VIGNETTES[0]["answers"])
