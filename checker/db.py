@@ -60,11 +60,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+SQLITE_BUSY_MS = 3000
+
+
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
-    cursor.execute("PRAGMA busy_timeout=30000")  # writers wait their turn instead of failing
+    # Writers wait their turn, but not for long: a lock held longer gives a clear 503 "try again"
+    # instead of holding the worker (and everyone queued behind it) for half a minute.
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.close()
 
 

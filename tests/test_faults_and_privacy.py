@@ -77,6 +77,42 @@ def test_unreachable_sqlite_gives_a_503_page(tmp_path: Path, rules: RuleSet) -> 
     assert client.get("/result").status_code == 200
 
 
+def test_a_held_sqlite_lock_is_a_quick_clear_503(tmp_path: Path, rules: RuleSet) -> None:
+    """Another writer holding the database: the write waits a few seconds, then says try again."""
+    import sqlite3
+
+    from sqlalchemy import text
+
+    from checker.db import SQLITE_BUSY_MS
+
+    path = tmp_path / "locked.db"
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": f"sqlite:///{path}"})
+    with app.app_context():
+        from flask_migrate import upgrade
+
+        upgrade()
+    client = app.test_client()
+    walk(client, rules, CASE["answers"])
+    page = client.get("/request-consultation")
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN IMMEDIATE")  # the write lock, held
+    try:
+        data = {"csrf_token": csrf_token(text_of(page)), "name": "Ada", "phone": "555 010 9999"}
+        data |= {"contact_time": "any", "consent": "y"}
+        response = client.post("/request-consultation", data=data)
+    finally:
+        holder.rollback()
+        holder.close()
+    assert response.status_code == 503
+    assert "try again in a few minutes" in text_of(response)
+    with app.app_context():  # how long a writer waits its turn: seconds, not the old half minute
+        assert db.session.execute(text("PRAGMA busy_timeout")).scalar() == SQLITE_BUSY_MS <= 5000
+    assert client.post("/request-consultation", data=data).status_code == 302  # free again: stored
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ConsultationRequest)) == 1
+        db.engine.dispose()
+
+
 def test_postgres_going_down_loses_nothing(postgres: PostgresServer, tmp_path: Path) -> None:
     from flask_migrate import upgrade
 
