@@ -24,6 +24,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         clinic,
         db,
         errors,
+        health,
         i18n,
         limits,
         logs,
@@ -52,6 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     reports.init_app(app)
     questionnaire.init_app(app)
     api.init_app(app)
+    app.register_blueprint(health.bp)
     clinic.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

@@ -328,3 +328,13 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
     target: Mapped[str] = mapped_column(String(200), default="")  # e.g. "submission 12"
 
     staff: Mapped[StaffUser | None] = relationship()
+
+
+class ReadinessProbe(db.Model):  # type: ignore[name-defined,misc]
+    """One row /readyz writes on every check: proof that a write commits (a full disk, a
+    read-only or deleted database file would refuse it)."""
+
+    __tablename__ = "readiness_probe"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -22,14 +22,48 @@ from .conftest import ROOT, TEST_CONFIG
 from .databases import free_port
 
 
-def test_healthz(db_app: Flask, tmp_path: Path) -> None:
-    response = db_app.test_client().get("/healthz")
-    assert response.status_code == 200
-    assert response.get_json() == {"status": "ok", "database": "ok", "rules": "2026.2"}
+def test_healthz_is_liveness_and_readyz_tells_the_truth(db_app: Flask, tmp_path: Path) -> None:
+    client = db_app.test_client()
+    assert client.get("/healthz").get_json() == {"status": "ok", "rules": "2026.2"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json() == {
+        "status": "ready",
+        "checks": {"rules": "2026.2", "schema": "ok", "write": "ok", "database": "ok"},
+    }
+    assert client.get("/readyz").status_code == 200  # the probe's one row, written again
+    # No database at all: alive, not ready.
     down = create_app({**TEST_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'no' / 'such' / 'x.db'}"})
-    response = down.test_client().get("/healthz")
+    assert down.test_client().get("/healthz").status_code == 200
+    response = down.test_client().get("/readyz")
     assert response.status_code == 503
-    assert response.get_json()["database"] == "unreachable"
+    assert response.get_json()["checks"]["database"] == "unreachable"
+
+
+def test_readyz_knows_an_unmigrated_or_deleted_database(tmp_path: Path) -> None:
+    from flask_migrate import upgrade
+
+    from checker.db import db
+
+    path = tmp_path / "fresh.db"
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": f"sqlite:///{path}"})
+    client = app.test_client()
+    never = client.get("/readyz")  # a database never migrated
+    assert never.status_code == 503
+    assert never.get_json()["checks"]["schema"].startswith("at nothing, needs 0004: run 'flask db upgrade'")
+    with app.app_context():
+        upgrade(revision="0003")
+    behind = client.get("/readyz").get_json()["checks"]["schema"]
+    assert behind == "at 0003, needs 0004: run 'flask db upgrade'"
+    with app.app_context():
+        upgrade()
+    assert client.get("/readyz").status_code == 200
+    path.unlink()  # deleted under the running app: SQLite would write into a file nobody can open again
+    gone = client.get("/readyz")
+    assert gone.status_code == 503
+    assert gone.get_json()["checks"]["write"] == "the SQLite file is gone: writes would be lost"
+    with app.app_context():
+        db.engine.dispose()
 
 
 def test_json_log_lines_carry_no_token_or_error_data() -> None:

@@ -7,11 +7,8 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request
 from flask_babel import get_locale
-from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
-from ..db import db, utcnow
+from ..db import utcnow
 from ..engine import AnswerErrors, Question, Result, RuleSet, assess
 from ..fhir import result_bundle
 from ..i18n import reason_text, translate
@@ -48,7 +45,6 @@ def init_app(app: Flask) -> None:
     from . import fhir  # noqa: F401  (its routes join the blueprint)
 
     app.register_blueprint(bp)
-    app.register_blueprint(health)
 
 
 def _question_json(question: Question) -> dict[str, Any]:
@@ -94,22 +90,6 @@ def catalogue(rules: RuleSet, language: str) -> dict[str, Any]:
         "outcomes": [{"id": o.id, "name": translate(o.name)} for o in rules.outcomes.values()],
         "triage_levels": [{"id": t.id, "name": translate(t.name)} for t in rules.triage_levels],
     }
-
-
-health = Blueprint("health", __name__)
-
-
-@health.get("/healthz")
-@limiter.exempt
-def healthz() -> tuple[Response, int]:
-    """For load balancers: 200 when the app and its database answer, else 503."""
-    rules = current_rules()
-    try:
-        db.session.execute(text("SELECT 1"))
-    except (DBAPIError, SQLAlchemyTimeout):
-        db.session.rollback()
-        return jsonify({"status": "unavailable", "database": "unreachable", "rules": rules.version}), 503
-    return jsonify({"status": "ok", "database": "ok", "rules": rules.version}), 200
 
 
 @bp.get("/questionnaire")
