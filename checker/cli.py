@@ -13,6 +13,7 @@ from flask.cli import with_appcontext
 
 from .config import DEFAULTS
 from .engine import AnswerErrors, RulesError, RuleSet, assess, load_rules
+from .mail import outbox_group
 from .payload import parse_document
 from .retention import purge_command
 from .rules import current_rules
@@ -21,6 +22,7 @@ from .rules import current_rules
 def init_app(app: Flask) -> None:
     app.cli.add_command(assess_command)
     app.cli.add_command(purge_command)
+    app.cli.add_command(outbox_group)
 
 
 def _print_json(data: dict[str, Any]) -> None:

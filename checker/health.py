@@ -3,23 +3,25 @@
 ``/healthz``: the process answers (no database work: a slow database must not get a live
 worker killed). ``/readyz``: this instance can serve: the database answers, its schema is
 at the migrations' head, a write commits, and the rules are loaded; 503 with what is wrong.
+It also says whether the email outbox is keeping up.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, jsonify
 from flask.wrappers import Response
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from .db import db, migrate, utcnow
 from .limits import limiter
-from .models import ReadinessProbe
+from .models import OutboxMessage, ReadinessProbe
 from .rules import current_rules
 
 bp = Blueprint("health", __name__)
@@ -43,6 +45,16 @@ def _sqlite_file_missing() -> bool:
     return url.get_backend_name() == "sqlite" and bool(url.database) and not Path(str(url.database)).exists()
 
 
+def _outbox() -> str:
+    """Told, not judged: a stuck outbox is the mail server's or the worker's trouble, and taking
+    every instance out of service would not send a single notice."""
+    stale = utcnow() - timedelta(minutes=15)
+    waiting = db.session.scalar(
+        select(func.count()).where(OutboxMessage.sent_at.is_(None), OutboxMessage.created_at < stale)
+    )
+    return f"{waiting} notices waiting over 15 minutes: is 'flask outbox run' running?" if waiting else "ok"
+
+
 @bp.get("/readyz")
 @limiter.exempt
 def readyz() -> tuple[Response, int]:
@@ -64,6 +76,7 @@ def readyz() -> tuple[Response, int]:
                 db.session.add(ReadinessProbe(id=1, at=utcnow()))
             db.session.commit()
             checks["write"] = "ok"
+            checks["outbox"] = _outbox()
         checks["database"] = "ok"
     except (DBAPIError, SQLAlchemyTimeout) as exc:
         db.session.rollback()

@@ -338,3 +338,21 @@ class ReadinessProbe(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
+    """An email to the clinic, written in the same transaction as what it announces, and sent
+    by ``flask outbox run``: a slow or down mail server never delays a request or loses a notice."""
+
+    __tablename__ = "outbox_message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    subject: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(String(200), default="")  # the kind of failure, never content
+
+    __table_args__ = (Index("ix_outbox_message_due", "sent_at", "next_attempt_at"),)

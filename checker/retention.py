@@ -11,7 +11,17 @@ from sqlalchemy import ColumnElement, Delete, and_, delete, or_, select
 
 from .cases import refresh
 from .db import db, utcnow
-from .models import AuditEvent, Case, ConsultationRequest, Draft, Invitation, SignInFailure, StaffSession, Submission
+from .models import (
+    AuditEvent,
+    Case,
+    ConsultationRequest,
+    Draft,
+    Invitation,
+    OutboxMessage,
+    SignInFailure,
+    StaffSession,
+    Submission,
+)
 from .rules import current_rules
 
 
@@ -40,6 +50,9 @@ def purge(now: datetime) -> dict[str, int]:
         "ended staff sessions": delete(StaffSession).where(session_ended),
         "refused sign-ins over a day old": delete(SignInFailure).where(SignInFailure.at < now - timedelta(days=1)),
         "drafts": delete(Draft).where(Draft.expires_at <= now),
+        "sent email notices over a week old": delete(OutboxMessage).where(
+            OutboxMessage.sent_at < now - timedelta(days=7)
+        ),
         **{name: delete(model).where(condition) for name, model, condition in past},
     }
     counts: dict[str, int] = {}

@@ -191,3 +191,11 @@ def mailing(database_url: str, smtp: tuple[Inbox, int]) -> Iterator[tuple[Flask,
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def deliver(app: Flask) -> tuple[int, int]:
+    """Send what the outbox holds, as 'flask outbox run' does: (sent, failed)."""
+    from checker.mail import send_due
+
+    with app.app_context():
+        return send_due()

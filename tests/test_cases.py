@@ -20,7 +20,7 @@ from checker.db import db
 from checker.engine import RuleSet
 from checker.models import AuditEvent, Case, CaseNote, ConsultationRequest, Draft, Invitation, Submission
 
-from .conftest import TEST_CONFIG, VIGNETTES, Inbox, csrf_token, make_staff, post_page, sign_in, walk
+from .conftest import TEST_CONFIG, VIGNETTES, Inbox, csrf_token, deliver, make_staff, post_page, sign_in, walk
 from .test_clinic import answer_link, make_follow_up, shown_link, text_of
 from .test_requests_and_drafts import send_request
 
@@ -194,6 +194,7 @@ def test_a_stop_on_a_link_reaches_the_clinic(mailing: tuple[Flask, Inbox], rules
     assert post_page(patient, "safety", {"rf_stroke_signs": "yes"}).headers["Location"] == "/emergency"
     patient.get("/emergency")
     patient.get("/emergency")  # told once
+    assert deliver(app) == (1, 0)
     assert [m["Subject"] for m in inbox.messages] == ["A patient stopped at the emergency page"]
     body = str(inbox.messages[0].get_payload())
     assert "https://selfcheck.clinic.example/staff/cases/" in body
@@ -220,9 +221,11 @@ def test_an_urgent_result_through_a_link_emails_the_clinic(mailing: tuple[Flask,
     sign_in(staff)
     calm = with_saq(1, 1, 1, 1, 1, 1, 1, 1, 1)
     assert answer_link(app.test_client(), make_case(staff, reference="calm"), rules, calm).status_code == 302
+    assert deliver(app) == (0, 0)
     assert inbox.messages == []  # nothing urgent: no email
     urgent = {**calm, "rf_ear_rash": "yes"}
     assert answer_link(app.test_client(), make_case(staff, reference="P-9"), rules, urgent).status_code == 302
+    assert deliver(app) == (1, 0)
     assert [m["Subject"] for m in inbox.messages] == ["A self-check with warning signs has arrived"]
     body = str(inbox.messages[0].get_payload())
     assert "/staff/cases/" in body

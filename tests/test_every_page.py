@@ -37,7 +37,7 @@ from checker.db import db
 from checker.errors import handle_http_error
 from checker.models import ConsultationRequest, Invitation, Submission
 
-from .conftest import ROOT, TEST_CONFIG, VIGNETTES, Inbox, csrf_token, make_staff, post_page, sign_in, walk
+from .conftest import ROOT, TEST_CONFIG, VIGNETTES, Inbox, csrf_token, deliver, make_staff, post_page, sign_in, walk
 from .test_clinic import answer_link, make_follow_up, make_invitation
 from .test_reports_and_fhir import pdf_text
 from .test_requests_and_drafts import send_request
@@ -221,6 +221,7 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]
     assert post_page(stopped, "safety", {"rf_stroke_signs": "yes"}).headers["Location"] == "/emergency"
     assert stopped.get("/emergency").status_code == 200
     unused = make_invitation(staff, label="Fri 6 Dec")
+    assert deliver(app) == (4, 0)
     with app.app_context():
         from checker.clinic.accounts import create_staff, password_link
 

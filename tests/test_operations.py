@@ -29,7 +29,7 @@ def test_healthz_is_liveness_and_readyz_tells_the_truth(db_app: Flask, tmp_path:
     assert ready.status_code == 200
     assert ready.get_json() == {
         "status": "ready",
-        "checks": {"rules": "2026.2", "schema": "ok", "write": "ok", "database": "ok"},
+        "checks": {"rules": "2026.2", "schema": "ok", "write": "ok", "outbox": "ok", "database": "ok"},
     }
     assert client.get("/readyz").status_code == 200  # the probe's one row, written again
     # No database at all: alive, not ready.
@@ -50,11 +50,11 @@ def test_readyz_knows_an_unmigrated_or_deleted_database(tmp_path: Path) -> None:
     client = app.test_client()
     never = client.get("/readyz")  # a database never migrated
     assert never.status_code == 503
-    assert never.get_json()["checks"]["schema"].startswith("at nothing, needs 0004: run 'flask db upgrade'")
+    assert never.get_json()["checks"]["schema"].startswith("at nothing, needs 0005: run 'flask db upgrade'")
     with app.app_context():
         upgrade(revision="0003")
     behind = client.get("/readyz").get_json()["checks"]["schema"]
-    assert behind == "at 0003, needs 0004: run 'flask db upgrade'"
+    assert behind == "at 0003, needs 0005: run 'flask db upgrade'"
     with app.app_context():
         upgrade()
     assert client.get("/readyz").status_code == 200

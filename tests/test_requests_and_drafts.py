@@ -29,7 +29,7 @@ from checker.models import (
 )
 from checker.retention import purge
 
-from .conftest import VIGNETTES, Inbox, csrf_token, make_staff, post_page, sign_in, walk
+from .conftest import VIGNETTES, Inbox, csrf_token, deliver, make_staff, post_page, sign_in, walk
 
 CASE = next(c for c in VIGNETTES if c["name"] == "nine-months-established")
 GOOD = {
@@ -123,6 +123,8 @@ def test_clinic_is_emailed_without_personal_details(mailing: tuple[Flask, Inbox]
     # An attacker's Host (or X-Forwarded-Host) never decides the link staff are sent.
     client.environ_base.update(HTTP_HOST="evil.example", HTTP_X_FORWARDED_HOST="evil.example")
     assert send_request(client, email="ada@example.org").status_code == 302
+    assert inbox.messages == []  # the request never waits for the mail server: the outbox sends
+    assert deliver(app) == (1, 0)
     assert len(inbox.messages) == 1
     mail = inbox.messages[0]
     assert mail["To"] == "desk@clinic.example"
@@ -139,15 +141,54 @@ def test_clinic_is_emailed_without_personal_details(mailing: tuple[Flask, Inbox]
         assert personal not in str(body) + mail["Subject"]
 
 
-def test_mail_server_down_does_not_lose_the_request(
-    db_app: Flask, db_client: FlaskClient, caplog: pytest.LogCaptureFixture
-) -> None:
-    db_app.config.update(
-        MAIL_SERVER="127.0.0.1", MAIL_PORT=9, CLINIC_EMAIL="desk@clinic.example", BASE_URL="https://x.example"
-    )
-    assert send_request(db_client).status_code == 302
-    assert count(db_app, ConsultationRequest) == 1
-    assert "could not send the clinic's notice" in caplog.text
+def test_a_hanging_or_down_mail_server_delays_and_loses_nothing(database_url: str, smtp: tuple[Inbox, int]) -> None:
+    """The request only writes the notice to the outbox; the outbox tries until the server is back."""
+    import socket
+
+    from flask_migrate import upgrade
+
+    from checker import create_app
+    from checker.db import utcnow
+    from checker.mail import send_due
+    from checker.models import OutboxMessage
+
+    from .conftest import TEST_CONFIG
+
+    hanging = socket.socket()  # accepts connections and never says a word
+    hanging.bind(("127.0.0.1", 0))
+    hanging.listen(8)
+    settings = {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": hanging.getsockname()[1], "CLINIC_EMAIL": "desk@x.example"}
+    app = create_app({**TEST_CONFIG, **settings, "DATABASE_URL": database_url, "BASE_URL": "https://x.example"})
+    with app.app_context():
+        upgrade()
+    client = app.test_client()
+    try:
+        assert send_request(client).status_code == 302  # answered without ever connecting to the mail server
+        assert count(app, ConsultationRequest) == 1
+        assert count(app, OutboxMessage) == 1
+        app.config["MAIL_PORT"] = 9  # now refusing connections
+        with app.app_context():
+            assert send_due() == (0, 1)
+            message = db.session.scalar(select(OutboxMessage))
+            assert message is not None
+            assert (message.attempts, message.last_error, message.sent_at) == (1, "ConnectionRefusedError", None)
+            assert message.next_attempt_at > utcnow()  # waits before the next try
+        make_staff(app)
+        staff = app.test_client()
+        sign_in(staff)
+        assert "1 email notices to the clinic could not be sent yet" in text_of(staff.get("/staff/"))
+        inbox, port = smtp
+        app.config["MAIL_PORT"] = port  # the server is back
+        with app.app_context():
+            assert send_due() == (0, 0)  # not due yet
+            assert send_due(now=utcnow() + timedelta(hours=2)) == (1, 0)
+            assert send_due(now=utcnow() + timedelta(hours=4)) == (0, 0)  # sent once
+        assert [m["Subject"].split()[0] for m in inbox.messages] == ["New"]
+        assert "could not be sent" not in text_of(staff.get("/staff/"))
+    finally:
+        hanging.close()
+        with app.app_context():
+            db.engine.dispose()
 
 
 def test_save_and_resume_on_the_exact_page(db_app: Flask, db_client: FlaskClient, rules: RuleSet) -> None:
@@ -287,8 +328,9 @@ def test_purge_removes_only_what_is_past_its_time(db_app: Flask) -> None:
     result = db_app.test_cli_runner().invoke(args=["purge"])
     assert result.exit_code == 0
     assert result.output.strip() == (
-        "Deleted 1 ended staff sessions, 1 refused sign-ins over a day old, 1 drafts, 1 consultation requests, "
-        "1 submissions, 1 invitations, 1 cases left empty."
+        "Deleted 1 ended staff sessions, 1 refused sign-ins over a day old, 1 drafts, "
+        "0 sent email notices over a week old, 1 consultation requests, 1 submissions, 1 invitations, "
+        "1 cases left empty."
     )
     for model in (Draft, Invitation, Submission, ConsultationRequest, SignInFailure, StaffSession, Case):
         assert count(db_app, model) == 1
@@ -343,7 +385,9 @@ def test_the_clinic_s_email_is_in_the_clinic_s_language(mailing: tuple[Flask, In
     patient = app.test_client()
     patient.get("/?lang=es")  # a Spanish-speaking patient
     assert send_request(patient).status_code == 302
+    deliver(app)
     assert inbox.messages[0]["Subject"].startswith("New consultation request")
     app.config["CLINIC_LANGUAGE"] = "es"
     assert send_request(patient).status_code == 302
+    deliver(app)
     assert inbox.messages[1]["Subject"].startswith("Nueva solicitud de consulta")

@@ -15,6 +15,7 @@ from ..db import db, utcnow
 from ..fhir import Record, result_bundle
 from ..i18n import reason_text, translate
 from ..limits import configured, limiter
+from ..mail import failing_notices
 from ..models import AuditEvent, ConsultationRequest, Draft, Invitation, StaffUser, Submission
 from ..reports import fhir_download, pdf_response
 from ..rules import current_rules
@@ -196,6 +197,7 @@ def inbox_page() -> str:
         counts=counts(search, now),
         rules=current_rules(),
         now=now,
+        failing=failing_notices(),
     )
 
 

@@ -20,7 +20,7 @@ from ..cases import new_case, refresh
 from ..db import db, utcnow
 from ..engine import AnswerErrors, assess
 from ..limits import configured, limiter
-from ..mail import clinic_language, notify_clinic
+from ..mail import clinic_language, queue_notice
 from ..models import Case, ConsultationRequest, Submission
 from ..rules import current_rules
 from ..stored import new_submission
@@ -108,6 +108,18 @@ def _case_and_check() -> tuple[Case, Submission | None]:
     return case, check
 
 
+def _queue_notice(request_record: ConsultationRequest) -> None:
+    db.session.flush()  # its id, for the link
+    with clinic_language():
+        subject = _("New consultation request %(reference)s", reference=request_record.reference)
+        body = _(
+            "A new consultation request is waiting in the staff inbox:\n%(url)s\n\n"
+            "Sign in to see it. This email holds no personal details on purpose.",
+            url=external_url("clinic.consultation_request", request_id=request_record.id),
+        )
+    queue_notice(subject, body)
+
+
 @bp.route("/request-consultation", methods=["GET", "POST"])
 # Only requests that were stored count: correcting mistakes in the form never locks a person out.
 @limiter.limit(configured("RATE_LIMIT_REQUESTS"), methods=["POST"], deduct_when=lambda sent: sent.status_code == 302)
@@ -130,6 +142,7 @@ def request_consultation() -> Response | tuple[str, int] | str:
             db.session.add(request_record)
             try:
                 refresh(case, current_rules())
+                _queue_notice(request_record)  # in the same transaction: stored and announced, or neither
                 db.session.commit()
                 break
             except IntegrityError:
@@ -137,14 +150,6 @@ def request_consultation() -> Response | tuple[str, int] | str:
         else:
             raise RuntimeError("could not find a free reference")
         current_app.logger.info("consultation request stored: %s", request_record.reference)
-        with clinic_language():
-            subject = _("New consultation request %(reference)s", reference=request_record.reference)
-            body = _(
-                "A new consultation request is waiting in the staff inbox:\n%(url)s\n\n"
-                "Sign in to see it. This email holds no personal details on purpose.",
-                url=external_url("clinic.consultation_request", request_id=request_record.id),
-            )
-        notify_clinic(subject, body)
         session[REFERENCE_KEY] = request_record.reference
         session[CASE_KEY] = request_record.case_id
         return redirect(url_for("questionnaire.request_sent"))

@@ -110,11 +110,11 @@ def send() -> Response | tuple[str, int]:
         draft.submission_id = submission.id
         draft.answers = {}  # they live in the submission now: no second copy waits for the purge
         refresh_case_of(invitation)
+        tell_clinic_if_urgent(submission)
         db.session.commit()
     except IntegrityError:  # the same answers sent at the same moment by a second click
         db.session.rollback()
         return _show_sent(db.session.scalar(select(Submission).where(Submission.invitation_id == invitation.id)))
-    tell_clinic_if_urgent(submission)
     return _show_sent(submission)
 
 

@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from ..cases import is_urgent, refresh_case_of
 from ..db import db, utcnow
 from ..engine import Result
-from ..mail import clinic_language, notify_clinic
+from ..mail import clinic_language, queue_notice
 from ..models import Submission
 from ..rules import current_rules
 from ..trend import Point, trend
@@ -25,7 +25,6 @@ def record_stop() -> None:
         return
     invitation.stopped_at = utcnow()
     refresh_case_of(invitation)
-    db.session.commit()
     if invitation.case_id is not None:
         with clinic_language():
             subject = _("A patient stopped at the emergency page")
@@ -35,11 +34,15 @@ def record_stop() -> None:
                 "This email holds no personal details on purpose.",
                 url=external_url("clinic.case", case_id=invitation.case_id),
             )
-        notify_clinic(subject, body)
+        queue_notice(subject, body)
+    db.session.commit()
 
 
 def tell_clinic_if_urgent(submission: Submission) -> None:
-    """An email (no personal details) when a check sent through a link needs care today or sooner."""
+    """An email (no personal details) when a check sent through a link needs care today or sooner.
+
+    Queued in the caller's transaction, which commits it with the submission.
+    """
     if submission.case_id is None or not is_urgent(current_rules(), submission.triage):
         return
     with clinic_language():
@@ -49,7 +52,7 @@ def tell_clinic_if_urgent(submission: Submission) -> None:
             "or sooner. Sign in to see the case:\n%(url)s\n\nThis email holds no personal details on purpose.",
             url=external_url("clinic.case", case_id=submission.case_id),
         )
-    notify_clinic(subject, body)
+    queue_notice(subject, body)
 
 
 def score_history(result: Result) -> list[Point]:
