@@ -6,12 +6,29 @@ Every value can be overridden with an environment variable (names below).
 import gc
 import multiprocessing
 import os
+import sys
 
 bind = os.environ.get("CHECKER_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("CHECKER_WORKERS", multiprocessing.cpu_count() * 2 + 1))
 # One thread a worker: the app is CPU-bound, and the threads of one process take turns on one
 # interpreter lock. Raise it when the database or mail server is slow to answer.
 threads = int(os.environ.get("CHECKER_THREADS", "1"))
+
+
+def refuse_rate_limits_per_worker() -> None:
+    """In production, limits kept in memory with several workers would count per worker: with
+    5 workers a limit of 10 sign-in attempts lets 50 through. Refuse to start, naming the fix."""
+    production = os.environ.get("CHECKER_ENV") == "production"
+    storage = os.environ.get("CHECKER_RATELIMIT_STORAGE_URI", "memory://")
+    limits_on = os.environ.get("CHECKER_RATELIMIT_ENABLED", "true").lower() not in ("false", "no", "0")
+    if production and limits_on and workers > 1 and storage.startswith("memory://"):
+        sys.exit(
+            f"CHECKER_RATELIMIT_STORAGE_URI must point at Redis (for example redis://127.0.0.1:6379/0) with "
+            f"{workers} workers: kept in memory, every worker would count the limits on its own"
+        )
+
+
+refuse_rate_limits_per_worker()
 worker_class = "gthread"  # keeps connections alive, also with one thread
 # Load the app once in the master and fork workers from it: a worker starts (or is recycled)
 # in milliseconds instead of the ~2 s it takes to import the app, WeasyPrint and FHIR models,

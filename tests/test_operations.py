@@ -151,3 +151,25 @@ def test_gunicorn_serves_the_app_with_its_settings(tmp_path: Path) -> None:
     assert any(entry["path"] == "/" and entry["status"] == 200 for entry in access), output
     assert "secrettokensecrettoken123" not in output
     assert any(entry["path"] == "/i/[token]" for entry in access)
+
+
+def test_production_refuses_per_worker_rate_limits(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "CHECKER_ENV": "production",
+        "CHECKER_WORKERS": "3",
+        "CHECKER_SECRET_KEY": "x" * 40,
+        "CHECKER_DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}",
+        "CHECKER_BIND": f"127.0.0.1:{free_port()}",
+    }
+    env.pop("CHECKER_RATELIMIT_STORAGE_URI", None)
+    started = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "checker:create_app()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode != 0
+    assert "CHECKER_RATELIMIT_STORAGE_URI must point at Redis" in started.stderr + started.stdout
