@@ -29,8 +29,10 @@ def new_case(reference: str = "") -> Case:
 
 def is_urgent(rules: RuleSet, triage: str) -> bool:
     """Whether a triage level asks for care today or sooner (the clinic is told at once)."""
-    level = rules.triage_levels[rules.severity[triage]] if triage in rules.severity else None
-    return level is not None and (level.stops or level.interrupts)
+    if triage not in rules.severity:
+        return False
+    level = rules.triage_level(triage)
+    return level.stops or level.interrupts
 
 
 def _priority(rules: RuleSet, triage: str | None) -> int:
