@@ -58,16 +58,15 @@ def refresh(case: Case, rules: RuleSet, now: datetime | None = None) -> None:
     activity = [case.created_at]
     activity += [s.submitted_at for s in submissions] + [r.created_at for r in requests]
     activity += [t for link in links for t in (link.created_at, link.stopped_at) if t is not None]
-    if waiting:
+    latest_triage = newest.triage if newest is not None else None
+    if waiting:  # the most severe of what waits (a request alone has none: the latest check's)
         case.state = "waiting"
         case.since = min(when for when, _ in waiting)
-        case.triage = min((t for _, t in waiting if t), key=lambda t: _priority(rules, t), default=None)
+        case.triage = min((t for _, t in waiting if t), key=lambda t: _priority(rules, t), default=latest_triage)
     else:
         case.state = "reviewed" if submissions or requests or stops else "open"
         case.since = max(activity)
-        case.triage = newest.triage if newest is not None else None
-    if case.triage is None and newest is not None:
-        case.triage = newest.triage
+        case.triage = latest_triage
     case.priority = _priority(rules, case.triage)
     case.has_request = bool(requests)
     asked = max(requests, key=lambda r: r.created_at, default=None)

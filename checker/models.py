@@ -148,6 +148,11 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
         back_populates="case", order_by="CaseNote.id", cascade="all, delete-orphan"
     )
 
+    def link_status(self, now: datetime) -> str | None:
+        """The newest link's state now: the stored one, or "expired" once an unused link ran out."""
+        expired = self.link_expires_at is not None and self.link_expires_at <= now
+        return "expired" if self.link_state in UNUSED_LINK_STATES and expired else self.link_state
+
     __table_args__ = (
         Index("ix_clinic_case_queue", "priority", "since", "id"),
         Index("ix_clinic_case_state_queue", "state", "priority", "since", "id"),
@@ -173,6 +178,7 @@ class CaseNote(db.Model):  # type: ignore[name-defined,misc]
 
 
 LINK_STATES = ("not_opened", "opened", "started", "stopped", "sent", "expired", "revoked")
+UNUSED_LINK_STATES = ("not_opened", "opened")  # these become "expired" once the link runs out
 
 
 class Invitation(db.Model):  # type: ignore[name-defined,misc]

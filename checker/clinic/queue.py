@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, tru
 from sqlalchemy.orm import InstrumentedAttribute
 
 from ..db import db
-from ..models import Case
+from ..models import UNUSED_LINK_STATES, Case
 
 PAGE_SIZE = 50
 URGENT_PRIORITY = 1  # triage levels 0 and 1 (emergency, urgent): care today or sooner
@@ -44,7 +44,7 @@ FILTERS: dict[str, Filter] = {
         Filter("requests", lambda now: Case.has_request.is_(true()), QUEUE),
         Filter(
             "not-opened",
-            lambda now: and_(Case.link_state.in_(("not_opened", "opened")), Case.link_expires_at > now),
+            lambda now: and_(Case.link_state.in_(UNUSED_LINK_STATES), Case.link_expires_at > now),
             QUEUE,
         ),
         Filter("started", lambda now: Case.link_state == "started", QUEUE),
