@@ -10,9 +10,11 @@ import sys
 
 bind = os.environ.get("CHECKER_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("CHECKER_WORKERS", multiprocessing.cpu_count() * 2 + 1))
-# One thread a worker: the app is CPU-bound, and the threads of one process take turns on one
-# interpreter lock. Raise it when the database or mail server is slow to answer.
-threads = int(os.environ.get("CHECKER_THREADS", "1"))
+# Four threads a worker: gunicorn hands a worker new connections even while its threads are busy,
+# so with one thread a request waiting on a PDF child process or the database would hold up every
+# request queued behind it (/healthz included). The app's own work is CPU-bound and its threads
+# take turns on one interpreter lock, so more threads add little beyond that.
+threads = int(os.environ.get("CHECKER_THREADS", "4"))
 
 
 def refuse_rate_limits_per_worker() -> None:
@@ -34,6 +36,14 @@ worker_class = "gthread"  # keeps connections alive, also with one thread
 # in milliseconds instead of the ~2 s it takes to import the app, WeasyPrint and FHIR models,
 # and the workers share those pages. Safe here: create_app opens no database connection.
 preload_app = os.environ.get("CHECKER_PRELOAD", "1") != "0"
+
+
+def when_ready(server):  # type: ignore[no-untyped-def]
+    """Compile every template once in the master, so that no worker compiles them on its first requests."""
+    if preload_app:
+        app = server.app.wsgi()
+        for name in app.jinja_env.list_templates():
+            app.jinja_env.get_template(name)
 
 
 def pre_fork(server, worker):  # type: ignore[no-untyped-def]
@@ -62,3 +72,11 @@ errorlog = "-"
 access_log_format = (
     '{"time": "%(t)s", "method": "%(m)s", "path": "%(U)s", "status": %(s)s, "bytes": %(B)s, "duration_ms": %(M)s}'
 )
+
+
+def post_fork(server, worker):  # type: ignore[no-untyped-def]
+    """Start the worker's PDF renderer now (a forkserver with WeasyPrint loaded, about 70 MB),
+    so that no request waits for it to start and a request's PDF starts in milliseconds."""
+    from checker.reports import start_renderer
+
+    start_renderer()

@@ -62,6 +62,8 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_SIGN_IN": "10 per minute; 50 per hour",
     "RATE_LIMIT_REQUESTS": "5 per minute; 30 per hour",
     "RATE_LIMIT_PDF": "6 per minute; 60 per hour",  # every PDF route: rendering is the costliest work
+    "PDF_CONCURRENCY": max(1, (os.cpu_count() or 2) // 2),  # PDFs rendered at once on this machine
+    "PDF_TIME_LIMIT": 15,  # seconds of CPU and of wall time for one PDF (under gunicorn's 30 s)
 }
 
 
@@ -89,6 +91,8 @@ WHOLE_NUMBERS: dict[str, tuple[int, int]] = {
     "STAFF_SESSION_HOURS": (1, 168),
     "MAIL_PORT": (1, 65535),
     "PROXIES": (0, 10),
+    "PDF_CONCURRENCY": (1, 64),
+    "PDF_TIME_LIMIT": (1, 25),
 }
 YES_NO = ("MAIL_USE_TLS", "RATELIMIT_ENABLED")
 RATE_LIMITS = ("RATE_LIMIT_API", "RATE_LIMIT_QUESTIONS", "RATE_LIMIT_SIGN_IN", "RATE_LIMIT_REQUESTS", "RATE_LIMIT_PDF")

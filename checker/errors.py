@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Flask, Response, abort, current_app, g, jsonify, render_template, request
+from flask import Flask, Response, abort, current_app, g, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_login import AnonymousUserMixin
 from sqlalchemy.exc import DBAPIError
@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnava
 
 from .db import db
 from .fhir import outcome
+from .reports import PdfUnavailable
 
 API_PREFIX = "/api/"
 
@@ -33,6 +34,8 @@ def _api_message(error: HTTPException) -> str:
         return str(_("This endpoint does not accept that method."))
     if code == 429:
         return str(_("Too many requests. Please wait a minute and try again."))
+    if isinstance(error, PdfUnavailable):
+        return str(error.description)
     if code == 503:
         return str(_("The service is unavailable for a moment. Please try again in a few minutes."))
     if code >= 500:
@@ -46,6 +49,15 @@ ISSUE_CODES = {404: "not-found", 405: "not-supported", 413: "too-long", 415: "no
 
 
 def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
+    response, code = _error_response(error)
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after:
+        response = make_response(response)
+        response.headers["Retry-After"] = str(retry_after)
+    return response, code
+
+
+def _error_response(error: HTTPException) -> tuple[Response | str, int]:
     code = error.code or 500
     if request.path.startswith(API_PREFIX):
         where = "body" if code in (413, 415) else "request"
@@ -54,6 +66,8 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
             body = json.dumps(outcome({where: _api_message(error)}, {}, code=issue), ensure_ascii=False)
             return Response(body, code, mimetype=FHIR_JSON), code
         return jsonify({"errors": {where: _api_message(error)}}), code
+    if isinstance(error, PdfUnavailable):
+        return render_template("errors/pdf.html", error=error, code=code), code
     template = f"errors/{code}.html" if code in (400, 403, 404, 405, 413, 429, 503) else "errors/generic.html"
     return render_template(template, error=error, code=code), code
 

@@ -1,46 +1,110 @@
-"""PDF summaries with WeasyPrint, from the same templates as the pages.
+"""PDF summaries from the same templates as the pages, and FHIR downloads.
 
-WeasyPrint gets the HTML and the stylesheets as text and may fetch nothing else: no
-network, no files. The print rules of the site's stylesheet apply, and report.css adds
-the page size, margins, running header and page numbers.
+A PDF is rendered in a child process forked from a warm forkserver (``pdf_render``), with a
+CPU and a wall-time limit, and at most ``PDF_CONCURRENCY`` at once on this machine (slots
+are locked files, so every worker and instance on the host shares them). Past either, the
+visitor gets a clear 503 with Retry-After, never a hang. The same HTML is served from a small
+in-memory cache.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
-import logging
-from functools import cache
+import math
+import multiprocessing
+import multiprocessing.forkserver
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, current_app
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
-from weasyprint import CSS, HTML
-from weasyprint.urls import URLFetcher
+from werkzeug.exceptions import ServiceUnavailable
 
-from . import clinical
+from . import clinical, pdf_render
 
-# The site's stylesheet has screen-only rules WeasyPrint skips; saying so on every PDF is noise.
-logging.getLogger("weasyprint").setLevel(logging.ERROR)
-
-
-class NoFetching(URLFetcher):  # type: ignore[misc]
-    """Refuses every external resource: a summary is made from what we give it."""
-
-    def fetch(self, url: str, headers: Any = None) -> Any:
-        raise ValueError(f"PDF summaries fetch nothing ({url})")
+_forkserver = multiprocessing.get_context("forkserver")
+_forkserver.set_forkserver_preload(["checker.pdf_forkserver"])
+CACHE_ENTRIES = 32
+CACHE_BYTES = 16 * 1024 * 1024
+_cache: OrderedDict[str, bytes] = OrderedDict()
+_cache_lock = threading.Lock()
 
 
-@cache
-def _stylesheets(static_folder: str) -> tuple[CSS, ...]:
-    return tuple(CSS(filename=f"{static_folder}/{name}") for name in ("checker.css", "report.css"))
+class PdfUnavailable(ServiceUnavailable):
+    """No PDF now: every slot is busy, or the rendering ran out of time."""
+
+
+BUSY = _l("Many PDF summaries are being made right now. Please try again in a minute.")
+TOO_SLOW = _l("This PDF summary took too long to make, so we stopped. Everything in it is on the page itself.")
+
+
+def start_renderer() -> None:
+    """Start this process's forkserver now rather than at the first PDF (gunicorn's post_fork)."""
+    multiprocessing.forkserver.ensure_running()
+
+
+@contextmanager
+def _slot(folder: Path, count: int) -> Iterator[None]:
+    """Hold one of ``count`` slots shared by every process on this machine, or refuse at once.
+
+    No waiting: a request queued for a slot would hold a web worker's thread, and gunicorn
+    queues other requests (health checks too) behind a worker's busy threads.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    for number in range(count):
+        with open(folder / f"slot-{number}", "ab") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            try:
+                yield
+                return
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    raise PdfUnavailable(str(BUSY), retry_after=30)
+
+
+def _render_isolated(html: str, seconds: float) -> bytes:
+    """Render in a fork of the warm forkserver; stop it at the time limit."""
+    receiving, sending = _forkserver.Pipe(duplex=False)
+    process = _forkserver.Process(target=pdf_render.child, args=(sending, html, math.ceil(seconds)), daemon=True)
+    process.start()
+    sending.close()
+    try:
+        if receiving.poll(seconds):
+            return receiving.recv_bytes()
+    except EOFError:  # the child stopped without a PDF: out of CPU time, or the rendering failed
+        pass
+    finally:
+        receiving.close()
+        process.kill()
+        process.join()
+    current_app.logger.warning("a PDF was not rendered within %s s of CPU and wall time", seconds)
+    raise PdfUnavailable(str(TOO_SLOW), retry_after=300)
 
 
 def pdf_bytes(html: str) -> bytes:
-    """The PDF of an HTML page rendered from our templates."""
-    document = HTML(string=html, base_url="about:blank", url_fetcher=NoFetching(), media_type="print")
-    static = current_app.static_folder or ""
-    # Tagged (PDF/UA-1): a screen reader reads the headings, lists and tables in order.
-    pdf: bytes = document.write_pdf(stylesheets=list(_stylesheets(static)), pdf_variant="pdf/ua-1")
+    """The PDF of an HTML page rendered from our templates, from the cache or a child process."""
+    key = hashlib.sha256(html.encode("utf-8", "surrogatepass")).hexdigest()
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    config = current_app.config
+    with _slot(Path(current_app.instance_path) / "pdf-slots", config["PDF_CONCURRENCY"]):
+        pdf = _render_isolated(html, config["PDF_TIME_LIMIT"])
+    with _cache_lock:
+        _cache[key] = pdf
+        while len(_cache) > CACHE_ENTRIES or sum(map(len, _cache.values())) > CACHE_BYTES:
+            _cache.popitem(last=False)
     return pdf
 
 

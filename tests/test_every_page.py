@@ -24,6 +24,7 @@ from sqlalchemy import select
 from werkzeug.exceptions import (
     BadRequest,
     Forbidden,
+    HTTPException,
     InternalServerError,
     MethodNotAllowed,
     NotFound,
@@ -32,7 +33,7 @@ from werkzeug.exceptions import (
     TooManyRequests,
 )
 
-from checker import create_app
+from checker import create_app, reports
 from checker.db import db
 from checker.errors import handle_http_error
 from checker.models import ConsultationRequest, Invitation, Submission
@@ -374,17 +375,19 @@ def test_every_error_page_in_both_languages(site: Site) -> None:
     language = _language(site)
     failures = []
     errors = [BadRequest(), Forbidden(), NotFound(), MethodNotAllowed(), RequestEntityTooLarge(), TooManyRequests()]
-    errors += [ServiceUnavailable(), InternalServerError()]
+    errors += [ServiceUnavailable(), InternalServerError(), reports.BUSY, reports.TOO_SLOW]
     for error in errors:
         for path in ("/questions/safety", "/staff/", "/api/v1/assess"):
             with site.app.test_request_context(path, headers={"Accept-Language": language}):
-                body, code = handle_http_error(error)
+                # A PDF refused: its words are made in the request's language.
+                shown_error = error if isinstance(error, HTTPException) else reports.PdfUnavailable(str(error))
+                body, code = handle_http_error(shown_error)
                 text = body if isinstance(body, str) else body.get_data(as_text=True)
                 shown = (
                     "\n".join(_strings(json.loads(text))) if path.startswith("/api/") else visible_text(text, language)
                 )
-                assert code == error.code
-                failures += [f"{error.code} at {path}: {p}" for p in problems_in(shown, language)]
+                assert code == shown_error.code
+                failures += [f"{shown_error.code} at {path}: {p}" for p in problems_in(shown, language)]
     # And the real thing for the commonest one.
     missing = site.clients["walker"].get("/no-such-page", headers={"Accept-Language": language})
     assert missing.status_code == 404
