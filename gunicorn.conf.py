@@ -66,6 +66,9 @@ limit_request_line = 4094
 limit_request_field_size = 8190
 # The reverse proxy's address; the app trusts its X-Forwarded-* headers only with CHECKER_PROXIES.
 forwarded_allow_ips = os.environ.get("CHECKER_FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn's control socket has one path per user: a second instance on the machine would take
+# over the first one's. Nothing here uses it.
+control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 # JSON access log: the path without its query string; link tokens are blanked by the app's log filter.

@@ -3,7 +3,7 @@
 ``/healthz``: the process answers (no database work: a slow database must not get a live
 worker killed). ``/readyz``: this instance can serve: the database answers, its schema is
 at the migrations' head, a write commits, and the rules are loaded; 503 with what is wrong.
-It also says whether the email outbox is keeping up.
+It also says whether the email outbox is keeping up and the rate limits' storage answers.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from .db import db, migrate, utcnow
-from .limits import limiter
+from .limits import limiter, storage_state
 from .models import OutboxMessage, ReadinessProbe
 from .rules import current_rules
 
@@ -59,7 +59,7 @@ def _outbox() -> str:
 @limiter.exempt
 def readyz() -> tuple[Response, int]:
     """Readiness: 200 when every check passes, else 503 naming the ones that failed."""
-    checks: dict[str, str] = {"rules": current_rules().version}
+    checks: dict[str, str] = {"rules": current_rules().version, "rate_limits": storage_state()}
     try:
         with db.engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()

@@ -24,4 +24,16 @@ def configured(name: str) -> Callable[[], str]:
 
 
 def init_app(app: Flask) -> None:
+    if str(app.config["RATELIMIT_STORAGE_URI"]).startswith(("redis://", "rediss://")):
+        # A Redis that hangs must not hold requests: give up quickly and count in memory meanwhile.
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", {"socket_timeout": 0.5, "socket_connect_timeout": 0.5})
     limiter.init_app(app)
+
+
+def storage_state() -> str:
+    """For /readyz: whether the limits' storage answers. Told, not judged: while a shared storage
+    is away, each worker counts in memory, which is weaker but keeps the site up."""
+    try:
+        return "ok" if limiter.storage.check() else "the rate-limit storage does not answer: counting per worker"
+    except Exception:  # any client error means the same: not answering
+        return "the rate-limit storage does not answer: counting per worker"

@@ -7,6 +7,9 @@ that need it fail and say so.
 
 from __future__ import annotations
 
+import http.cookiejar
+import itertools
+import json
 import os
 import shutil
 import subprocess
@@ -14,10 +17,12 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .conftest import ROOT
 from .databases import free_port
@@ -30,13 +35,15 @@ class Gunicorn:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "CHECKER_BIND": f"127.0.0.1:{self.port}", **settings}
+        # The log goes to a file: a pipe nobody reads fills up (64 KiB, some 500 access lines)
+        # and then blocks the server.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115  # closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "checker:create_app()"],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.PIPE,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
-            text=True,
         )
         self.output = ""
 
@@ -44,7 +51,7 @@ class Gunicorn:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn stopped:\n{self.process.communicate()[0]}")
+                raise RuntimeError(f"gunicorn stopped:\n{self.stop()}")
             try:
                 with urllib.request.urlopen(f"{self.url}/healthz", timeout=2):
                     return
@@ -54,7 +61,10 @@ class Gunicorn:
 
     def stop(self) -> str:
         self.process.terminate()
-        self.output, _ = self.process.communicate(timeout=30)
+        self.process.wait(timeout=30)
+        self.log.seek(0)
+        self.output = self.log.read().decode("utf-8", "replace")
+        self.log.close()
         return self.output
 
 
@@ -82,8 +92,8 @@ def redis_server() -> Iterator[str]:
     port = free_port()
     process = subprocess.Popen(
         [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--dir", str(folder), "--save", ""],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 20
@@ -103,3 +113,59 @@ def redis_server() -> Iterator[str]:
         process.terminate()
         process.wait(timeout=10)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+class HttpResponse:
+    """What the tests read of a response, named as Flask's test client names it."""
+
+    def __init__(self, status: int, headers: Any, body: bytes, served_by: str) -> None:
+        self.status_code = status
+        self.headers = headers
+        self.data = body
+        self.served_by = served_by
+
+    def get_data(self, as_text: bool = False) -> Any:
+        return self.data.decode("utf-8") if as_text else self.data
+
+    def get_json(self) -> Any:
+        return json.loads(self.data)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+class HttpClient:
+    """A browser-like client over real HTTP, with the test client's get/post: one cookie jar,
+    and each request sent to the next of ``servers`` in turn."""
+
+    def __init__(self, *servers: str) -> None:
+        self.servers = itertools.cycle(servers)
+        self.cookies = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirects())
+
+    def open(
+        self, method: str, path: str, data: Any = None, json_body: Any = None, query_string: Any = None
+    ) -> HttpResponse:
+        server = next(self.servers)
+        url = server + path + (f"?{urllib.parse.urlencode(query_string)}" if query_string else "")
+        headers = {}
+        body = None
+        if json_body is not None:
+            body, headers["Content-Type"] = json.dumps(json_body).encode(), "application/json"
+        elif data is not None:
+            body = urllib.parse.urlencode(data, doseq=True).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        request = urllib.request.Request(url, data=body, headers=headers, method=method)
+        try:
+            with self.opener.open(request, timeout=30) as response:
+                return HttpResponse(response.status, response.headers, response.read(), server)
+        except urllib.error.HTTPError as answer:
+            return HttpResponse(answer.code, answer.headers, answer.read(), server)
+
+    def get(self, path: str, query_string: Any = None) -> HttpResponse:
+        return self.open("GET", path, query_string=query_string)
+
+    def post(self, path: str, data: Any = None, json: Any = None, query_string: Any = None) -> HttpResponse:
+        return self.open("POST", path, data=data, json_body=json, query_string=query_string)
