@@ -57,8 +57,6 @@ DEFAULTS: dict[str, Any] = {
     "PROXIES": 0,  # reverse proxies in front of the app whose X-Forwarded-* headers to trust
     "RATELIMIT_STORAGE_URI": "memory://",  # e.g. redis://localhost:6379/0 to share limits
     "RATELIMIT_ENABLED": True,
-    "RATELIMIT_SWALLOW_ERRORS": True,  # a rate-limit storage that fails never turns into a 500
-    "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,  # and limits are counted in memory until it is back
     "RATE_LIMIT_API": "120 per minute",
     "RATE_LIMIT_QUESTIONS": "120 per minute",
     "RATE_LIMIT_SIGN_IN": "10 per minute; 50 per hour",
@@ -96,7 +94,7 @@ WHOLE_NUMBERS: dict[str, tuple[int, int]] = {
     "PDF_CONCURRENCY": (1, 64),
     "PDF_TIME_LIMIT": (1, 25),
 }
-YES_NO = ("MAIL_USE_TLS", "RATELIMIT_ENABLED", "RATELIMIT_SWALLOW_ERRORS", "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED")
+YES_NO = ("MAIL_USE_TLS", "RATELIMIT_ENABLED")
 RATE_LIMITS = ("RATE_LIMIT_API", "RATE_LIMIT_QUESTIONS", "RATE_LIMIT_SIGN_IN", "RATE_LIMIT_REQUESTS", "RATE_LIMIT_PDF")
 # Read by gunicorn.conf.py, not by the app.
 SERVER_SETTINGS = ("BIND", "WORKERS", "THREADS", "PRELOAD", "MAX_REQUESTS", "FORWARDED_ALLOW_IPS")

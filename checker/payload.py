@@ -16,10 +16,19 @@ def parse_json(raw: bytes | str) -> Any:
     """
     try:
         data = json.loads(raw)
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
+        if _may_hold_surrogates(raw):  # the rare body that could: check every string in it
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
     except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         raise AnswerErrors({"body": "not valid JSON"}) from None
     return data
+
+
+def _may_hold_surrogates(raw: bytes | str) -> bool:
+    """Whether a lone surrogate could hide in ``raw``: a \\u escape, or (in bytes) the UTF-8
+    lead byte 0xED that the surrogates' (invalid) encodings start with."""
+    if isinstance(raw, str):
+        return True
+    return b"\\u" in raw or b"\xed" in raw
 
 
 def parse_document(raw: bytes | str) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
 
@@ -22,6 +22,9 @@ def _text(value: Any) -> str:
     if hasattr(value, "__html__"):
         return str(value)
     raise TypeError(f"{type(value).__name__} cannot be kept in the session")
+
+
+STATELESS_PREFIX = "/api/"
 
 
 class PlainJSON:
@@ -50,7 +53,10 @@ def _untagged(value: dict[str, Any]) -> Any:
 
 
 class CookieSessions(SecureCookieSessionInterface):
-    """Flask's signed cookie session, with plain JSON and a signer kept per set of keys."""
+    """Flask's signed cookie session, with plain JSON and a signer kept per set of keys.
+
+    The JSON API is stateless: its requests get no session to read or write at all.
+    """
 
     serializer = PlainJSON()  # type: ignore[assignment]
 
@@ -65,6 +71,11 @@ class CookieSessions(SecureCookieSessionInterface):
         if signer is None:
             signer = self._signers[keys] = super().get_signing_serializer(app)  # type: ignore[assignment]
         return signer
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if request.path.startswith(STATELESS_PREFIX):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def init_app(app: Flask) -> None:

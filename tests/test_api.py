@@ -150,8 +150,12 @@ def test_a_flood_of_unknown_keys_gets_a_short_answer(client: FlaskClient) -> Non
 
 
 @pytest.mark.parametrize("path", ["/api/v1/assess", "/api/v1/report.pdf", "/api/v1/report.fhir.json"])
-def test_a_lone_surrogate_in_a_note_is_a_400(client: FlaskClient, path: str) -> None:
-    body = '{"answers": {"rf_stroke_signs": "no", "notes": "tight \\ud83d in the mornings"}}'
+@pytest.mark.parametrize(
+    "surrogate",
+    [b"\\ud83d", b"\xed\xa0\xbd"],  # escaped, and as the (invalid) UTF-8 bytes of one
+)
+def test_a_lone_surrogate_in_a_note_is_a_400(client: FlaskClient, path: str, surrogate: bytes) -> None:
+    body = b'{"answers": {"rf_stroke_signs": "no", "notes": "tight ' + surrogate + b' in the mornings"}}'
     response = client.post(path, data=body, content_type="application/json")
     assert response.status_code == 400
     assert response.get_json() == {"errors": {"body": "not valid JSON"}}

@@ -29,7 +29,14 @@ def test_healthz_is_liveness_and_readyz_tells_the_truth(db_app: Flask, tmp_path:
     assert ready.status_code == 200
     assert ready.get_json() == {
         "status": "ready",
-        "checks": {"rules": "2026.2", "schema": "ok", "write": "ok", "outbox": "ok", "database": "ok"},
+        "checks": {
+            "rules": "2026.2",
+            "rate_limits": "ok",
+            "schema": "ok",
+            "write": "ok",
+            "outbox": "ok",
+            "database": "ok",
+        },
     }
     assert client.get("/readyz").status_code == 200  # the probe's one row, written again
     # No database at all: alive, not ready.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from flask.testing import FlaskClient
 
 from checker import create_app
 from checker.engine import RuleSet
-from checker.limits import limiter
+from checker.limits import rate_limits
 from checker.security import SecurityHeaders
 
 from .conftest import ROOT, TEST_CONFIG, VIGNETTES, csrf_token, walk
@@ -101,7 +102,7 @@ def limited() -> Flask:
         }  # fmt: skip
     )
     with app.app_context():
-        limiter.reset()
+        rate_limits().reset()
     return app
 
 
@@ -111,6 +112,7 @@ def test_api_limit_answers_429_json(limited: Flask) -> None:
     assert statuses == [200, 200, 200, 429]
     response = client.post("/api/v1/assess", json={"answers": {}})
     assert response.status_code == 429
+    assert 1 <= int(response.headers["Retry-After"]) <= 60  # when the minute's window ends
     assert response.get_json() == {"errors": {"request": "Too many requests. Please wait a minute and try again."}}
 
 
@@ -144,7 +146,7 @@ def test_stored_consultation_requests_are_limited(tmp_path: Path) -> None:
     )
     with app.app_context():
         upgrade()
-        limiter.reset()
+        rate_limits().reset()
     client = app.test_client()
     page = client.get("/request-consultation").get_data(as_text=True)
     wrong = {"csrf_token": csrf_token(page), "name": "Ana", "contact_time": "any", "consent": "y"}  # no phone or email
@@ -154,10 +156,13 @@ def test_stored_consultation_requests_are_limited(tmp_path: Path) -> None:
     assert client.post("/request-consultation", data=right).status_code == 429
 
 
-def test_limits_can_be_shared_through_redis_by_configuration(tmp_path: Path) -> None:
-    app = create_app({**TEST_CONFIG, "RATELIMIT_STORAGE_URI": "memory://"})
-    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
-    assert limiter.enabled is not None
+def test_limits_are_kept_where_the_configuration_says() -> None:
+    from limits.storage import MemoryStorage, RedisStorage
+
+    with create_app(TEST_CONFIG).app_context():
+        assert isinstance(rate_limits().storage, MemoryStorage)
+    with create_app({**TEST_CONFIG, "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:1/0"}).app_context():
+        assert isinstance(rate_limits().storage, RedisStorage)
 
 
 def test_patient_pages_set_only_the_session_cookie(client: FlaskClient) -> None:
@@ -190,3 +195,28 @@ def test_every_pdf_route_has_its_own_rate_limit(rules: RuleSet) -> None:
     api = app.test_client()
     body = {"answers": VIGNETTES[0]["answers"]}
     assert [api.post("/api/v1/report.pdf", json=body).status_code for _ in range(3)] == [200, 200, 429]
+
+
+def test_limits_in_memory_start_no_threads_and_sweep_old_counters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The library's memory storage starts a timer thread again and again under load; ours sweeps inline."""
+    import threading
+
+    from limits import parse
+    from limits.strategies import FixedWindowRateLimiter
+
+    from checker.limits import SweptMemoryStorage
+
+    storage = SweptMemoryStorage()
+    counter = FixedWindowRateLimiter(storage)
+    started = threading.active_count()
+    item = parse("5 per second")
+    assert [counter.hit(item, "api", "10.0.0.1") for _ in range(6)] == [True] * 5 + [False]
+    for number in range(200):
+        counter.hit(item, "api", f"10.0.1.{number}")
+    assert threading.active_count() == started
+    assert len(storage.storage) == 201
+    sweep_due, windows_ended = time.monotonic() + 2, time.time() + 2
+    monkeypatch.setattr(time, "monotonic", lambda: sweep_due)
+    monkeypatch.setattr(time, "time", lambda: windows_ended)
+    counter.hit(item, "api", "10.0.0.2")
+    assert len(storage.storage) == 1

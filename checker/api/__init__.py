@@ -12,7 +12,7 @@ from ..db import utcnow
 from ..engine import AnswerErrors, Question, Result, RuleSet, assess
 from ..fhir import result_bundle
 from ..i18n import reason_text, translate
-from ..limits import configured, limiter
+from ..limits import limit_blueprint, limited
 from ..payload import parse_document
 from ..reports import pdf_response
 from ..rules import current_rules
@@ -21,10 +21,9 @@ from ..urls import fhir_canon
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-limiter.limit(configured("RATE_LIMIT_API"))(bp)
+limit_blueprint(bp, "RATE_LIMIT_API")
 
 
-@bp.after_request
 def allow_configured_origins(response: Response) -> Response:
     """CORS for browser apps on the origins in CHECKER_CORS_ORIGINS only (none by default).
 
@@ -45,6 +44,8 @@ def init_app(app: Flask) -> None:
     from . import fhir  # noqa: F401  (its routes join the blueprint)
 
     app.register_blueprint(bp)
+    if app.config["CORS_ORIGINS"]:  # no origins, no hook: nothing to do on any request
+        app.after_request_funcs.setdefault(bp.name, []).append(allow_configured_origins)
 
 
 def _question_json(question: Question) -> dict[str, Any]:
@@ -132,7 +133,7 @@ def assess_answers() -> tuple[Response, int]:
 
 
 @bp.post("/report.pdf")
-@limiter.limit(configured("RATE_LIMIT_PDF"))
+@limited("RATE_LIMIT_PDF")
 def report_pdf() -> Response | tuple[Response, int]:
     """The patient's PDF summary for posted answers (validated as for /assess)."""
     try:

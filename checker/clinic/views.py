@@ -14,7 +14,7 @@ from ..cases import case_trend
 from ..db import db, utcnow
 from ..fhir import Record, result_bundle
 from ..i18n import reason_text, translate
-from ..limits import configured, limiter
+from ..limits import limited
 from ..mail import failing_notices
 from ..models import AuditEvent, ConsultationRequest, Draft, Invitation, StaffUser, Submission
 from ..reports import fhir_download, pdf_response
@@ -67,7 +67,7 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])
-@limiter.limit(configured("RATE_LIMIT_SIGN_IN"), methods=["POST"])
+@limited("RATE_LIMIT_SIGN_IN", methods=("POST",))
 def sign_in() -> Response | tuple[str, int]:
     form = SignInForm()
     problem = None
@@ -106,7 +106,7 @@ def _pending_user() -> StaffUser | None:
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
-@limiter.limit(configured("RATE_LIMIT_SIGN_IN"), methods=["POST"])
+@limited("RATE_LIMIT_SIGN_IN", methods=("POST",))
 def second_step() -> Response | tuple[str, int]:
     """The code from an authenticator app (or a recovery code); enrolment the first time."""
     user = _pending_user()
@@ -227,7 +227,7 @@ def _export(submission_id: int, what: str) -> tuple[Submission, StoredResult]:
 
 
 @bp.get("/submissions/<int:submission_id>.pdf")
-@limiter.limit(configured("RATE_LIMIT_PDF"))
+@limited("RATE_LIMIT_PDF")
 def submission_pdf(submission_id: int) -> Response:
     record, result = _export(submission_id, "PDF")
     html = render_template(

@@ -19,7 +19,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from ..cases import new_case, refresh
 from ..db import db, utcnow
 from ..engine import AnswerErrors, assess
-from ..limits import configured, limiter
+from ..limits import limited
 from ..mail import clinic_language, queue_notice
 from ..models import Case, ConsultationRequest, Submission
 from ..rules import current_rules
@@ -122,7 +122,7 @@ def _queue_notice(request_record: ConsultationRequest) -> None:
 
 @bp.route("/request-consultation", methods=["GET", "POST"])
 # Only requests that were stored count: correcting mistakes in the form never locks a person out.
-@limiter.limit(configured("RATE_LIMIT_REQUESTS"), methods=["POST"], deduct_when=lambda sent: sent.status_code == 302)
+@limited("RATE_LIMIT_REQUESTS", methods=("POST",), counted=lambda sent: sent.status_code == 302)
 def request_consultation() -> Response | tuple[str, int] | str:
     form = ConsultationForm()
     if form.validate_on_submit():

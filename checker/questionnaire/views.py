@@ -14,7 +14,7 @@ from ..db import utcnow
 from ..engine import AnswerErrors, Kind, Page, Question, RedFlag, Result, RuleSet, assess, known_red_flags, plan
 from ..fhir import result_bundle
 from ..i18n import reason_text, translate
-from ..limits import configured, limiter
+from ..limits import limited
 from ..reports import fhir_download, pdf_response
 from ..rules import current_rules
 from ..urls import fhir_canon
@@ -81,7 +81,7 @@ def start_again() -> Response:
 
 
 @bp.route("/questions/<page_id>", methods=["GET", "POST"])
-@limiter.limit(configured("RATE_LIMIT_QUESTIONS"), methods=["POST"])
+@limited("RATE_LIMIT_QUESTIONS", methods=("POST",))
 def question_page(page_id: str) -> Response | str:
     rules = current_rules()
     page = rules.page(page_id)
@@ -273,7 +273,7 @@ def _own_result() -> Result | None:
 
 
 @bp.get("/result.pdf")
-@limiter.limit(configured("RATE_LIMIT_PDF"))
+@limited("RATE_LIMIT_PDF")
 def result_pdf() -> Response:
     """The result as a PDF summary to bring to a visit."""
     outcome = _own_result()
