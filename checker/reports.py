@@ -18,7 +18,7 @@ import multiprocessing.forkserver
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ class PdfUnavailable(ServiceUnavailable):
 
 BUSY = _l("Many PDF summaries are being made right now. Please try again in a minute.")
 TOO_SLOW = _l("This PDF summary took too long to make, so we stopped. Everything in it is on the page itself.")
+NOT_SET_UP = _l("PDF summaries cannot be made right now. Please try again later.")
 
 
 def start_renderer() -> None:
@@ -57,9 +58,14 @@ def _slot(folder: Path, count: int) -> Iterator[None]:
     No waiting: a request queued for a slot would hold a web worker's thread, and gunicorn
     queues other requests (health checks too) behind a worker's busy threads.
     """
-    folder.mkdir(parents=True, exist_ok=True)
-    for number in range(count):
-        with open(folder / f"slot-{number}", "ab") as handle:
+    with ExitStack() as opened:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            handles = [opened.enter_context(open(folder / f"slot-{number}", "ab")) for number in range(count)]
+        except OSError as exc:
+            current_app.logger.error("PDF slots cannot be kept in %s (%s): make it writable", folder, exc)
+            raise PdfUnavailable(str(NOT_SET_UP), retry_after=300) from None
+        for handle in handles:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

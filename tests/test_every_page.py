@@ -375,7 +375,7 @@ def test_every_error_page_in_both_languages(site: Site) -> None:
     language = _language(site)
     failures = []
     errors = [BadRequest(), Forbidden(), NotFound(), MethodNotAllowed(), RequestEntityTooLarge(), TooManyRequests()]
-    errors += [ServiceUnavailable(), InternalServerError(), reports.BUSY, reports.TOO_SLOW]
+    errors += [ServiceUnavailable(), InternalServerError(), reports.BUSY, reports.TOO_SLOW, reports.NOT_SET_UP]
     for error in errors:
         for path in ("/questions/safety", "/staff/", "/api/v1/assess"):
             with site.app.test_request_context(path, headers={"Accept-Language": language}):

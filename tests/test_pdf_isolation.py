@@ -169,3 +169,11 @@ def test_the_clinicians_pdf_wraps_unbroken_runs_everywhere(db_app: Flask, rules:
     response = clinic.get(f"/staff/submissions/{check_id}.pdf")
     assert response.status_code == 200
     assert response.data.startswith(b"%PDF-")
+
+
+def test_a_slots_folder_that_cannot_be_made_is_a_clear_503(app: Flask, client: FlaskClient) -> None:
+    app.instance_path = "/dev/null/instance"  # under a file: not even root can make it
+    response = client.post("/api/v1/report.pdf", json={"answers": NINE_MONTHS["answers"]})
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "300"
+    assert response.get_json() == {"errors": {"request": str(reports.NOT_SET_UP)}}
