@@ -7,7 +7,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from checker.logs import JsonFormatter, TokenFilter
 
 from .conftest import ROOT, TEST_CONFIG
 from .databases import free_port
+from .servers import gunicorn
 
 
 def test_healthz_is_liveness_and_readyz_tells_the_truth(db_app: Flask, tmp_path: Path) -> None:
@@ -123,37 +123,19 @@ def test_create_app_opens_no_database_connection() -> None:
 
 
 def test_gunicorn_serves_the_app_with_its_settings(tmp_path: Path) -> None:
-    port = free_port()
-    env = {
-        **os.environ,
-        "CHECKER_BIND": f"127.0.0.1:{port}",
+    settings = {
         "CHECKER_WORKERS": "1",
         "CHECKER_SECRET_KEY": "gunicorn-test-secret",
         "CHECKER_DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}",
         "CHECKER_LOG_FORMAT": "json",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "checker:create_app()"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        for _ in range(100):
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
-                    assert response.status == 200
-                    assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
-                break
-            except OSError:
-                time.sleep(0.1)
+    with gunicorn(**settings) as server:
+        with urllib.request.urlopen(f"{server.url}/", timeout=2) as response:
+            assert response.status == 200
+            assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
         with pytest.raises(urllib.error.HTTPError, match="HTTP Error (404|503)"):
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/i/secrettokensecrettoken123", timeout=2)
-    finally:
-        server.terminate()
-        output, _ = server.communicate(timeout=20)
+            urllib.request.urlopen(f"{server.url}/i/secrettokensecrettoken123", timeout=2)
+    output = server.output
     access = [json.loads(line) for line in output.splitlines() if line.startswith('{"time"') and '"path"' in line]
     assert any(entry["path"] == "/" and entry["status"] == 200 for entry in access), output
     assert "secrettokensecrettoken123" not in output
