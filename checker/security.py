@@ -1,12 +1,14 @@
 """Security headers on every response, trust in a reverse proxy only when configured, and
-request text without NUL characters."""
+no NUL character in any request's text."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Request
+from flask import Flask, Request, abort, request
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.utils import cached_property
@@ -67,16 +69,25 @@ class SecurityHeaders:
         return self.app(environ, with_headers)
 
 
+NUL = "\x00"
+NUL_MESSAGE = _l("This had an invisible character that cannot be saved, so we took it out. Check it and send it again.")
+
+
 def _without_nul(values: MultiDict[str, str]) -> ImmutableMultiDict[str, str]:
-    return ImmutableMultiDict([(k.replace("\x00", ""), v.replace("\x00", "")) for k, v in values.items(multi=True)])
+    return ImmutableMultiDict([(k.replace(NUL, ""), v.replace(NUL, "")) for k, v in values.items(multi=True)])
 
 
 class CleanRequest(Request):
     """A request whose query and form text has no NUL characters.
 
-    A NUL is invisible, means nothing in a name, a note or a search, and PostgreSQL cannot
-    store it in text: dropping it keeps everything the person meant to send.
+    A NUL is invisible, and PostgreSQL cannot store it in text. A query string with one is
+    refused (400, see ``refuse_nul_in_query``); form fields are cleaned, and the ones that had a
+    NUL are named in ``nul_fields``, so every :class:`Form` gives them a field error and the
+    person sees the cleaned text before it is saved. Whatever reads the form directly never
+    sees a NUL.
     """
+
+    nul_fields: frozenset[str] = frozenset()
 
     @cached_property
     def args(self) -> ImmutableMultiDict[str, str]:
@@ -84,12 +95,33 @@ class CleanRequest(Request):
 
     def _load_form_data(self) -> None:
         super()._load_form_data()
-        if any("\x00" in k or "\x00" in v for k, v in self.form.items(multi=True)):
+        if any(NUL in k or NUL in v for k, v in self.form.items(multi=True)):
+            self.nul_fields = frozenset(k.replace(NUL, "") for k, v in self.form.items(multi=True) if NUL in k + v)
             self.form = _without_nul(self.form)
+
+
+def refuse_nul_in_query() -> None:
+    """400 for an address with a NUL in its query (always written %00: a request line cannot hold one)."""
+    if b"%00" in request.query_string:
+        abort(400)
+
+
+class Form(FlaskForm):  # type: ignore[misc]
+    """Every form of the app: a field that came with a NUL character is not valid."""
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        valid: bool = super().validate(extra_validators)
+        for name in getattr(request, "nul_fields", ()):
+            field = self._fields.get(name)
+            if field is not None and name != "csrf_token":
+                field.errors = [*field.errors, str(NUL_MESSAGE)]
+                valid = False
+        return valid
 
 
 def init_app(app: Flask) -> None:
     app.request_class = CleanRequest
+    app.before_request(refuse_nul_in_query)
     app.wsgi_app = SecurityHeaders(app.wsgi_app)  # type: ignore[method-assign]
     proxies = int(app.config["PROXIES"])
     if proxies > 0:  # behind that many reverse proxies: trust their X-Forwarded-* headers (outermost)

@@ -159,3 +159,11 @@ def test_a_lone_surrogate_in_a_note_is_a_400(client: FlaskClient, path: str, sur
     response = client.post(path, data=body, content_type="application/json")
     assert response.status_code == 400
     assert response.get_json() == {"errors": {"body": "not valid JSON"}}
+
+
+@pytest.mark.parametrize("path", ["/api/v1/assess", "/api/v1/report.pdf", "/api/v1/report.fhir.json"])
+def test_a_nul_in_a_note_is_a_field_error(client: FlaskClient, path: str) -> None:
+    body = {"answers": {"rf_stroke_signs": "no", "notes": "tight\u0000 in the mornings"}}
+    response = client.post(path, json=body)
+    assert response.status_code == 400
+    assert response.get_json()["errors"]["notes"] == "must not contain the NUL character"

@@ -580,22 +580,47 @@ def test_the_clinicians_pdf_is_one_tagged_page(db_app: Flask, staff: FlaskClient
     assert tagged(patient.get("/result.pdf").data) == []
 
 
-def test_nul_characters_are_dropped_not_a_failure(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
-    """PostgreSQL cannot store NUL in text: an invisible character must not lose what was typed."""
-    make_case(staff, reference="A\x00-1")
+def test_nul_characters_are_field_errors_not_a_failure(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    """PostgreSQL cannot store NUL in text: each form says so on the field, showing the text
+    without it, and nothing is saved until it is sent again; an address with one is a 400."""
+    page = text_of(staff.get("/staff/invitations"))
+    refused = staff.post(
+        "/staff/invitations", data={"csrf_token": csrf_token(page), "reference": "A\x00-1", "label": "", "days": "30"}
+    )
+    assert refused.status_code == 422
+    shown = text_of(refused)
+    assert "This had an invisible character that cannot be saved" in shown
+    assert 'value="A-1"' in shown  # the text as it will be saved, to check
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Case)) == 0
+    make_case(staff, reference="A-1")
     case = only_case(db_app)
-    assert case.reference == "A-1"
     token = csrf_token(text_of(staff.get(f"/staff/cases/{case.id}")))
     noted = staff.post(f"/staff/cases/{case.id}/notes", data={"csrf_token": token, "text": "Call\x00ed"})
     assert noted.status_code == 302
-    assert staff.get("/staff/?show=all&q=A%00-1").status_code == 200
-    assert "A-1" in text_of(staff.get("/staff/?show=all&q=A%00-1"))
+    assert "This had an invisible character" in text_of(staff.get(noted.headers["Location"]))
+    assert staff.get("/staff/?show=all&q=A%00-1").status_code == 400
     person = db_app.test_client()
     walk(person, rules, BASE)
-    assert send_request(person, name="A\x00da Example").status_code == 302
+    asked = send_request(person, name="A\x00da Example")
+    assert asked.status_code == 422
+    assert 'value="Ada Example"' in text_of(asked)
     with db_app.app_context():
-        assert db.session.scalar(select(CaseNote.text)) == "Called"
-        assert db.session.scalar(select(ConsultationRequest.name)) == "Ada Example"
+        assert db.session.scalar(select(func.count()).select_from(CaseNote)) == 0
+        assert db.session.scalar(select(func.count()).select_from(ConsultationRequest)) == 0
+    assert send_request(person, name="Ada Example").status_code == 302
+
+
+def test_a_nul_in_a_patients_note_is_a_field_error_and_keeps_the_rest(client: FlaskClient, rules: RuleSet) -> None:
+    walk(client, rules, BASE)
+    last = rules.pages[-1]
+    note = next(q for q in last.questions if q.id == "notes")
+    answers = {q.id: BASE[q.id] for q in last.questions if q.id in BASE}
+    response = post_page(client, last.id, {**answers, note.id: "Tight\x00 in the mornings"})
+    assert response.status_code == 200
+    shown = text_of(response)
+    assert "This had an invisible character that cannot be saved" in shown
+    assert "Tight in the mornings" in shown
 
 
 def test_two_checks_sent_at_once_both_count(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:

@@ -220,3 +220,32 @@ def test_limits_in_memory_start_no_threads_and_sweep_old_counters(monkeypatch: p
     monkeypatch.setattr(time, "time", lambda: windows_ended)
     counter.hit(item, "api", "10.0.0.2")
     assert len(storage.storage) == 1
+
+
+def test_every_form_refuses_nul_characters() -> None:
+    """Each form class of the app (the question pages' too) reports a NUL as a field error."""
+    import importlib
+    import pkgutil
+
+    from flask_wtf import FlaskForm
+
+    import checker
+    from checker.questionnaire.forms import build_forms
+    from checker.security import Form
+
+    for module in pkgutil.walk_packages(checker.__path__, "checker."):
+        if not module.name.endswith("pdf_forkserver"):  # it renders a page when imported
+            importlib.import_module(module.name)
+    found: list[type] = []
+    pending: list[type] = [FlaskForm]
+    while pending:
+        for sub in pending.pop().__subclasses__():
+            pending.append(sub)
+            if sub.__module__.startswith("checker."):
+                found.append(sub)
+    with create_app(TEST_CONFIG).app_context():
+        from checker.rules import current_rules
+
+        found += build_forms(current_rules()).values()
+    assert len(found) > 15
+    assert [form.__name__ for form in found if not issubclass(form, Form)] == []

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import EmailField, IntegerField, PasswordField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
+from ..security import Form
 from .accounts import MAX_PASSWORD_LENGTH
 
 
-class SignInForm(FlaskForm):  # type: ignore[misc]
+class SignInForm(Form):
     email = EmailField(_l("Email address"), validators=[InputRequired(_l("Enter your email address")), Length(max=254)])
     password = PasswordField(
         _l("Password"), validators=[InputRequired(_l("Enter your password")), Length(max=MAX_PASSWORD_LENGTH)]
     )
 
 
-class CodeForm(FlaskForm):  # type: ignore[misc]
+class CodeForm(Form):
     code = StringField(
         _l("Code"),
         description=_l("The 6-digit code your authenticator app shows now, or one of your recovery codes."),
@@ -47,7 +47,7 @@ def _link_days() -> WholeNumberField:
     )
 
 
-class InvitationForm(FlaskForm):  # type: ignore[misc]
+class InvitationForm(Form):
     reference = StringField(
         _l("Patient reference (optional)"),
         description=_l("Your clinic's own reference for this patient, such as a record number. Not a name."),
@@ -61,15 +61,15 @@ class InvitationForm(FlaskForm):  # type: ignore[misc]
     days = _link_days()
 
 
-class ActionForm(FlaskForm):  # type: ignore[misc]
+class ActionForm(Form):
     """A button that changes something: only its CSRF token."""
 
 
-class FollowUpForm(FlaskForm):  # type: ignore[misc]
+class FollowUpForm(Form):
     days = _link_days()
 
 
-class NoteForm(FlaskForm):  # type: ignore[misc]
+class NoteForm(Form):
     text = TextAreaField(
         _l("Add a note"),
         description=_l("Only staff see notes. They are kept with the case."),
@@ -80,11 +80,11 @@ class NoteForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-class AssignForm(FlaskForm):  # type: ignore[misc]
+class AssignForm(Form):
     staff = SelectField(_l("Assigned to"), coerce=int, validate_choice=True)
 
 
-class NewAccountForm(FlaskForm):  # type: ignore[misc]
+class NewAccountForm(Form):
     email = EmailField(_l("Email address"), validators=[InputRequired(_l("Enter an email address")), Length(max=254)])
     role = RadioField(
         _l("Role"),
@@ -97,7 +97,7 @@ class NewAccountForm(FlaskForm):  # type: ignore[misc]
     )
 
 
-class SetPasswordForm(FlaskForm):  # type: ignore[misc]
+class SetPasswordForm(Form):
     password = PasswordField(
         _l("New password"),
         description=_l("12 characters or more. A few unrelated words are easy to remember and hard to guess."),

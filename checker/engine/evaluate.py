@@ -188,6 +188,8 @@ def clean_answer(question: Question, value: Any) -> Any:
     if kind is Kind.TEXT:
         if not isinstance(value, str):
             raise ValueError("must be text")
+        if "\x00" in value:  # invisible, and no database can keep it in text
+            raise ValueError("must not contain the NUL character")
         value = value.strip()
         if question.max_length is not None and len(value) > question.max_length:
             raise ValueError(f"must be at most {question.max_length} characters")

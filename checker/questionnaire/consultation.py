@@ -23,6 +23,7 @@ from ..limits import limited
 from ..mail import clinic_language, queue_notice
 from ..models import Case, ConsultationRequest, Submission
 from ..rules import current_rules
+from ..security import Form
 from ..stored import new_submission
 from ..urls import external_url
 from .journey import CASE_KEY, SENT_KEY, saved_answers
@@ -51,7 +52,7 @@ def _email(form: FlaskForm, field: StringField) -> None:
             raise ValidationError(_l("Enter an email address, like name@example.com")) from None
 
 
-class ConsultationForm(FlaskForm):  # type: ignore[misc]
+class ConsultationForm(Form):
     name = StringField(_l("Your name"), validators=[InputRequired(_l("Enter your name")), Length(max=120)])
     phone = StringField(_l("Phone number"), validators=[Optional(), Length(max=40), _phone])
     email = StringField(_l("Email address"), validators=[Optional(), Length(max=254), _email])

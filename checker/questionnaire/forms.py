@@ -12,6 +12,7 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from ..engine import Kind, Page, Question, RuleSet
+from ..security import Form
 
 
 def _missing_message(question: Question) -> Any:
@@ -51,16 +52,16 @@ def _field(question: Question) -> Field:
     return RadioField(question.text, choices=choices, coerce=coerce, validators=[required])
 
 
-class ActionForm(FlaskForm):  # type: ignore[misc]
+class ActionForm(Form):
     """A button that changes something (start again, send, start an invitation): only a CSRF token."""
 
 
-def build_forms(rules: RuleSet) -> Mapping[str, type[FlaskForm]]:
-    """A FlaskForm class for each page, keyed by page id."""
-    forms: dict[str, type[FlaskForm]] = {}
+def build_forms(rules: RuleSet) -> Mapping[str, type[Form]]:
+    """A form class for each page, keyed by page id."""
+    forms: dict[str, type[Form]] = {}
     for page in rules.pages:
         fields = {question.id: _field(question) for question in page.questions}
-        forms[page.id] = type(f"{page.id.title()}Form", (FlaskForm,), fields)
+        forms[page.id] = type(f"{page.id.title()}Form", (Form,), fields)
     return forms
 
 
