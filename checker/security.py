@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.utils import cached_property
+from wtforms import StringField
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -107,13 +108,17 @@ def refuse_nul_in_query() -> None:
 
 
 class Form(FlaskForm):  # type: ignore[misc]
-    """Every form of the app: a field that came with a NUL character is not valid."""
+    """Every form of the app: a text field that came with a NUL character is not valid.
+
+    Only text the person typed: a choice that had one is judged by its cleaned value, as
+    before, so a NUL cannot keep an answer (an emergency stop's too) from counting.
+    """
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid: bool = super().validate(extra_validators)
         for name in getattr(request, "nul_fields", ()):
             field = self._fields.get(name)
-            if field is not None and name != "csrf_token":
+            if isinstance(field, StringField) and name != "csrf_token":
                 field.errors = [*field.errors, str(NUL_MESSAGE)]
                 valid = False
         return valid

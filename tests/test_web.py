@@ -332,6 +332,13 @@ def test_stroke_yes_stops_whatever_else_is_blank(client: FlaskClient, action: st
     assert "I chose that answer by mistake" in text_of(client.get("/emergency"))  # the answer was kept
 
 
+def test_stroke_yes_stops_even_with_a_nul_in_it(client: FlaskClient) -> None:
+    """A NUL is a field error only in typed text: in a choice it cannot keep the stop from counting."""
+    page = client.get("/questions/safety")
+    data = {"csrf_token": csrf_token(text_of(page)), "rf_stroke_signs": "yes\x00"}
+    assert client.post("/questions/safety", data=data).headers["Location"] == "/emergency"
+
+
 def test_stroke_yes_stops_even_when_the_session_lapsed(client: FlaskClient) -> None:
     response = client.post("/questions/safety", data={"csrf_token": "expired", "rf_stroke_signs": "yes"})
     assert response.headers["Location"] == "/emergency"
