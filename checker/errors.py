@@ -14,8 +14,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnava
 from .db import db
 from .fhir import outcome
 from .reports import PdfUnavailable
-
-API_PREFIX = "/api/"
+from .urls import API_PREFIX
 
 
 def _api_message(error: HTTPException) -> str:

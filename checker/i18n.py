@@ -11,7 +11,7 @@ from flask import Flask, current_app, g, request, session
 from flask_babel import Babel, format_date, format_datetime, get_locale, get_translations
 
 from .engine import Reason
-from .sessions import STATELESS_PREFIX
+from .urls import API_PREFIX
 
 LANGUAGE_KEY = "lang"
 LANGUAGE_NAMES = {"en": "English", "es": "Español"}
@@ -28,7 +28,7 @@ def select_locale() -> str | None:
 
 def remember_language() -> None:
     """``?lang=es`` on any page switches the language and keeps it for the visit."""
-    if b"lang=" not in request.query_string or request.path.startswith(STATELESS_PREFIX):
+    if b"lang=" not in request.query_string or request.path.startswith(API_PREFIX):
         return  # most requests: no need to parse the query string; the API keeps nothing
     wanted = request.args.get(LANGUAGE_KEY)
     if wanted in current_app.config["LANGUAGES"]:

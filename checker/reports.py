@@ -31,6 +31,7 @@ from . import clinical, pdf_render
 
 _forkserver = multiprocessing.get_context("forkserver")
 _forkserver.set_forkserver_preload(["checker.pdf_forkserver"])
+SLOTS_FOLDER = "pdf-slots"  # in the instance folder
 CACHE_ENTRIES = 32
 CACHE_BYTES = 16 * 1024 * 1024
 _cache: OrderedDict[str, bytes] = OrderedDict()
@@ -105,7 +106,7 @@ def pdf_bytes(html: str) -> bytes:
             _cache.move_to_end(key)
             return _cache[key]
     config = current_app.config
-    with _slot(Path(current_app.instance_path) / "pdf-slots", config["PDF_CONCURRENCY"]):
+    with _slot(Path(current_app.instance_path) / SLOTS_FOLDER, config["PDF_CONCURRENCY"]):
         pdf = _render_isolated(html, config["PDF_TIME_LIMIT"])
     with _cache_lock:
         _cache[key] = pdf

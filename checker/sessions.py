@@ -16,15 +16,14 @@ from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
+from .urls import API_PREFIX
+
 
 def _text(value: Any) -> str:
     """Lazy translated strings (Flask-Login's flashed message) are kept as their text."""
     if hasattr(value, "__html__"):
         return str(value)
     raise TypeError(f"{type(value).__name__} cannot be kept in the session")
-
-
-STATELESS_PREFIX = "/api/"
 
 
 class PlainJSON:
@@ -73,7 +72,7 @@ class CookieSessions(SecureCookieSessionInterface):
         return signer
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if request.path.startswith(STATELESS_PREFIX):
+        if request.path.startswith(API_PREFIX):
             return self.make_null_session(app)
         return super().open_session(app, request)
 

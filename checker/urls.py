@@ -9,6 +9,8 @@ from flask import current_app, url_for
 
 from .fhir.common import Canon
 
+API_PREFIX = "/api/"  # the JSON API's paths: stateless, answered in JSON
+
 
 def external_url(endpoint: str, **values: Any) -> str:
     """An absolute link to ``endpoint``: under ``CHECKER_BASE_URL`` when set.

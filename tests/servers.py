@@ -79,8 +79,8 @@ def gunicorn(**settings: str) -> Iterator[Gunicorn]:
 
 
 def redis_binary() -> str:
-    found = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else "")
-    if not found:
+    found = shutil.which("redis-server")
+    if found is None:
         raise RuntimeError("Redis was not found: install it (Debian: apt-get install redis-server)")
     return found
 

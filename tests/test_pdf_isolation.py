@@ -42,7 +42,7 @@ def empty_cache() -> Iterator[None]:
 @contextmanager
 def every_slot_taken(app: Flask) -> Iterator[None]:
     """Hold every PDF slot, as other workers rendering at this moment would."""
-    folder = Path(app.instance_path) / "pdf-slots"
+    folder = Path(app.instance_path) / reports.SLOTS_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     with ExitStack() as stack:
         for number in range(app.config["PDF_CONCURRENCY"]):
