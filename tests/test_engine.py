@@ -153,6 +153,17 @@ def test_plan_counts_undecided_pages_as_asked(rules: RuleSet) -> None:
     assert len(plan(rules, {"cause": "bells_palsy"}).asked) == len(rules.pages)  # onset not known yet
 
 
+def test_plan_knows_the_first_page_still_to_answer(rules: RuleSet) -> None:
+    assert plan(rules, {}).first_incomplete() == rules.pages[0]
+    safety = {q.id: "no" for q in rules.pages[0].questions}
+    assert plan(rules, safety).first_incomplete() == rules.pages[1]
+    assert plan(rules, safety).given == safety
+    everything = {k: v for k, v in VIGNETTES[0]["answers"].items()}
+    assert plan(rules, everything).first_incomplete() is None
+    without_safety_answer = {k: v for k, v in everything.items() if k != "rf_eye"}
+    assert plan(rules, without_safety_answer).first_incomplete() == rules.pages[0]
+
+
 @pytest.mark.parametrize("onset", ["lt_3d", "3d_3w"])
 def test_under_three_weeks_is_too_early_for_synkinesis(rules: RuleSet, onset: str) -> None:
     answers = _base() | {"time_since_onset": onset, "saq_eye_smile": 5, "twitching": "often", "treatments": ["surgery"]}
@@ -227,10 +238,11 @@ def test_red_flags_are_known_as_soon_as_their_answers_are(rules: RuleSet) -> Non
         "rf_both_sides": "yes",
         "rf_progressive": "no",
     }
-    assert [f.id for f in known_red_flags(rules, safety)] == ["eye_exposure", "both_sides"]
+    assert [f.id for f in known_red_flags(rules, plan(rules, safety))] == ["eye_exposure", "both_sides"]
     weakness = safety | {"cause": "bells_palsy", "time_since_onset": "lt_3d", "recovery": "none_yet"}
-    assert [f.id for f in known_red_flags(rules, weakness)] == ["recent_onset", "eye_exposure", "both_sides"]
-    assert known_red_flags(rules, {"cause": "none", "rf_eye": "no"}) == ()  # waits for the linked movements
+    shown = known_red_flags(rules, plan(rules, weakness))
+    assert [f.id for f in shown] == ["recent_onset", "eye_exposure", "both_sides"]
+    assert known_red_flags(rules, plan(rules, {"cause": "none", "rf_eye": "no"})) == ()  # waits for linked movements
 
 
 def test_reasons_name_the_answers(rules: RuleSet) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -65,6 +65,14 @@ class Plan:
     asked: tuple[Page, ...]
     skipped: tuple[Page, ...]
     stopped_after: str | None  # the page after which a stopping red flag ended it
+    given: Mapping[str, Any] = field(default_factory=dict)  # the answers on the pages asked
+
+    def first_incomplete(self) -> Page | None:
+        """The first page asked whose required questions are not all answered, if any."""
+        for page in self.asked:
+            if any(q.required and q.id not in self.given for q in page.questions):
+                return page
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,11 +138,6 @@ def plan(rules: RuleSet, answers: Mapping[str, Any]) -> Plan:
     A page whose skip condition reads a question not answered yet counts as asked, so a
     partly filled questionnaire shows the longest way still possible.
     """
-    return _route(rules, answers)[0]
-
-
-def _route(rules: RuleSet, answers: Mapping[str, Any]) -> tuple[Plan, dict[str, Any]]:
-    """The plan, and the answers given on the pages it asks."""
     asked: list[Page] = []
     skipped: list[Page] = []
     kept: dict[str, Any] = {}
@@ -152,7 +155,7 @@ def _route(rules: RuleSet, answers: Mapping[str, Any]) -> tuple[Plan, dict[str, 
         for condition in rules.stops_after[page.id]:
             if condition.test(kept):
                 stopped_after = page.id
-    return Plan(tuple(asked), tuple(skipped), stopped_after), kept
+    return Plan(tuple(asked), tuple(skipped), stopped_after, kept)
 
 
 def _is_asked(page: Page, answers: Mapping[str, Any], unasked: set[str]) -> bool:
@@ -171,19 +174,21 @@ def stop_questions(rules: RuleSet, route: Plan, answers: Mapping[str, Any]) -> f
     return frozenset().union(*(c.subjects() for c in rules.stops_after[route.stopped_after] if c.test(answers)))
 
 
-def known_red_flags(rules: RuleSet, answers: Mapping[str, Any]) -> tuple[RedFlag, ...]:
-    """The red flags that partly given answers already show, in the rules' order.
+def known_red_flags(rules: RuleSet, route: Plan) -> tuple[RedFlag, ...]:
+    """The red flags that the answers on the pages of ``route``, partly given, already show,
+    in the rules' order.
 
     Only flags that read nothing but answers, all of them given, are decided this early: a
     flag that reads a derived value or an answer still to come waits for the full result.
     """
-    _, kept = _route(rules, answers)
-    decided = [flag for flag in rules.red_flags if flag.when.subjects() <= kept.keys() & rules.questions.keys()]
-    return tuple(flag for flag in decided if flag.when.test(kept))
+    given = route.given
+    return tuple(flag for flag, reads in rules.answer_flags if reads <= given.keys() and flag.when.test(given))
 
 
 def clean_answer(question: Question, value: Any) -> Any:
     """The answer in its stored form; ``ValueError`` with a message when it is not valid."""
+    if value.__class__ is question.code_type and value in question.code_set:
+        return value  # the common case: one valid code
     kind = question.kind
     if kind is Kind.TEXT:
         if not isinstance(value, str):
@@ -224,7 +229,7 @@ MAX_UNKNOWN_LISTED = 20  # unknown question ids named in one answer
 MAX_HINTED_LENGTH = 64  # longer ids get no "did you mean", and are cut to this in the answer
 
 
-def validate(rules: RuleSet, answers: Any) -> tuple[dict[str, Any], Plan]:
+def validate(rules: RuleSet, answers: Any) -> tuple[Mapping[str, Any], Plan]:
     """Check every answer and drop those on skipped pages; raise :class:`AnswerErrors`."""
     if not isinstance(answers, Mapping):
         raise AnswerErrors({"answers": "must be an object mapping question ids to answers"})
@@ -243,14 +248,12 @@ def validate(rules: RuleSet, answers: Any) -> tuple[dict[str, Any], Plan]:
             continue
         if value is None or value == "":
             continue  # treated as not answered
-        if value.__class__ is question.code_type and value in question.code_set:
-            cleaned[key] = value  # the common case: one valid code
-            continue
         try:
             cleaned[key] = clean_answer(question, value)
         except ValueError as exc:
             errors[key] = str(exc)
-    route, used = _route(rules, cleaned)
+    route = plan(rules, cleaned)
+    used = route.given
     for page in route.skipped:  # answers there are ignored, so a bad one there is no reason to refuse
         for question in page.questions:
             errors.pop(question.id, None)

@@ -173,6 +173,12 @@ class RuleSet:
         }
 
     @cached_property
+    def answer_flags(self) -> tuple[tuple[RedFlag, frozenset[str]], ...]:
+        """The red flags that read answers only (no derived value), each with the questions it reads."""
+        flags = ((flag, frozenset(flag.when.subjects())) for flag in self.red_flags)
+        return tuple((flag, reads) for flag, reads in flags if reads <= self.questions.keys())
+
+    @cached_property
     def severity(self) -> Mapping[str, int]:
         """Triage level id to rank: 0 is the most severe."""
         return {level.id: rank for rank, level in enumerate(self.triage_levels)}

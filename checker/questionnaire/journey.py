@@ -16,7 +16,7 @@ from flask import current_app, g, request, session
 from sqlalchemy import select
 
 from ..db import db, utcnow
-from ..engine import Kind, Page, RuleSet, clean_answer, plan
+from ..engine import Kind, Page, Plan, RuleSet, clean_answer
 from ..models import Draft, Invitation, new_token, token_hash
 from ..rules import current_rules
 
@@ -169,32 +169,18 @@ def forget_answers() -> None:
         db.session.commit()
 
 
-def is_complete(page: Page, answers: dict[str, Any]) -> bool:
-    return all(q.id in answers for q in page.questions if q.required)
-
-
-def first_incomplete(rules: RuleSet, answers: dict[str, Any]) -> Page | None:
-    """The first page still to be answered on the way these answers lead, if any."""
-    for page in plan(rules, answers).asked:
-        if not is_complete(page, answers):
-            return page
-    return None
-
-
-def next_page(rules: RuleSet, answers: dict[str, Any], current: Page) -> Page | None:
-    """The page after ``current`` on the way these answers lead (None: the end)."""
-    route = plan(rules, answers).asked
-    ids = [p.id for p in route]
+def next_page(rules: RuleSet, route: Plan, current: Page) -> Page | None:
+    """The page after ``current`` on ``route`` (None: the end)."""
+    ids = [p.id for p in route.asked]
     if current.id in ids:
         index = ids.index(current.id)
-        return route[index + 1] if index + 1 < len(route) else None
+        return route.asked[index + 1] if index + 1 < len(ids) else None
     order = [p.id for p in rules.pages]
-    later = [p for p in route if order.index(p.id) > order.index(current.id)]
+    later = [p for p in route.asked if order.index(p.id) > order.index(current.id)]
     return later[0] if later else None
 
 
-def previous_page(rules: RuleSet, answers: dict[str, Any], current: Page) -> Page | None:
-    route = plan(rules, answers).asked
-    ids = [p.id for p in route]
+def previous_page(route: Plan, current: Page) -> Page | None:
+    ids = [p.id for p in route.asked]
     index = ids.index(current.id) if current.id in ids else 0
-    return route[index - 1] if index > 0 else None
+    return route.asked[index - 1] if index > 0 else None

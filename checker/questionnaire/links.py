@@ -9,7 +9,7 @@ from werkzeug.wrappers import Response
 
 from ..cases import refresh_case_of
 from ..db import db, utcnow
-from ..engine import AnswerErrors, assess
+from ..engine import AnswerErrors, assess, plan
 from ..models import Draft, Invitation, Submission, token_hash
 from ..rules import current_rules
 from ..stored import new_submission
@@ -22,7 +22,6 @@ from .journey import (
     continue_draft,
     current_draft,
     draft_token,
-    first_incomplete,
     saved_answers,
     start_draft,
 )
@@ -67,7 +66,7 @@ def invitation(token: str) -> Response | tuple[str, int] | str:
                 found.started_at = utcnow()
                 refresh_case_of(found)
                 db.session.commit()
-        blocker = first_incomplete(current_rules(), saved_answers())
+        blocker = plan(current_rules(), saved_answers()).first_incomplete()
         return redirect(page_url(blocker) if blocker else url_for("questionnaire.check_answers"))
     return render_template(
         "questionnaire/invitation.html", form=form, started=mine or earlier is not None, follow_up=found.follow_up
@@ -138,7 +137,7 @@ def saved() -> Response | str:
     link = external_url("questionnaire.resume", token=token)
     rules = current_rules()
     page = rules.page(draft.page or "")
-    urgent = interrupting_flags(rules, saved_answers())
+    urgent = interrupting_flags(rules, plan(rules, saved_answers()))
     return render_template("questionnaire/saved.html", link=link, draft=draft, page=page, urgent=urgent, rules=rules)
 
 
@@ -159,7 +158,7 @@ def resume(token: str) -> Response | tuple[str, int] | str:
     if form.validate_on_submit():
         continue_draft(draft)
         rules = current_rules()
-        page = rules.page(draft.page or "") or first_incomplete(rules, saved_answers())
+        page = rules.page(draft.page or "") or plan(rules, saved_answers()).first_incomplete()
         return redirect(page_url(page) if page else url_for("questionnaire.check_answers"))
     mine = current_draft()
     in_progress = bool(session.get(ANSWERS_KEY)) or (mine is not None and mine.id != draft.id and bool(mine.answers))

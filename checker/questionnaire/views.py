@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
 from ..db import utcnow
-from ..engine import AnswerErrors, Kind, Page, Question, RedFlag, Result, RuleSet, assess, known_red_flags, plan
+from ..engine import AnswerErrors, Kind, Page, Plan, Question, RedFlag, Result, RuleSet, assess, known_red_flags, plan
 from ..fhir import result_bundle
 from ..i18n import reason_text, translate
 from ..limits import limited
@@ -24,7 +24,6 @@ from .journey import (
     answers_with,
     current_draft,
     draft_token,
-    first_incomplete,
     fits_in_browser,
     forget_answers,
     next_page,
@@ -62,7 +61,7 @@ bp.add_app_template_global(answer_text, "answer_text")
 def landing() -> str:
     rules = current_rules()
     answers = saved_answers()
-    blocker = first_incomplete(rules, answers)
+    blocker = plan(rules, answers).first_incomplete()
     if not answers or blocker is not None:
         start_url = page_url(blocker or rules.pages[0])
     else:
@@ -93,9 +92,9 @@ def question_page(page_id: str) -> Response | str:
     if page.id not in asked:
         if route.stopped_after:
             return redirect(url_for("questionnaire.emergency"))
-        blocker = first_incomplete(rules, answers)
+        blocker = route.first_incomplete()
         return redirect(page_url(blocker) if blocker else url_for("questionnaire.check_answers"))
-    blocker = first_incomplete(rules, answers)
+    blocker = route.first_incomplete()
     if blocker is not None and asked.index(blocker.id) < asked.index(page.id):
         return redirect(page_url(blocker))
     changing = request.args.get("change") == "1"
@@ -107,8 +106,8 @@ def question_page(page_id: str) -> Response | str:
         valid = form.validate()
         session_lapsed = "csrf_token" in form.errors
         given = {q.id: form[q.id].data for q in page.questions if not form[q.id].errors}
-        so_far = answers_with(answers, page, given)  # the valid answers on this page, whatever else is wrong
-        if plan(rules, so_far).stopped_after:
+        ahead = plan(rules, answers_with(answers, page, given))  # with the valid answers on this page
+        if ahead.stopped_after:
             # The emergency stop comes before everything: blank or tampered answers, Save, a lapsed
             # session. Only the valid answers are kept, and only with a valid form token.
             if not session_lapsed:
@@ -118,14 +117,14 @@ def question_page(page_id: str) -> Response | str:
             abort(400)
         if request.form.get("action") == "save" and not session_lapsed:
             return _save_for_later(page, form)
-        urgent = interrupting_flags(rules, so_far)
+        urgent = interrupting_flags(rules, ahead)
         data = {q.id: form[q.id].data for q in page.questions}
         if valid and not fits_in_browser(page, data):
             valid = False
             text = next((q for q in page.questions if q.kind is Kind.TEXT), page.questions[-1])
             form[text.id].errors = [_too_long()]
-        if valid:
-            url, following = _destination(page, changing, answers_with(answers, page, data))
+        if valid:  # then no answer on the page has an error: ``ahead`` is the route with all of them
+            url, following = _destination(rules, page, changing, ahead)
             save_page(page, data, resume_at=following.id if following else None)  # a draft resumes there
             unseen = [f.id for f in urgent if f.id not in session.get(URGENT_SHOWN_KEY, ())]
             if unseen:
@@ -136,7 +135,7 @@ def question_page(page_id: str) -> Response | str:
     else:
         form = form_class(formdata=None, data={q.id: answers.get(q.id) for q in page.questions})
     errors = [(q, form[q.id].errors[0]) for q in page.questions if form[q.id].errors]
-    previous = previous_page(rules, answers, page)
+    previous = previous_page(route, page)
     if route.stopped_after == page.id:  # back from the emergency page: count the steps the check would take
         others = {q.id for q in page.questions}
         asked = [p.id for p in plan(rules, {k: v for k, v in answers.items() if k not in others}).asked]
@@ -162,16 +161,15 @@ def question_page(page_id: str) -> Response | str:
     )
 
 
-def interrupting_flags(rules: RuleSet, answers: dict[str, Any]) -> tuple[RedFlag, ...]:
-    """The red flags these answers already show whose level gets a page of its own at once."""
-    return tuple(f for f in known_red_flags(rules, answers) if rules.triage_level(f.triage).interrupts)
+def interrupting_flags(rules: RuleSet, route: Plan) -> tuple[RedFlag, ...]:
+    """The red flags the answers on ``route`` already show whose level gets a page of its own at once."""
+    return tuple(f for f in known_red_flags(rules, route) if rules.triage_level(f.triage).interrupts)
 
 
-def _continue_url(rules: RuleSet, answers: dict[str, Any], then: str | None = None) -> str:
+def _continue_url(route: Plan, then: str | None = None) -> str:
     """Where the check goes on: page ``then`` if still on the way, else the first page still to
     answer, else the answers to check."""
-    route = plan(rules, answers)
-    following = next((p for p in route.asked if p.id == then), None) or first_incomplete(rules, answers)
+    following = next((p for p in route.asked if p.id == then), None) or route.first_incomplete()
     return page_url(following) if following else url_for("questionnaire.check_answers")
 
 
@@ -179,11 +177,11 @@ def _continue_url(rules: RuleSet, answers: dict[str, Any], then: str | None = No
 def urgent() -> Response | str:
     """Advice that cannot wait for the result, as soon as the answers show it."""
     rules = current_rules()
-    answers = saved_answers()
-    if plan(rules, answers).stopped_after:
+    route = plan(rules, saved_answers())
+    if route.stopped_after:
         return redirect(url_for("questionnaire.emergency"))
-    flags = interrupting_flags(rules, answers)
-    continue_url = _continue_url(rules, answers, request.args.get("then"))
+    flags = interrupting_flags(rules, route)
+    continue_url = _continue_url(route, request.args.get("then"))
     if not flags:
         return redirect(continue_url)
     return render_template(
@@ -213,12 +211,12 @@ def _save_for_later(page: Page, form: FlaskForm) -> Response:
     return redirect(url_for("questionnaire.saved"))
 
 
-def _destination(page: Page, changing: bool, answers: dict[str, Any]) -> tuple[str, Page | None]:
-    """Where to go once this page is saved with ``answers``, and the question page that is, if any."""
-    rules = current_rules()
-    if plan(rules, answers).stopped_after:
+def _destination(rules: RuleSet, page: Page, changing: bool, route: Plan) -> tuple[str, Page | None]:
+    """Where to go once this page is saved, ``route`` the way the answers then lead, and the
+    question page that is, if any."""
+    if route.stopped_after:
         return url_for("questionnaire.emergency"), None
-    following = first_incomplete(rules, answers) if changing else next_page(rules, answers, page)
+    following = route.first_incomplete() if changing else next_page(rules, route, page)
     if following is None:
         return url_for("questionnaire.check_answers"), None
     return page_url(following, change=changing), following
@@ -231,7 +229,7 @@ def check_answers() -> Response | str:
     route = plan(rules, answers)
     if route.stopped_after:
         return redirect(url_for("questionnaire.emergency"))
-    blocker = first_incomplete(rules, answers)
+    blocker = route.first_incomplete()
     if blocker is not None:
         return redirect(page_url(blocker))
     draft = current_draft()
@@ -245,14 +243,13 @@ def check_answers() -> Response | str:
 def result() -> Response | str:
     rules = current_rules()
     answers = saved_answers()
-    if plan(rules, answers).stopped_after:
+    route = plan(rules, answers)
+    if route.stopped_after:
         return redirect(url_for("questionnaire.emergency"))
     try:
         outcome = assess(rules, answers)
     except AnswerErrors:
-        return render_template(
-            "questionnaire/no_result.html", started=bool(answers), continue_url=_continue_url(rules, answers)
-        )
+        return render_template("questionnaire/no_result.html", started=bool(answers), continue_url=_continue_url(route))
     return render_template(
         "questionnaire/result.html",
         result=outcome,
