@@ -12,7 +12,8 @@ from flask_wtf import FlaskForm
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.utils import cached_property
-from wtforms import StringField
+from wtforms import HiddenField, StringField
+from wtforms.csrf.core import CSRFTokenField
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -107,12 +108,33 @@ def refuse_nul_in_query() -> None:
         abort(400)
 
 
+class _TokenOnDemand(CSRFTokenField):  # type: ignore[misc]
+    """The form token, signed when a page shows it, not when the form is made: most posted
+    forms end in a redirect that shows none."""
+
+    def process(self, *args: Any, **kwargs: Any) -> None:
+        HiddenField.process(self, *args, **kwargs)  # CSRFTokenField's would sign a token at once
+
+    @property
+    def current_token(self) -> str:
+        return str(self.csrf_impl.generate_csrf_token(self))  # Flask-WTF keeps it for the request
+
+
+class _FormTokens(FlaskForm.Meta.csrf_class):  # type: ignore[misc]
+    """Flask-WTF's form tokens, made and checked as ever, in a field that signs on demand."""
+
+    field_class = _TokenOnDemand
+
+
 class Form(FlaskForm):  # type: ignore[misc]
     """Every form of the app: a text field that came with a NUL character is not valid.
 
     Only text the person typed: a choice that had one is judged by its cleaned value, as
     before, so a NUL cannot keep an answer (an emergency stop's too) from counting.
     """
+
+    class Meta:
+        csrf_class = _FormTokens
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid: bool = super().validate(extra_validators)

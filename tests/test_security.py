@@ -249,3 +249,24 @@ def test_every_form_refuses_nul_characters() -> None:
         found += build_forms(current_rules()).values()
     assert len(found) > 15
     assert [form.__name__ for form in found if not issubclass(form, Form)] == []
+
+
+def test_a_form_token_is_signed_only_when_a_page_shows_it(client: FlaskClient) -> None:
+    """A posted form that ends in a redirect signs no new token; one that is shown does, and it is valid."""
+    from flask import g
+
+    from checker.questionnaire.forms import ActionForm
+
+    app = client.application
+    with app.test_request_context("/start-again", method="POST", data={"csrf_token": "x"}):
+        form = ActionForm()
+        assert "csrf_token" not in g  # made, and even checked, without signing one
+        assert not form.validate()
+        assert "csrf_token" not in g
+        shown = str(form.csrf_token)
+        assert g.csrf_token in shown
+    page = client.get("/questions/safety").get_data(as_text=True)
+    answers = {name: "no" for name in re.findall(r'name="(rf_[a-z_]+)"', page)}
+    response = client.post("/questions/safety", data={"csrf_token": csrf_token(page), **answers})
+    assert response.status_code == 302
+    assert response.location.endswith("/questions/cause")
