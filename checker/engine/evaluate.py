@@ -69,8 +69,9 @@ class Plan:
 
     def first_incomplete(self) -> Page | None:
         """The first page asked whose required questions are not all answered, if any."""
+        given = self.given.keys()
         for page in self.asked:
-            if any(q.required and q.id not in self.given for q in page.questions):
+            if not page.required_ids <= given:
                 return page
         return None
 
@@ -143,16 +144,17 @@ def plan(rules: RuleSet, answers: Mapping[str, Any]) -> Plan:
     kept: dict[str, Any] = {}
     unasked: set[str] = set()  # questions on pages skipped so far: known to have no answer
     stopped_after: str | None = None
+    stops = rules.stops_after
     for page in rules.pages:
         if stopped_after is not None or not _is_asked(page, kept, unasked):
             skipped.append(page)
-            unasked.update(q.id for q in page.questions)
+            unasked.update(page.question_ids)
             continue
         asked.append(page)
-        for question in page.questions:
-            if question.id in answers:
-                kept[question.id] = answers[question.id]
-        for condition in rules.stops_after[page.id]:
+        for qid in page.question_ids:
+            if qid in answers:
+                kept[qid] = answers[qid]
+        for condition in stops[page.id]:
             if condition.test(kept):
                 stopped_after = page.id
     return Plan(tuple(asked), tuple(skipped), stopped_after, kept)
@@ -162,8 +164,9 @@ def _is_asked(page: Page, answers: Mapping[str, Any], unasked: set[str]) -> bool
     """Whether the page is asked; while its skip condition waits on an answer still to come, yes."""
     if page.ask_when is None:
         return True
-    if any(q not in answers and q not in unasked for q in page.ask_needs):
-        return True
+    for qid in page.ask_needs:  # a plain loop: this runs for every page of every route
+        if qid not in answers and qid not in unasked:
+            return True
     return page.ask_when.test(answers)
 
 

@@ -79,9 +79,13 @@ class Page:
     intro: str | None = None
     ask_when: Condition | None = None
     ask_needs: frozenset[str] = field(init=False)  # the answers ask_when reads
+    question_ids: tuple[str, ...] = field(init=False)
+    required_ids: frozenset[str] = field(init=False)  # the questions that need an answer
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ask_needs", frozenset(self.ask_when.subjects()) if self.ask_when else frozenset())
+        object.__setattr__(self, "question_ids", tuple(q.id for q in self.questions))
+        object.__setattr__(self, "required_ids", frozenset(q.id for q in self.questions if q.required))
 
 
 @dataclass(frozen=True, slots=True)
