@@ -75,6 +75,10 @@ NUL = "\x00"
 NUL_MESSAGE = _l("This had an invisible character that cannot be saved, so we took it out. Check it and send it again.")
 
 
+def _has_nul(values: MultiDict[str, str]) -> bool:
+    return any(NUL in k or NUL in v for k, v in values.items(multi=True))
+
+
 def _without_nul(values: MultiDict[str, str]) -> ImmutableMultiDict[str, str]:
     return ImmutableMultiDict([(k.replace(NUL, ""), v.replace(NUL, "")) for k, v in values.items(multi=True)])
 
@@ -93,11 +97,12 @@ class CleanRequest(Request):
 
     @cached_property
     def args(self) -> ImmutableMultiDict[str, str]:
-        return _without_nul(super().args)
+        args: ImmutableMultiDict[str, str] = super().args  # type: ignore[assignment]
+        return _without_nul(args) if _has_nul(args) else args
 
     def _load_form_data(self) -> None:
         super()._load_form_data()
-        if any(NUL in k or NUL in v for k, v in self.form.items(multi=True)):
+        if _has_nul(self.form):
             self.nul_fields = frozenset(k.replace(NUL, "") for k, v in self.form.items(multi=True) if NUL in k + v)
             self.form = _without_nul(self.form)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import MultiDict
 from wtforms import Field, RadioField, SelectMultipleField, TextAreaField
 from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
@@ -65,10 +66,10 @@ def build_forms(rules: RuleSet) -> Mapping[str, type[Form]]:
     return forms
 
 
-def tampered(page: Page, posted: Mapping[str, list[str]]) -> bool:
+def tampered(page: Page, posted: MultiDict[str, str]) -> bool:
     """True when a posted value is not one the page offers: a tampered or forged form."""
     for question in page.questions:
-        values = posted.get(question.id, [])
+        values = posted.getlist(question.id)
         if question.kind is Kind.TEXT:
             if len(values) > 1:
                 return True

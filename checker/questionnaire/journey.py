@@ -117,7 +117,8 @@ def fits_in_browser(page: Page, data: dict[str, Any]) -> bool:
     """Whether the session cookie can hold the answers with this page's ``data`` saved."""
     if current_draft() is not None:
         return True  # kept on the server
-    contents = {**dict(session), ANSWERS_KEY: _merged(dict(session.get(ANSWERS_KEY) or {}), page, data)}
+    contents = dict(session)
+    contents[ANSWERS_KEY] = _merged(dict(contents.get(ANSWERS_KEY) or {}), page, data)
     payload = len(current_app.session_interface.serializer.dumps(contents).encode())  # type: ignore[attr-defined]
     if payload * 4 // 3 + 64 <= COOKIE_LIMIT:  # base64 of the uncompressed payload, with stamp and signature
         return True

@@ -113,7 +113,7 @@ def question_page(page_id: str) -> Response | str:
             if not session_lapsed:
                 save_page(page, given, resume_at=page.id)
             return redirect(url_for("questionnaire.emergency"))
-        if tampered(page, request.form.to_dict(flat=False)):
+        if tampered(page, request.form):
             abort(400)
         if request.form.get("action") == "save" and not session_lapsed:
             return _save_for_later(page, form)
