@@ -1,0 +1,224 @@
+"""deploy/nginx.conf for real: Debian's nginx, with the shipped configuration, in front of two
+gunicorn instances, shows what the proxy is there for.
+
+The test changes only what a machine decides (the addresses, the certificate's folder, where
+nginx keeps its own files) and checks that each of those lines is still in the file.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import ssl
+import statistics
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask_migrate import upgrade
+
+from checker import create_app
+
+from .conftest import ROOT, TEST_CONFIG, VIGNETTES
+from .databases import free_port
+from .servers import Gunicorn, gunicorn, redis_server
+
+API_LIMIT = 5
+ANSWERS = next(case for case in VIGNETTES if case["name"] == "nine-months-established")["answers"]
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+    if found is None:
+        raise RuntimeError("nginx was not found: install it (Debian: apt-get install nginx-light)")
+    return found
+
+
+@dataclass
+class Proxy:
+    http: str  # the plain-HTTP server (health checks and the redirect to HTTPS)
+    https: str
+    https_port: int
+    apps: tuple[Gunicorn, ...]
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        return _fetch(self.https + path, headers=headers)
+
+    def post_json(self, path: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        status, _, content = _fetch(
+            self.https + path, data=body, headers={"Content-Type": "application/json", **(headers or {})}
+        )
+        return status, content
+
+
+_UNVERIFIED = ssl.create_default_context()
+_UNVERIFIED.check_hostname = False
+_UNVERIFIED.verify_mode = ssl.CERT_NONE  # the test's own self-signed certificate
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(urllib.request.HTTPSHandler(context=_UNVERIFIED), _NoRedirects())
+
+
+def _fetch(
+    url: str, data: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    request = urllib.request.Request(url, data=data, headers=headers or {}, method="POST" if data else "GET")
+    try:
+        with _OPENER.open(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as answer:
+        return answer.code, dict(answer.headers), answer.read()
+
+
+@contextmanager
+def nginx_in_front(first: Gunicorn, second: Gunicorn) -> Iterator[Proxy]:
+    folder = Path(tempfile.mkdtemp(prefix="checker-nginx-"))
+    folder.chmod(0o755)  # nginx's workers run as another user when the tests run as root
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-keyout", str(folder / "privkey.pem"), "-out", str(folder / "fullchain.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    http_port, https_port = free_port(), free_port()
+    conf = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    for shipped, here in {
+        "server app1:8000": f"server 127.0.0.1:{first.port}",
+        "server app2:8000": f"server 127.0.0.1:{second.port}",
+        "listen 80;": f"listen 127.0.0.1:{http_port};",
+        "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
+        "/etc/nginx/tls/": f"{folder}/",
+        "http {": (
+            f"pid {folder}/nginx.pid;\nhttp {{\n  access_log off;\n  client_body_temp_path {folder}/body;\n"
+            f"  proxy_temp_path {folder}/proxy;\n  fastcgi_temp_path {folder}/fastcgi;\n"
+            f"  uwsgi_temp_path {folder}/uwsgi;\n  scgi_temp_path {folder}/scgi;"
+        ),
+    }.items():
+        assert shipped in conf, f"deploy/nginx.conf no longer has {shipped!r}"
+        conf = conf.replace(shipped, here)
+    (folder / "nginx.conf").write_text(conf, encoding="utf-8")
+    command = [nginx_binary(), "-c", str(folder / "nginx.conf"), "-p", str(folder), "-e", str(folder / "error.log")]
+    checked = subprocess.run([*command, "-t"], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stderr
+    process = subprocess.Popen([*command, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proxy = Proxy(f"http://127.0.0.1:{http_port}", f"https://127.0.0.1:{https_port}", https_port, (first, second))
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if _fetch(proxy.http + "/healthz")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"nginx did not start:\n{(folder / 'error.log').read_text(errors='replace')}")
+            time.sleep(0.05)
+        yield proxy
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def proxy() -> Iterator[Proxy]:
+    folder = Path(tempfile.mkdtemp(prefix="checker-proxy-"))
+    database_url = f"sqlite:///{folder / 'checker.db'}"
+    with create_app({**TEST_CONFIG, "DATABASE_URL": database_url}).app_context():
+        upgrade()
+    with redis_server() as redis_url:
+        settings = {
+            "CHECKER_SECRET_KEY": "behind-nginx-this-secret-key-is-shared-0123456789",
+            "CHECKER_DATABASE_URL": database_url,
+            "CHECKER_RATELIMIT_STORAGE_URI": redis_url,
+            "CHECKER_PROXIES": "1",
+            # Few threads, so that a handful of slow clients would hold them all without the proxy.
+            "CHECKER_WORKERS": "1",
+            "CHECKER_THREADS": "2",
+            "CHECKER_RATE_LIMIT_API": f"{API_LIMIT} per minute",
+        }
+        with gunicorn(**settings) as first, gunicorn(**settings) as second, nginx_in_front(first, second) as front:
+            yield front
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _trickle_a_body(port: int, stop: threading.Event) -> None:
+    """A client that sends a POST's headers, then its body a byte at a time."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+    with _UNVERIFIED.wrap_socket(raw, server_hostname="localhost") as tls:
+        tls.sendall(
+            b"POST /api/v1/assess HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 1000\r\n\r\n{"
+        )
+        while not stop.wait(0.25):
+            try:
+                tls.sendall(b" ")
+            except OSError:
+                return  # nginx gave up on it: also fine
+
+
+def test_slow_clients_are_held_by_nginx_not_by_the_app(proxy: Proxy) -> None:
+    """Eight clients sending a body a byte at a time, twice the app's threads, and the site still
+    answers at once: nginx reads each body whole before it passes the request on."""
+    stop = threading.Event()
+    slow = [threading.Thread(target=_trickle_a_body, args=(proxy.https_port, stop)) for _ in range(8)]
+    for client in slow:
+        client.start()
+    try:
+        time.sleep(1)  # every slow client is connected and trickling
+        timings = []
+        for _ in range(20):
+            start = time.monotonic()
+            status, _, _ = proxy.get("/healthz")
+            timings.append(time.monotonic() - start)
+            assert status == 200
+        assert proxy.get("/questions/safety")[0] == 200  # and a page, not only the health check
+    finally:
+        stop.set()
+        for client in slow:
+            client.join(timeout=10)
+    assert statistics.median(timings) < 0.1, timings
+    assert max(timings) < 1, timings
+
+
+def test_the_client_cannot_choose_its_address(proxy: Proxy) -> None:
+    """The app trusts one proxy's X-Forwarded-For, and nginx sets it: a client that sends its own
+    header is still one client, counted once for rate limits across both instances."""
+    body = json.dumps({"answers": ANSWERS}).encode()
+    statuses = [
+        proxy.post_json("/api/v1/assess", body, headers={"X-Forwarded-For": f"203.0.113.{n}"})[0]
+        for n in range(API_LIMIT + 1)
+    ]
+    assert statuses.count(200) <= API_LIMIT  # none of the made-up addresses got a count of its own
+    assert statuses[-1] == 429
+
+
+def test_https_is_what_the_app_sees_and_plain_http_is_sent_there(proxy: Proxy) -> None:
+    status, headers, _ = proxy.get("/")
+    assert status == 200
+    assert "max-age" in headers["Strict-Transport-Security"]  # the app knows the visit is HTTPS
+    status, headers, _ = _fetch(proxy.http + "/questions/safety")
+    assert status == 301
+    assert headers["Location"].startswith("https://")
+    assert _fetch(proxy.http + "/healthz")[0] == 200  # health checks stay on plain HTTP
+
+
+def test_bodies_too_large_are_refused_by_the_app_or_by_nginx(proxy: Proxy) -> None:
+    status, content = proxy.post_json("/api/v1/assess", b" " * 100_000)
+    assert status == 413
+    assert b"errors" in content  # the app's own clear answer: over its 64 KiB
+    status, _ = proxy.post_json("/api/v1/assess", b" " * 2_000_000)
+    assert status == 413  # past nginx's 1 MB, it never reaches the app
