@@ -58,5 +58,11 @@ def test_nginx_buffers_times_out_and_sets_the_forwarded_headers() -> None:
     ]:
         assert line in conf, line
     # nginx's read time-out is longer than gunicorn's, so the app's own answer arrives first.
-    gunicorn_timeout = int(re.search(r"^timeout = (\d+)", (ROOT / "gunicorn.conf.py").read_text(), re.M).group(1))  # type: ignore[union-attr]
+    gunicorn_settings = (ROOT / "gunicorn.conf.py").read_text(encoding="utf-8")
+    gunicorn_timeout = int(re.search(r"^timeout = (\d+)", gunicorn_settings, re.M).group(1))  # type: ignore[union-attr]
     assert gunicorn_timeout < 35
+    # nginx gives up an idle upstream connection before gunicorn closes it.
+    gunicorn_keepalive = int(re.search(r"^keepalive = (\d+)", gunicorn_settings, re.M).group(1))  # type: ignore[union-attr]
+    upstream = re.search(r"upstream checker \{(.*?)\}", conf, re.S).group(1)  # type: ignore[union-attr]
+    nginx_keepalive = int(re.search(r"keepalive_timeout (\d+)s;", upstream).group(1))  # type: ignore[union-attr]
+    assert nginx_keepalive < gunicorn_keepalive
