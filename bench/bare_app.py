@@ -4,6 +4,9 @@
 of the stack the app is built on: ``/engine`` does only the API's own work (parse, run the
 rule engine, answer JSON) and ``/form`` a question page's (a Flask-WTF form of five yes/no
 questions with its CSRF token, answers kept in the signed session cookie, then a redirect).
+``/page`` is ``/form`` with what a question page cannot do without, for comparison only: the
+session holds a whole questionnaire's answers, and the engine works out the route before and
+after the page's answers, as ``/engine`` runs the engine for the API.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from wtforms import RadioField
 from wtforms.validators import InputRequired
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from checker.engine import assess, load_rules  # noqa: E402
+from checker.engine import assess, load_rules, plan  # noqa: E402
 
 app = Flask(__name__)
 app.secret_key = os.environ.get("CHECKER_SECRET_KEY", "bench-secret")
@@ -55,4 +58,21 @@ def form_route():  # type: ignore[no-untyped-def]
     if form.validate_on_submit():
         session["answers"] = {**session.get("answers", {}), **{f.name: f.data for f in form if f.name != "csrf_token"}}
         return redirect("/form")
+    return f'<input name="csrf_token" type="hidden" value="{form.csrf_token.current_token}">'
+
+
+FULL = dict(max(RULES.cases, key=lambda case: len(case.answers)).answers)  # a whole questionnaire's answers
+
+
+@app.route("/page", methods=["GET", "POST"])
+def page_route():  # type: ignore[no-untyped-def]
+    form = FiveQuestions()
+    if form.validate_on_submit():
+        answers = dict(session.get("answers") or FULL)
+        plan(RULES, answers)
+        answers.update({f.name: f.data for f in form if f.name != "csrf_token"})
+        plan(RULES, answers)
+        session["answers"] = answers
+        return redirect("/page")
+    session["answers"] = FULL
     return f'<input name="csrf_token" type="hidden" value="{form.csrf_token.current_token}">'
