@@ -35,7 +35,7 @@ def any_code(question_id: str) -> st.SearchStrategy[Any]:
     question = RULES.questions[question_id]
     codes = list(question.codes)
     if question.kind is Kind.TEXT:
-        return st.text(max_size=1200)
+        return st.text(st.characters(exclude_characters="\x00"), max_size=1200)  # a NUL is never valid
     if question.kind is Kind.SEVERAL:
         return st.lists(st.sampled_from(codes), min_size=1, max_size=4)
     return st.sampled_from(codes)
