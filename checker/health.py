@@ -20,9 +20,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from .db import db, migrate, utcnow
-from .limits import rate_limits
 from .models import OutboxMessage, ReadinessProbe
 from .rules import current_rules
+from .web.limits import rate_limits
 
 bp = Blueprint("health", __name__)
 

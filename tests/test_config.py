@@ -70,7 +70,7 @@ def test_percent_rounds_half_up(part: int, whole: int, decimals: int, expected: 
 def test_time_zone_is_checked_and_used() -> None:
     from datetime import UTC, datetime
 
-    from checker.i18n import staff_time
+    from checker.web.i18n import staff_time
 
     with pytest.raises(StartupError, match="CHECKER_TIMEZONE is not a time zone"):
         create_app({"SECRET_KEY": "x", "TIMEZONE": "Mars/Olympus"})

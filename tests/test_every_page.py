@@ -35,8 +35,8 @@ from werkzeug.exceptions import (
 
 from checker import create_app, reports
 from checker.db import db
-from checker.errors import handle_http_error
 from checker.models import ConsultationRequest, Invitation, Submission
+from checker.web.errors import handle_http_error
 
 from .conftest import ROOT, TEST_CONFIG, VIGNETTES, Inbox, csrf_token, deliver, make_staff, post_page, sign_in, walk
 from .test_clinic import answer_link, make_follow_up, make_invitation

@@ -15,7 +15,7 @@ from flask import Flask
 
 from checker import create_app
 from checker.db import db
-from checker.logs import JsonFormatter, TokenFilter
+from checker.web.logs import JsonFormatter, TokenFilter
 
 from .conftest import ROOT, TEST_CONFIG
 from .databases import free_port

@@ -13,8 +13,8 @@ from flask.testing import FlaskClient
 
 from checker import create_app
 from checker.engine import RuleSet
-from checker.limits import rate_limits
-from checker.security import SecurityHeaders
+from checker.web.limits import rate_limits
+from checker.web.security import SecurityHeaders
 
 from .conftest import ROOT, TEST_CONFIG, VIGNETTES, csrf_token, walk
 
@@ -204,7 +204,7 @@ def test_limits_in_memory_start_no_threads_and_sweep_old_counters(monkeypatch: p
     from limits import parse
     from limits.strategies import FixedWindowRateLimiter
 
-    from checker.limits import SweptMemoryStorage
+    from checker.web.limits import SweptMemoryStorage
 
     storage = SweptMemoryStorage()
     counter = FixedWindowRateLimiter(storage)
@@ -231,7 +231,7 @@ def test_every_form_refuses_nul_characters() -> None:
 
     import checker
     from checker.questionnaire.forms import build_forms
-    from checker.security import Form
+    from checker.web.security import Form
 
     for module in pkgutil.walk_packages(checker.__path__, "checker."):
         if not module.name.endswith("pdf_forkserver"):  # it renders a page when imported

@@ -8,7 +8,7 @@ import pytest
 from flask_babel import lazy_gettext
 
 from checker import create_app
-from checker.sessions import PlainJSON
+from checker.web.sessions import PlainJSON
 
 from .conftest import TEST_CONFIG, VIGNETTES, walk
 

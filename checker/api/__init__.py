@@ -11,12 +11,12 @@ from flask_babel import get_locale
 from ..db import utcnow
 from ..engine import AnswerErrors, Question, Result, RuleSet, assess
 from ..fhir import result_bundle
-from ..i18n import reason_text, translate
-from ..limits import limit_blueprint, limited
 from ..payload import parse_document
 from ..reports import pdf_response
 from ..rules import current_rules
 from ..urls import fhir_canon
+from ..web.i18n import reason_text, translate
+from ..web.limits import limit_blueprint, limited
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 

@@ -12,12 +12,12 @@ from flask_babel import force_locale, get_translations
 from .. import fhir
 from ..db import utcnow
 from ..engine import AnswerErrors, RuleSet, assess
-from ..errors import FHIR_JSON, prefers_fhir
-from ..i18n import reason_text, translate
 from ..payload import parse_json
 from ..rules import current_rules
 from ..stored import archived_rules
 from ..urls import fhir_canon
+from ..web.errors import FHIR_JSON, prefers_fhir
+from ..web.i18n import reason_text, translate
 from . import bp, json_body
 
 

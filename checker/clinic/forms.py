@@ -7,7 +7,7 @@ from wtforms import EmailField, IntegerField, PasswordField, RadioField, SelectF
 from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from ..security import Form
+from ..web.security import Form
 from .accounts import MAX_PASSWORD_LENGTH
 
 

@@ -13,14 +13,14 @@ from werkzeug.wrappers import Response
 from ..cases import case_trend
 from ..db import db, utcnow
 from ..fhir import Record, result_bundle
-from ..i18n import reason_text, translate
-from ..limits import limited
 from ..mail import failing_notices
 from ..models import AuditEvent, ConsultationRequest, Draft, Invitation, StaffUser, Submission
 from ..reports import fhir_download, pdf_response
 from ..rules import current_rules
 from ..stored import StoredResult
 from ..urls import external_url, fhir_canon
+from ..web.i18n import reason_text, translate
+from ..web.limits import limited
 from . import two_factor
 from .auth import (
     Refused,

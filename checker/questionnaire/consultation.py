@@ -19,13 +19,13 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from ..cases import new_case, refresh
 from ..db import db, utcnow
 from ..engine import AnswerErrors, assess
-from ..limits import limited
 from ..mail import clinic_language, queue_notice
 from ..models import Case, ConsultationRequest, Submission
 from ..rules import current_rules
-from ..security import Form
 from ..stored import new_submission
 from ..urls import external_url
+from ..web.limits import limited
+from ..web.security import Form
 from .journey import CASE_KEY, SENT_KEY, saved_answers
 from .views import bp
 

@@ -13,7 +13,7 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 
 from ..engine import Kind, Page, Question, RuleSet
-from ..security import Form
+from ..web.security import Form
 
 
 def _missing_message(question: Question) -> Any:

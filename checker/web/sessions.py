@@ -16,7 +16,7 @@ from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 
-from .urls import API_PREFIX
+from ..urls import API_PREFIX
 
 
 def _text(value: Any) -> str:

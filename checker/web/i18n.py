@@ -10,8 +10,8 @@ from babel.support import NullTranslations
 from flask import Flask, current_app, g, request, session
 from flask_babel import Babel, format_date, format_datetime, get_locale, get_translations
 
-from .engine import Reason
-from .urls import API_PREFIX
+from ..engine import Reason
+from ..urls import API_PREFIX
 
 LANGUAGE_KEY = "lang"
 LANGUAGE_NAMES = {"en": "English", "es": "Español"}

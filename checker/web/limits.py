@@ -24,7 +24,7 @@ from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response
 
-from .config import RATE_LIMITS
+from ..config import RATE_LIMITS
 
 EXTENSION = "rate_limits"
 View = TypeVar("View", bound=Callable[..., ResponseReturnValue])

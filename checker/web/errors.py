@@ -11,10 +11,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from .db import db
-from .fhir import outcome
-from .reports import PdfUnavailable
-from .urls import API_PREFIX
+from ..db import db
+from ..fhir import outcome
+from ..reports import PdfUnavailable
+from ..urls import API_PREFIX
 
 
 def _api_message(error: HTTPException) -> str:
