@@ -80,6 +80,6 @@ access_log_format = (
 def post_fork(server, worker):  # type: ignore[no-untyped-def]
     """Start the worker's PDF renderer now (a forkserver with WeasyPrint loaded, about 70 MB),
     so that no request waits for it to start and a request's PDF starts in milliseconds."""
-    from checker.reports import start_renderer
+    from checker.exports.reports import start_renderer
 
     start_renderer()

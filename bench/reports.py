@@ -14,10 +14,11 @@ from pathlib import Path
 
 import yaml
 
-from checker import create_app, reports
+from checker import create_app
 from checker.engine import assess
-from checker.fhir import Canon, questionnaire, read_response, result_bundle
-from checker.pdf_render import render as render_here
+from checker.exports import reports
+from checker.exports.fhir import Canon, questionnaire, read_response, result_bundle
+from checker.exports.pdf_render import render as render_here
 from checker.rules import current_rules
 
 ROOT = Path(__file__).resolve().parent.parent

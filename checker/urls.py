@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import current_app, url_for
 
-from .fhir.common import Canon
+from .exports.fhir.common import Canon
 
 API_PREFIX = "/api/"  # the JSON API's paths: stateless, answered in JSON
 

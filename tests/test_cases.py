@@ -658,7 +658,7 @@ def test_every_shipped_reason_has_clinical_wording() -> None:
     """A reason added to the rules needs its clinical wording too (else the PDF falls back to the patient's)."""
     import yaml
 
-    from checker.clinical import REASONS
+    from checker.exports.clinical import REASONS
 
     def reasons(node: Any) -> Iterator[str]:
         if isinstance(node, dict):

@@ -33,8 +33,9 @@ from werkzeug.exceptions import (
     TooManyRequests,
 )
 
-from checker import create_app, reports
+from checker import create_app
 from checker.db import db
+from checker.exports import reports
 from checker.models import ConsultationRequest, Invitation, Submission
 from checker.web.errors import handle_http_error
 

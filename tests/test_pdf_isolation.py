@@ -17,9 +17,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from checker import reports
 from checker.db import db
 from checker.engine import RuleSet
+from checker.exports import reports
 from checker.models import Submission
 
 from .conftest import VIGNETTES, make_staff, sign_in, walk

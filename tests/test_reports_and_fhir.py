@@ -284,7 +284,7 @@ def test_staff_exports_are_audited(db_app: Flask, db_client: FlaskClient, rules:
 
 
 def test_running_header_text_is_escaped_for_css() -> None:
-    from checker.reports import css_string
+    from checker.exports.reports import css_string
 
     assert str(css_string('Harbour "Face" </style>')) == '"Harbour \\22 Face\\22  \\3c /style\\3e "'
 

@@ -10,9 +10,9 @@ from flask_babel import get_locale
 
 from ..db import utcnow
 from ..engine import AnswerErrors, Question, Result, RuleSet, assess
-from ..fhir import result_bundle
+from ..exports.fhir import result_bundle
+from ..exports.reports import pdf_response
 from ..payload import parse_document
-from ..reports import pdf_response
 from ..rules import current_rules
 from ..urls import fhir_canon
 from ..web.i18n import reason_text, translate

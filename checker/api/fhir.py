@@ -9,9 +9,9 @@ from typing import Any
 from flask import Response, current_app, request
 from flask_babel import force_locale, get_translations
 
-from .. import fhir
 from ..db import utcnow
 from ..engine import AnswerErrors, RuleSet, assess
+from ..exports import fhir
 from ..payload import parse_json
 from ..rules import current_rules
 from ..stored import archived_rules

@@ -12,10 +12,10 @@ from werkzeug.wrappers import Response
 
 from ..cases import case_trend
 from ..db import db, utcnow
-from ..fhir import Record, result_bundle
+from ..exports.fhir import Record, result_bundle
+from ..exports.reports import fhir_download, pdf_response
 from ..mail import failing_notices
 from ..models import AuditEvent, ConsultationRequest, Draft, Invitation, StaffUser, Submission
-from ..reports import fhir_download, pdf_response
 from ..rules import current_rules
 from ..stored import StoredResult
 from ..urls import external_url, fhir_canon

@@ -12,8 +12,8 @@ from werkzeug.wrappers import Response
 
 from ..db import utcnow
 from ..engine import AnswerErrors, Kind, Page, Plan, Question, RedFlag, Result, RuleSet, assess, known_red_flags, plan
-from ..fhir import result_bundle
-from ..reports import fhir_download, pdf_response
+from ..exports.fhir import result_bundle
+from ..exports.reports import fhir_download, pdf_response
 from ..rules import current_rules
 from ..urls import fhir_canon
 from ..web.i18n import reason_text, translate

@@ -12,8 +12,8 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
 from ..db import db
-from ..fhir import outcome
-from ..reports import PdfUnavailable
+from ..exports.fhir import outcome
+from ..exports.reports import PdfUnavailable
 from ..urls import API_PREFIX
 
 

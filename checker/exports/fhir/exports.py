@@ -15,7 +15,7 @@ from typing import Any
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 
-from ..engine import Kind, Question, Reason
+from ...engine import Kind, Question, Reason
 from .common import (
     Assessed,
     Canon,

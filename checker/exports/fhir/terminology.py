@@ -13,7 +13,7 @@ from typing import Any
 from fhir.resources.R4B.codesystem import CodeSystem
 from fhir.resources.R4B.valueset import ValueSet
 
-from ..engine import Kind, Question, RuleSet
+from ...engine import Kind, Question, RuleSet
 from .common import Canon, Translate, _, checked, translated
 
 # The Observations' own codes (what each one reports), with their English names.

@@ -30,7 +30,7 @@ from werkzeug.exceptions import ServiceUnavailable
 from . import clinical, pdf_render
 
 _forkserver = multiprocessing.get_context("forkserver")
-_forkserver.set_forkserver_preload(["checker.pdf_forkserver"])
+_forkserver.set_forkserver_preload(["checker.exports.pdf_forkserver"])
 SLOTS_FOLDER = "pdf-slots"  # in the instance folder
 CACHE_ENTRIES = 32
 CACHE_BYTES = 16 * 1024 * 1024

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..engine import Page, Plan, Question, Reason, RuleSet
+from ...engine import Page, Plan, Question, Reason, RuleSet
 
 # The names used before canonical URLs (rules 2026.1 exports): still read on input.
 LEGACY_QUESTIONNAIRE = "urn:synkinesis-check:questionnaire"

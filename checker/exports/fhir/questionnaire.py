@@ -7,9 +7,9 @@ from typing import Any
 
 from fhir.resources.R4B.questionnaire import Questionnaire
 
-from ..engine import Kind, Question, RuleSet
-from ..engine.conditions import All, Any_, Condition, Leaf
-from ..engine.model import Derived, Option
+from ...engine import Kind, Question, RuleSet
+from ...engine.conditions import All, Any_, Condition, Leaf
+from ...engine.model import Derived, Option
 from .common import Canon, Translate, checked, group_link, translated
 
 ITEM_CONTROL = "http://hl7.org/fhir/StructureDefinition/questionnaire-itemControl"

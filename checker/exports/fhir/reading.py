@@ -15,7 +15,7 @@ from typing import Any
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from pydantic import ValidationError
 
-from ..engine import AnswerErrors, Kind, Question, RuleSet
+from ...engine import AnswerErrors, Kind, Question, RuleSet
 from .common import LEGACY_ANSWERS, LEGACY_QUESTIONNAIRE, Canon, group_link
 
 EXPECTED = "QuestionnaireResponse"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-from .engine import Reason, RuleSet
-from .web.i18n import join_list, translate
-from .web.i18n import reason_text as patient_reason_text
+from ..engine import Reason, RuleSet
+from ..web.i18n import join_list, translate
+from ..web.i18n import reason_text as patient_reason_text
 
 FLAGS = {
     "stroke_signs": _l("Possible stroke: focal neurological signs or forehead-sparing weakness"),

@@ -11,7 +11,7 @@ from fhir.resources.R4B.operationdefinition import OperationDefinition
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.parameters import Parameters
 
-from ..engine import Reason, Result
+from ...engine import Reason, Result
 from .common import Canon, Translate, checked, same
 
 OPERATION = "QuestionnaireResponse-assess"

@@ -21,7 +21,7 @@ from typing import Any
 from weasyprint import CSS, HTML
 from weasyprint.urls import URLFetcher
 
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = Path(__file__).resolve().parent.parent / "static"
 STYLESHEETS = ("checker.css", "report.css")
 # The site's stylesheet has screen-only rules WeasyPrint skips; saying so on every PDF is noise.
 logging.getLogger("weasyprint").setLevel(logging.ERROR)
