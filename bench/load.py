@@ -77,11 +77,14 @@ class Gunicorn:
             except OSError:
                 time.sleep(0.05)
 
+    def workers(self) -> list[str]:
+        """The process ids of the master's children: its workers."""
+        return subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
+
     def worker_memory_mb(self) -> list[tuple[float, float]]:
         """(RSS, PSS) of each worker: PSS splits the pages workers share with the master."""
-        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
         sizes = []
-        for pid in children:
+        for pid in self.workers():
             rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
             rss, pss = (int(re.search(rf"^{k}:\s+(\d+)", rollup, re.M).group(1)) / 1024 for k in ("Rss", "Pss"))  # type: ignore[union-attr]
             sizes.append((rss, pss))
@@ -89,9 +92,8 @@ class Gunicorn:
 
     def cpu_seconds(self) -> float:
         """CPU time (user and system) the master and its workers have used so far."""
-        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
         total = 0
-        for pid in [str(self.process.pid), *children]:
+        for pid in [str(self.process.pid), *self.workers()]:
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except FileNotFoundError:

@@ -131,7 +131,9 @@ class HttpResponse:
         return json.loads(self.data)
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
+class NoRedirects(urllib.request.HTTPRedirectHandler):
+    """Redirects are answers the tests read, not followed."""
+
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
 
@@ -143,7 +145,7 @@ class HttpClient:
     def __init__(self, *servers: str) -> None:
         self.servers = itertools.cycle(servers)
         self.cookies = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies), _NoRedirects())
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies), NoRedirects())
 
     def open(
         self, method: str, path: str, data: Any = None, json_body: Any = None, query_string: Any = None

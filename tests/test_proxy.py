@@ -30,7 +30,7 @@ from checker import create_app
 
 from .conftest import ROOT, TEST_CONFIG, VIGNETTES
 from .databases import free_port
-from .servers import Gunicorn, gunicorn, redis_server
+from .servers import Gunicorn, NoRedirects, gunicorn, redis_server
 
 API_LIMIT = 5
 ANSWERS = next(case for case in VIGNETTES if case["name"] == "nine-months-established")["answers"]
@@ -65,12 +65,7 @@ _UNVERIFIED.check_hostname = False
 _UNVERIFIED.verify_mode = ssl.CERT_NONE  # the test's own self-signed certificate
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: object, **kwargs: object) -> None:
-        return None
-
-
-_OPENER = urllib.request.build_opener(urllib.request.HTTPSHandler(context=_UNVERIFIED), _NoRedirects())
+_OPENER = urllib.request.build_opener(urllib.request.HTTPSHandler(context=_UNVERIFIED), NoRedirects())
 
 
 def _fetch(
