@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import copy
+import io
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from checker.engine import RuleSet
 
-from .conftest import VIGNETTES, csrf_token, post_page, walk
+from .conftest import VIGNETTES, csrf_token, make_staff, post_page, sign_in, walk
 
 BY_NAME = {case["name"]: case for case in VIGNETTES}
 
@@ -262,6 +265,47 @@ def test_oversized_form_post_is_413(client: FlaskClient) -> None:
     response = client.post("/questions/notes", data={"notes": "x" * 70_000})
     assert response.status_code == 413
     assert "too much" in text_of(response)
+
+
+def _chunked(client: FlaskClient, url: str, body: str) -> Any:
+    """A form posted without a length, as a chunked request arrives from gunicorn."""
+    return client.post(
+        url,
+        input_stream=io.BytesIO(body.encode()),
+        content_type="application/x-www-form-urlencoded",
+        environ_base={"wsgi.input_terminated": True},
+        headers={"Transfer-Encoding": "chunked"},
+    )
+
+
+def test_a_chunked_form_over_the_limit_is_413_not_cut(client: FlaskClient, rules: RuleSet) -> None:
+    case = BY_NAME["nine-months-established"]["answers"]
+    page = {q.id: case[q.id] for q in rules.pages[0].questions if q.id in case}
+    token = csrf_token(text_of(client.get(f"/questions/{rules.pages[0].id}")))
+    answers = urlencode({"csrf_token": token, **page})
+    response = _chunked(client, "/questions/safety", answers + "&padding=" + "x" * 70_000)
+    assert response.status_code == 413  # read to the limit, it looked like a whole, valid page
+    assert "too much" in text_of(response)
+    assert _chunked(client, "/questions/safety", answers).status_code == 302  # the same, whole, is fine
+    assert client.get("/questions/safety").status_code == 200
+
+
+def test_refused_bodies_get_their_error_page_on_staff_pages_too(db_app: Flask) -> None:
+    """Staff pages carry a sign-out form: rendering it must not read the refused body again."""
+    make_staff(db_app)
+    staff = db_app.test_client()
+    sign_in(staff)
+    token = csrf_token(text_of(staff.get("/staff/invitations")))
+    big = urlencode({"csrf_token": token, "label": "x" * 70_000})
+    for client in (staff, db_app.test_client()):
+        for url in ("/staff/sign-in", "/staff/invitations"):
+            by_length = client.post(url, data=big, content_type="application/x-www-form-urlencoded")
+            assert by_length.status_code == 413, url
+            assert "too much" in text_of(by_length)
+    assert _chunked(staff, "/staff/invitations", big).status_code == 413
+    missing = _chunked(staff, "/staff/cases/999/notes", big)  # refused before the body is read
+    assert missing.status_code == 404
+    assert "Page not found" in text_of(missing)
 
 
 def test_how_this_works_cites_sources_and_limits(client: FlaskClient) -> None:

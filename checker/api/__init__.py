@@ -17,6 +17,7 @@ from ..rules import current_rules
 from ..urls import fhir_canon
 from ..web.i18n import reason_text, translate
 from ..web.limits import limit_blueprint, limited
+from ..web.security import body_cut_at_limit
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -111,9 +112,7 @@ def json_body() -> bytes:
     if request.mimetype not in JSON_TYPES:
         abort(415)
     data = request.get_data(cache=False)
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    cut = request.content_length is None and limit is not None and len(data) >= limit
-    if cut and request.environ["wsgi.input"].read(1):
+    if body_cut_at_limit(request):
         abort(413)
     return data
 

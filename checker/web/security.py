@@ -1,8 +1,9 @@
-"""Security headers on every response, trust in a reverse proxy only when configured, and
-no NUL character in any request's text."""
+"""Security headers on every response, trust in a reverse proxy only when configured, no NUL
+character in any request's text, and no request body read in part as if it were whole."""
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -10,8 +11,10 @@ from flask import Flask, Request, abort, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream
 from wtforms import HiddenField, StringField
 from wtforms.csrf.core import CSRFTokenField
 
@@ -102,9 +105,30 @@ class CleanRequest(Request):
 
     def _load_form_data(self) -> None:
         super()._load_form_data()
+        if body_cut_at_limit(self):
+            raise RequestEntityTooLarge()
         if _has_nul(self.form):
             self.nul_fields = frozenset(k.replace(NUL, "") for k, v in self.form.items(multi=True) if NUL in k + v)
             self.form = _without_nul(self.form)
+
+
+def body_cut_at_limit(request: Request) -> bool:
+    """Whether a body sent without a length (chunked) went on past the size limit.
+
+    There is no length to refuse it by beforehand, and the stream simply stops at the limit:
+    what was read would look like the whole body. Checked once the limit was reached.
+    """
+    stream = request.stream
+    if request.content_length is not None or not isinstance(stream, LimitedStream) or not stream.is_exhausted:
+        return False
+    return bool(request.environ["wsgi.input"].read(1))
+
+
+def forget_body(request: Request) -> None:
+    """An empty body and form from now on, for a request answered with an error page: the
+    page's own forms (a sign-out button) must not read a body refused as too large, or
+    one the view never read."""
+    request.__dict__.update(stream=io.BytesIO(), form=ImmutableMultiDict(), files=ImmutableMultiDict())
 
 
 def refuse_nul_in_query() -> None:
