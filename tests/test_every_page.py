@@ -1,12 +1,14 @@
 """Every page in both languages: every GET route, signed in or not, error pages, email and PDFs.
 
 Each is checked for a server error, a placeholder left unfilled, and (in Spanish) English
-left untranslated. A new route that this test does not know how to open fails it.
+left untranslated. A new route that this test does not know how to open fails it. Every
+route also gets hostile query strings and junk forms, and none may answer a server error.
 """
 
 from __future__ import annotations
 
 import html as htmllib
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -416,3 +418,59 @@ def test_the_checks_find_what_they_look_for() -> None:
     assert problems_in("Sus respuestas se parecen más a: Sincinesia establecida", "es") == []
     page = '<html lang="es"><p>Hola</p><ul lang="en"><li>The title of the paper</li></ul><input type="text"></html>'
     assert visible_text(page, "es") == "Hola"
+
+
+HOSTILE_QUERIES = [
+    "page=-1", "after=abc", "after=-5", "after=9" * 30, "show=%ff", "show=../../etc", "show=%ED%A0%80",
+    "q=%ff%fe", "q=%E2%80%AE", "q=%ED%A0%80", "q=" + "x" * 5000, "lang=xx", "lang=es&lang=en", "lang=",
+    "then=//evil.example", "then=" + "a" * 3000, "change=1&change=2", "next=//evil.example", "next=http://evil",
+    "trace=1", "_format=bundle", "_format=xml", "%ff=%ff", "a[]=1", "page_id=x&endpoint=y&_method=DELETE",
+]  # fmt: skip
+
+
+def test_no_get_route_fails_on_a_hostile_query_string(site: Site) -> None:
+    failures = []
+    for (endpoint, url), query in itertools.product(_urls(site), HOSTILE_QUERIES):
+        client = site.clients["fresh"] if endpoint == "clinic.sign_in" else site.clients[_who(endpoint)]
+        address = f"{url}{'&' if '?' in url else '?'}{query}"
+        with client.get(address, follow_redirects=True) as response:
+            response.get_data()
+            if response.status_code >= 500:
+                failures.append(f"{address[:120]}: {response.status_code}")
+    assert not failures, "\n".join(failures)
+
+
+JUNK_FORMS = [
+    {}, {"action": "save"}, {"action": "%ff"}, {"email": "a" * 5000}, {"email": "a@b.example\r\nBcc: x@y.example"},
+    {"email": "x@y.example", "role": "owner"}, {"role": ["staff", "admin"]}, {"label": "\u202e" * 300},
+    {"note": "a" * 70_000}, {"assignee": "999999"}, {"assignee": "abc"}, {"code": "1" * 100}, {"password": "x"},
+    {"days": "-1"}, {"days": "9" * 20}, {"language": ["en", "es"]}, {"name": "\x00"}, {"then": "//evil.example"},
+]  # fmt: skip
+
+
+def _form_token(client: FlaskClient) -> str:
+    """A valid form token of this client's session, from the first page that shows a form."""
+    for url in ("/staff/", "/questions/safety", "/check-answers"):
+        with client.get(url, follow_redirects=True) as page:
+            html = page.get_data(as_text=True)
+        if 'name="csrf_token"' in html:
+            return csrf_token(html)
+    raise AssertionError("no page shows this client a form")
+
+
+def test_no_post_route_fails_on_a_junk_form(site: Site) -> None:
+    """Every POST route, with a valid form token and fields missing, oversized, doubled or strange."""
+    failures = []
+    for rule in site.app.url_map.iter_rules():
+        if "POST" not in (rule.methods or ()):
+            continue
+        values = {**site.args, "page_id": "safety", "token": site.args["invitation_token"], "action": "disable"}
+        url = rule.build({name: values[name] for name in rule.arguments})[1]  # type: ignore[index]
+        client = site.clients[_who(rule.endpoint)]
+        token = _form_token(client)
+        for form in JUNK_FORMS:
+            with client.post(url, data={"csrf_token": token, **form}) as response:
+                response.get_data()
+                if response.status_code >= 500:
+                    failures.append(f"{url} {str(form)[:60]}: {response.status_code}")
+    assert not failures, "\n".join(failures)
