@@ -291,7 +291,7 @@ def test_a_chunked_form_over_the_limit_is_413_not_cut(client: FlaskClient, rules
 
 
 def test_refused_bodies_get_their_error_page_on_staff_pages_too(db_app: Flask) -> None:
-    """Staff pages carry a sign-out form: rendering it must not read the refused body again."""
+    """Staff pages carry a sign-out form: rendering it must not read a refused body again."""
     make_staff(db_app)
     staff = db_app.test_client()
     sign_in(staff)
@@ -303,6 +303,8 @@ def test_refused_bodies_get_their_error_page_on_staff_pages_too(db_app: Flask) -
             assert by_length.status_code == 413, url
             assert "too much" in text_of(by_length)
     assert _chunked(staff, "/staff/invitations", big).status_code == 413
+    broken = staff.post("/staff/invitations", data="{not json", content_type="application/json")
+    assert broken.status_code == 400  # Flask-WTF reads a JSON body as the form
     missing = _chunked(staff, "/staff/cases/999/notes", big)  # refused before the body is read
     assert missing.status_code == 404
     assert "Page not found" in text_of(missing)

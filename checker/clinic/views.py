@@ -47,7 +47,8 @@ NEW_LINK_KEY = "new_invitation_link"  # shown once on the link's page, never sto
 
 @bp.context_processor
 def staff_context() -> dict[str, object]:
-    return {"sign_out_form": ActionForm(), "current_user": current_user}
+    # Never filled from the request: an error page about a refused body must not read it again.
+    return {"sign_out_form": ActionForm(formdata=None), "current_user": current_user}
 
 
 @bp.before_request

@@ -15,7 +15,6 @@ from ..db import db
 from ..exports.fhir import outcome
 from ..exports.reports import PdfUnavailable
 from ..urls import API_PREFIX
-from .security import forget_body
 
 
 def _api_message(error: HTTPException) -> str:
@@ -59,7 +58,6 @@ def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
 
 def _error_response(error: HTTPException) -> tuple[Response | str, int]:
     code = error.code or 500
-    forget_body(request._get_current_object())  # type: ignore[attr-defined]  # never read while refusing it
     if request.path.startswith(API_PREFIX):
         where = "body" if code in (413, 415) else "request"
         if request.path.startswith(FHIR_PREFIX) and prefers_fhir():

@@ -3,7 +3,6 @@ character in any request's text, and no request body read in part as if it were 
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -122,13 +121,6 @@ def body_cut_at_limit(request: Request) -> bool:
     if request.content_length is not None or not isinstance(stream, LimitedStream) or not stream.is_exhausted:
         return False
     return bool(request.environ["wsgi.input"].read(1))
-
-
-def forget_body(request: Request) -> None:
-    """An empty body and form from now on, for a request answered with an error page: the
-    page's own forms (a sign-out button) must not read a body refused as too large, or
-    one the view never read."""
-    request.__dict__.update(stream=io.BytesIO(), form=ImmutableMultiDict(), files=ImmutableMultiDict())
 
 
 def refuse_nul_in_query() -> None:
