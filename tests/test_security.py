@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -249,6 +250,19 @@ def test_every_form_refuses_nul_characters() -> None:
         found += build_forms(current_rules()).values()
     assert len(found) > 15
     assert [form.__name__ for form in found if not issubclass(form, Form)] == []
+
+
+def test_a_json_body_is_never_taken_as_a_form(client: FlaskClient, rules: RuleSet) -> None:
+    """Flask-WTF reads JSON as form data; here it would skip the NUL screening and tamper checks."""
+    first = rules.pages[0]
+    case = VIGNETTES[0]["answers"]
+    answers = {q.id: case[q.id] for q in first.questions if q.id in case}
+    answers["csrf_token"] = csrf_token(client.get(f"/questions/{first.id}").get_data(as_text=True))
+    posted = client.post(f"/questions/{first.id}", data=json.dumps(answers), content_type="application/json")
+    assert posted.status_code == 200  # the page again, nothing saved
+    assert client.get("/check-answers").headers["Location"] == f"/questions/{first.id}"
+    broken = client.post("/start-again", data="{not json", content_type="application/json")
+    assert broken.status_code == 302  # an empty form, not a 400 from reading the JSON
 
 
 def test_a_form_token_is_signed_only_when_a_page_shows_it(client: FlaskClient) -> None:

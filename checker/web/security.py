@@ -154,8 +154,15 @@ class Form(FlaskForm):  # type: ignore[misc]
     before, so a NUL cannot keep an answer (an emergency stop's too) from counting.
     """
 
-    class Meta:
+    class Meta(FlaskForm.Meta):  # type: ignore[misc]
         csrf_class = _FormTokens
+
+        def wrap_formdata(self, form: Any, formdata: Any) -> Any:
+            """What an HTML form sends, never a JSON body: Flask-WTF would take one as the
+            form, past the NUL screening and the tamper checks, which read ``request.form``."""
+            if formdata is not None and not hasattr(formdata, "getlist") and request.is_json:
+                return request.form  # (empty) the form data of the request itself
+            return super().wrap_formdata(form, formdata)
 
     def validate(self, extra_validators: Any = None) -> bool:
         valid: bool = super().validate(extra_validators)
