@@ -8,13 +8,22 @@ import multiprocessing
 import os
 import sys
 
+
+def whole_number(name: str, default: int, smallest: int, largest: int) -> int:
+    """The whole number in CHECKER_<name>, else ``default``; one line naming the variable if it is not one."""
+    text = os.environ.get(f"CHECKER_{name}", str(default)).strip()
+    if not text.isdigit() or not smallest <= int(text) <= largest:
+        sys.exit(f"CHECKER_{name} must be a whole number from {smallest} to {largest}, not {text!r}")
+    return int(text)
+
+
 bind = os.environ.get("CHECKER_BIND", "127.0.0.1:8000")
-workers = int(os.environ.get("CHECKER_WORKERS", multiprocessing.cpu_count() * 2 + 1))
+workers = whole_number("WORKERS", multiprocessing.cpu_count() * 2 + 1, 1, 256)
 # Four threads a worker: gunicorn hands a worker new connections even while its threads are busy,
 # so with one thread a request waiting on a PDF child process or the database would hold up every
 # request queued behind it (/healthz included). The app's own work is CPU-bound and its threads
 # take turns on one interpreter lock, so more threads add little beyond that.
-threads = int(os.environ.get("CHECKER_THREADS", "4"))
+threads = whole_number("THREADS", 4, 1, 64)
 
 
 def refuse_rate_limits_per_worker() -> None:
@@ -60,7 +69,7 @@ graceful_timeout = 20
 keepalive = 5
 # Recycling a worker closes the keep-alive connections it holds, and a client or proxy does not
 # resend a POST on a closed connection: off by default (0); set it only to contain a leak.
-max_requests = int(os.environ.get("CHECKER_MAX_REQUESTS", "0"))
+max_requests = whole_number("MAX_REQUESTS", 0, 0, 10_000_000)
 max_requests_jitter = max_requests // 10
 limit_request_line = 4094
 limit_request_field_size = 8190

@@ -123,7 +123,10 @@ def test_mail_needs_a_base_url_for_its_links() -> None:
 @pytest.mark.parametrize(
     ("variable", "value", "message"),
     [("SIGN_IN_ATTEMPTS", "abc", "CHECKER_SIGN_IN_ATTEMPTS must be a whole number"),
-     ("RULES_PATH", "BROKEN", "the rules file has problems; the app cannot start")],
+     ("RULES_PATH", "BROKEN", "the rules file has problems; the app cannot start"),
+     ("WORKERS", "four", "CHECKER_WORKERS must be a whole number from 1 to 256, not 'four'"),
+     ("THREADS", "0", "CHECKER_THREADS must be a whole number from 1 to 64, not '0'"),
+     ("MAX_REQUESTS", "-1", "CHECKER_MAX_REQUESTS must be a whole number from 0 to 10000000, not '-1'")],
 )  # fmt: skip
 def test_gunicorn_reports_a_bad_start_without_a_traceback(
     tmp_path: Path, variable: str, value: str, message: str
@@ -138,7 +141,7 @@ def test_gunicorn_reports_a_bad_start_without_a_traceback(
         broken.write_text((root / "rules.yaml").read_text(encoding="utf-8").replace("at_least: 4", "at_least: four"))
         value = str(broken)
     gunicorn = Path(sys.executable).parent / "gunicorn"
-    env = {**os.environ, f"CHECKER_{variable}": value, "CHECKER_BIND": "127.0.0.1:0", "CHECKER_WORKERS": "1"}
+    env = {**os.environ, "CHECKER_BIND": "127.0.0.1:0", "CHECKER_WORKERS": "1", f"CHECKER_{variable}": value}
     done = subprocess.run(
         [str(gunicorn), "-c", "gunicorn.conf.py", "checker:create_app()"],
         cwd=root, env=env, capture_output=True, text=True, timeout=60,
