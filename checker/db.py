@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import click
 from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -71,6 +73,34 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     # instead of holding the worker (and everyone queued behind it) for half a minute.
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.close()
+
+
+def database_problem(error: Exception) -> str:
+    """What an operator should know about a database error, in one line."""
+    text = str(error)
+    if "no such table" in text or "does not exist" in text:
+        return "the database has no tables yet: run 'flask --app checker db upgrade'"
+    return (
+        f"the database cannot be reached ({type(error).__name__}): check CHECKER_DATABASE_URL "
+        "and that the database is running"
+    )
+
+
+class _ExplainsDatabaseErrors(click.Command):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DBAPIError as exc:
+            raise click.ClickException(database_problem(exc)) from None
+
+
+class DatabaseCommand(_ExplainsDatabaseErrors):
+    """A command that uses the database: a database it cannot reach, or one never upgraded, is
+    one line naming the fix, not a traceback."""
+
+
+class DatabaseGroup(_ExplainsDatabaseErrors, click.Group):
+    """A group of commands that use the database, as :class:`DatabaseCommand`."""
 
 
 def database_url(config: Any) -> str:

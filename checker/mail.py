@@ -20,8 +20,9 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 
-from .db import db, utcnow
+from .db import DatabaseGroup, database_problem, db, utcnow
 from .models import OutboxMessage
 
 SMTP_TIMEOUT = 10
@@ -117,7 +118,7 @@ def failing_notices() -> tuple[int, str]:
     return len(errors), errors[0] if errors else ""
 
 
-@click.group("outbox")
+@click.group("outbox", cls=DatabaseGroup)
 def outbox_group() -> None:
     """The clinic's email notices."""
 
@@ -127,14 +128,24 @@ def outbox_group() -> None:
 @click.option("--every", default=5.0, show_default=True, help="Seconds between rounds.")
 @with_appcontext
 def run_command(once: bool, every: float) -> None:
-    """Send the notices in the outbox, again and again (Ctrl-C stops)."""
+    """Send the notices in the outbox, again and again (Ctrl-C stops).
+
+    A round the database fails is logged and tried again; the notices wait in the outbox.
+    """
     if not mail_configured():
         click.echo("Mail is not configured (CHECKER_MAIL_SERVER, CHECKER_CLINIC_EMAIL): nothing to send.")
         return
     while True:
-        sent, failed = send_due()
-        if sent or failed or once:
-            click.echo(f"Sent {sent}, failed {failed}.")
-        if once:
-            return
+        try:
+            sent, failed = send_due()
+        except DBAPIError as exc:
+            if once:
+                raise
+            db.session.rollback()
+            current_app.logger.error("outbox round failed: %s", database_problem(exc))
+        else:
+            if sent or failed or once:
+                click.echo(f"Sent {sent}, failed {failed}.")
+            if once:
+                return
         time.sleep(every)

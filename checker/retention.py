@@ -10,7 +10,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import ColumnElement, Delete, and_, delete, or_, select
 
 from .cases import refresh
-from .db import db, utcnow
+from .db import DatabaseCommand, db, utcnow
 from .models import (
     AuditEvent,
     Case,
@@ -89,7 +89,7 @@ def _tidy_cases(case_ids: set[int], now: datetime) -> int:
     return empty
 
 
-@click.command("purge")
+@click.command("purge", cls=DatabaseCommand)
 @with_appcontext
 def purge_command() -> None:
     """Delete expired drafts and invitations, and submissions and requests older than

@@ -103,3 +103,50 @@ def test_rules_check_works_while_the_apps_rules_are_broken(tmp_path: Path) -> No
     assert refused.returncode == 1
     assert "(did you mean 'consistent'?)" in refused.stderr
     assert "Traceback" not in refused.stderr + refused.stdout
+
+
+MAIL = {"CHECKER_MAIL_SERVER": "127.0.0.1", "CHECKER_CLINIC_EMAIL": "desk@clinic.example",
+        "CHECKER_BASE_URL": "https://selfcheck.clinic.example"}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", [["staff", "list"], ["purge"], ["outbox", "run", "--once"]])
+def test_database_commands_explain_a_missing_or_empty_database_in_one_line(tmp_path: Path, command: list[str]) -> None:
+    missing, empty = tmp_path / "no-such-folder" / "x.db", tmp_path / "empty.db"
+    for url, message in [
+        (f"sqlite:///{missing}", "Error: the database cannot be reached (OperationalError)"),
+        (f"sqlite:///{empty}", "Error: the database has no tables yet: run 'flask --app checker db upgrade'"),
+    ]:
+        done = run(command, env={**MAIL, "CHECKER_DATABASE_URL": url})
+        assert done.returncode == 1
+        assert "Traceback" not in done.stderr
+        assert message in done.stderr
+
+
+def test_the_outbox_worker_outlives_a_database_outage(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A round the database fails is logged, and the next round goes on sending."""
+    from sqlalchemy.exc import OperationalError
+
+    from checker import mail
+
+    rounds = iter([OperationalError("SELECT", {}, Exception("server closed the connection")), (1, 0)])
+
+    def send_due() -> tuple[int, int]:
+        outcome = next(rounds)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    class Stop(Exception):
+        pass
+
+    def sleep(seconds: float) -> None:
+        if next(pauses) == 1:  # after the round that sent
+            raise Stop
+
+    pauses = iter(range(10))
+    monkeypatch.setattr(mail, "send_due", send_due)
+    monkeypatch.setattr(mail, "mail_configured", lambda: True)
+    monkeypatch.setattr(mail.time, "sleep", sleep)
+    result = app.test_cli_runner().invoke(args=["outbox", "run"])
+    assert isinstance(result.exception, Stop)  # still running after the failed round, until stopped
+    assert result.output == "Sent 1, failed 0.\n"

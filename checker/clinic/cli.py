@@ -13,12 +13,12 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
-from ..db import db, utcnow
+from ..db import DatabaseGroup, db, utcnow
 from ..models import StaffSession, StaffUser
 from . import accounts
 
 
-@click.group("staff")
+@click.group("staff", cls=DatabaseGroup)
 def staff_group() -> None:
     """Manage staff accounts."""
 

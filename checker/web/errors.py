@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 
-from ..db import db
+from ..db import database_problem, db
 from ..exports.fhir import outcome
 from ..exports.reports import PdfUnavailable
 from ..urls import API_PREFIX
@@ -80,10 +80,9 @@ def handle_database_down(error: Exception) -> tuple[Response | str, int]:
     """503 when the database cannot be reached: nothing half-written, a clear 'try again'."""
     db.session.rollback()
     g._login_user = AnonymousUserMixin()  # the page must not ask the database who is signed in
-    rule, kind = request.url_rule, type(error).__name__
-    current_app.logger.error("database unavailable on %s %s: %s", request.method, rule, kind)
-    if "no such table" in str(error) or "does not exist" in str(error):
-        current_app.logger.error("the database has no tables: run 'flask --app checker db upgrade'")
+    current_app.logger.error(
+        "database unavailable on %s %s: %s", request.method, request.url_rule, database_problem(error)
+    )
     return handle_http_error(ServiceUnavailable())
 
 
