@@ -119,6 +119,13 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
     db.init_app(app)
     migrate.init_app(app, db)
+    migrations = app.cli.commands.get("db")  # Flask-Migrate's group (db upgrade ...), explaining as ours do
+    if isinstance(migrations, click.Group):
+        app.cli.add_command(
+            DatabaseGroup(
+                "db", migrations.commands, callback=migrations.callback, params=migrations.params, help=migrations.help
+            )
+        )
     if url.startswith("sqlite"):
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)

@@ -150,3 +150,10 @@ def test_the_outbox_worker_outlives_a_database_outage(app: Flask, monkeypatch: p
     result = app.test_cli_runner().invoke(args=["outbox", "run"])
     assert isinstance(result.exception, Stop)  # still running after the failed round, until stopped
     assert result.output == "Sent 1, failed 0.\n"
+
+
+def test_db_upgrade_explains_a_database_it_cannot_reach(tmp_path: Path) -> None:
+    done = run(["db", "upgrade"], env={"CHECKER_DATABASE_URL": f"sqlite:///{tmp_path / 'no-such-folder' / 'x.db'}"})
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert "Error: the database cannot be reached (OperationalError): check CHECKER_DATABASE_URL" in done.stderr
