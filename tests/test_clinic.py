@@ -78,18 +78,24 @@ def test_every_staff_page_needs_sign_in(db_app: Flask, db_client: FlaskClient) -
             assert response.headers["Location"].startswith("/staff/sign-in"), (method, url)
 
 
-def test_sign_in_never_redirects_off_site(db_app: Flask, db_client: FlaskClient) -> None:
+@pytest.mark.parametrize(
+    ("wanted", "location"),
+    [("//evil.example/", "/staff/"), ("/staff/%0d%0aSet-Cookie:%20x=1", "/staff/"), ("/staffing", "/staff/"),
+     ("/staff/audit", "/staff/audit")],
+)  # fmt: skip
+def test_sign_in_goes_on_only_to_staff_pages(db_app: Flask, db_client: FlaskClient, wanted: str, location: str) -> None:
+    """Never off the site, and never to an address that cannot be a header (a 500 once)."""
     make_staff(db_app)
-    page = db_client.get("/staff/sign-in?next=//evil.example/")
+    page = db_client.get(f"/staff/sign-in?next={wanted}")
     response = db_client.post(
-        "/staff/sign-in?next=//evil.example/",
+        f"/staff/sign-in?next={wanted}",
         data={
             "csrf_token": csrf_token(text_of(page)),
             "email": "nurse@clinic.example",
             "password": "correct horse battery",
         },
     )
-    assert response.headers["Location"] == "/staff/"
+    assert response.headers["Location"] == location
 
 
 def test_invitation_journey_into_the_inbox(db_app: Flask, db_client: FlaskClient, rules: RuleSet) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
@@ -60,9 +61,12 @@ def require_sign_in() -> Response | None:
     return result
 
 
+STAFF_PATH = re.compile(r"/staff(?:/[^\x00-\x1f\x7f]*)?")
+
+
 def _safe_next(target: str | None) -> str:
-    """Only a path inside the staff area: never an open redirect."""
-    if target and target.startswith("/staff") and not target.startswith("//"):
+    """Only a path inside the staff area, on one line: never an open redirect, never a broken header."""
+    if target and STAFF_PATH.fullmatch(target):
         return target
     return url_for("clinic.inbox")
 
