@@ -18,7 +18,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app; raise :class:`StartupError` on a broken rules file or setting."""
     # Imported here, so ``checker.engine`` can be used without loading the web app.
     # (models: imported for migrations)
-    from . import api, cli, clinic, db, health, models, questionnaire  # noqa: F401
+    from . import api, cli, clinic, db, health, models, questionnaire, urls  # noqa: F401
     from .exports import reports
     from .web import errors, i18n, limits, logs, security, sessions
 
@@ -28,6 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         instance_path=str(PROJECT_ROOT / "instance"),
     )
     configure(app, test_config)
+    urls.init_app(app)
     logs.init_app(app)
     security.init_app(app)
     sessions.init_app(app)

@@ -1,15 +1,33 @@
-"""Links that leave the site (emails, links to copy): from the configured base URL, never from
-the address a request claims (its Host or X-Forwarded-Host header)."""
+"""Addresses. Links that leave the site (emails, links to copy) start at the configured base
+URL, never at the address a request claims (its Host or X-Forwarded-Host header); a row id in
+an address is one the database can hold."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, url_for
+from flask import Flask, current_app, url_for
+from werkzeug.routing import IntegerConverter, Map
 
 from .exports.fhir.common import Canon
 
 API_PREFIX = "/api/"  # the JSON API's paths: stateless, answered in JSON
+LARGEST_ID = 2**31 - 1  # an integer column's largest value on PostgreSQL
+
+
+class RowId(IntegerConverter):
+    """``<int:...>`` in every route: from 1 to the largest id a row can have. A larger number is
+    a 404, as any unknown id is, instead of an error from the database (SQLite cannot even bind it)."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", LARGEST_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def init_app(app: Flask) -> None:
+    """Before any route is added."""
+    app.url_map.converters["int"] = RowId
 
 
 def external_url(endpoint: str, **values: Any) -> str:

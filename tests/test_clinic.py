@@ -98,6 +98,25 @@ def test_sign_in_goes_on_only_to_staff_pages(db_app: Flask, db_client: FlaskClie
     assert response.headers["Location"] == location
 
 
+def test_an_id_no_row_can_have_is_a_404_not_a_database_error(db_app: Flask, db_client: FlaskClient) -> None:
+    """Every route with a row id, for numbers past what a database integer holds (SQLite could
+    not bind one: a 500; PostgreSQL refused it: a 503 saying the database was down)."""
+    make_staff(db_app)
+    sign_in(db_client)
+    token = csrf_token(text_of(db_client.get("/staff/")))
+    routes = [r for r in db_app.url_map.iter_rules() if any(a.endswith("_id") for a in r.arguments)]
+    assert len(routes) > 15
+    for number in (0, 2**31, 10**23):
+        for rule in routes:
+            values = {name: number if name.endswith("_id") else "disable" for name in rule.arguments}
+            path = rule.rule
+            for name, value in values.items():
+                path = path.replace(f"<int:{name}>", str(value)).replace(f"<{name}>", str(value))
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                response = db_client.open(path, method=method, data={"csrf_token": token} if method == "POST" else None)
+                assert response.status_code == 404, (method, path)
+
+
 def test_invitation_journey_into_the_inbox(db_app: Flask, db_client: FlaskClient, rules: RuleSet) -> None:
     make_staff(db_app)
     sign_in(db_client)
