@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -442,7 +444,11 @@ def test_every_filter_pages_through_every_case_once_in_order(
 
 def test_a_tampered_cursor_or_filter_shows_the_first_page(staff: FlaskClient, many_cases: Any) -> None:
     first = text_of(staff.get("/staff/?show=all"))
-    for query in ("after=garbage", "after=W10", "after=WyJ4IiwiMjAyNiIsMV0", "show=nope", "q=" + "%25_" * 80):
+    # Well-formed cursors with values no column holds: a 500 (SQLite) or a 503 (PostgreSQL) once.
+    odd = [[10**23, "2026-01-01T00:00:00+00:00", 1], [1, "2026-01-01T00:00:00", 1], [1, "0001-01-01T00:00:00+23:59", 1]]
+    forged = [base64.urlsafe_b64encode(json.dumps(values).encode()).decode() for values in odd]
+    queries = ["after=garbage", "after=W10", "after=WyJ4IiwiMjAyNiIsMV0", "show=nope", "q=" + "%25_" * 80]
+    for query in queries + [f"show=waiting&after={cursor}" for cursor in forged]:
         response = staff.get(f"/staff/?{query}")
         assert response.status_code == 200, query
     assert re.findall(r">(C\d{3})</a>", text_of(staff.get("/staff/?show=all&after=garbage"))) == re.findall(

@@ -12,7 +12,7 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
@@ -20,6 +20,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from ..db import db
 from ..models import UNUSED_LINK_STATES, Case
+from ..urls import LARGEST_ID
 
 PAGE_SIZE = 50
 URGENT_PRIORITY = 1  # triage levels 0 and 1 (emergency, urgent): care today or sooner
@@ -95,13 +96,16 @@ def decode_cursor(cursor: str, order: Order) -> list[Any] | None:
     for (column, _descending), value in zip(order, values, strict=True):
         if column.key == "since":
             try:
-                decoded.append(datetime.fromisoformat(value))
-            except (TypeError, ValueError):
+                moment = datetime.fromisoformat(value)
+                if moment.tzinfo is None:
+                    return None  # ours always say UTC
+                decoded.append(moment.astimezone(UTC))
+            except (TypeError, ValueError, OverflowError):
                 return None
-        elif isinstance(value, int) and not isinstance(value, bool):
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) <= LARGEST_ID:
             decoded.append(value)
         else:
-            return None
+            return None  # not a number a column holds
     return decoded
 
 
