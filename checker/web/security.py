@@ -92,7 +92,7 @@ class CleanRequest(Request):
     refused (400, see ``refuse_nul_in_query``); form fields are cleaned, and the ones that had a
     NUL are named in ``nul_fields``, so every :class:`Form` gives them a field error and the
     person sees the cleaned text before it is saved. Whatever reads the form directly never
-    sees a NUL.
+    sees a NUL. A form body cut at the size limit is refused (413), never read as the whole.
     """
 
     nul_fields: frozenset[str] = frozenset()
