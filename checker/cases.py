@@ -70,7 +70,9 @@ def refresh(case: Case, rules: RuleSet, now: datetime | None = None) -> None:
     case.priority = _priority(rules, case.triage)
     case.has_request = bool(requests)
     asked = max(requests, key=lambda r: r.created_at, default=None)
-    case.requester = f"{asked.name} ({asked.reference})"[:140] if asked is not None else ""
+    # The name kept apart (Unicode isolates): right-to-left text or a direction control in it
+    # cannot reorder the reference after it.
+    case.requester = f"\u2068{asked.name[:120]}\u2069 ({asked.reference})" if asked is not None else ""
     latest_link = links[-1] if links else None
     case.label = latest_link.label if latest_link is not None else ""
     case.link_state = latest_link.status(now) if latest_link is not None else None

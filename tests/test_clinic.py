@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from checker.db import db, utcnow
 from checker.engine import RuleSet
-from checker.models import AuditEvent, Draft, Invitation, Submission
+from checker.models import AuditEvent, ConsultationRequest, Draft, Invitation, Submission
 
 from .conftest import VIGNETTES, csrf_token, make_staff, post_page, sign_in, walk
 
@@ -351,3 +351,31 @@ def test_saving_a_clinic_check_says_when_the_link_was_for(db_app: Flask, db_clie
     patient.post(link, data={"csrf_token": csrf_token(text_of(patient.get(link)))})
     post_page(patient, "safety", {**VIGNETTES[4]["answers"], "action": "save"})
     assert "link was made to be used by" in text_of(patient.get("/saved"))
+
+
+def test_typed_names_and_labels_cannot_reorder_the_staff_pages(db_app: Flask, db_client: FlaskClient) -> None:
+    """A direction control character (or right-to-left text) in a name or label stays inside it."""
+    from .test_requests_and_drafts import send_request
+
+    make_staff(db_app)
+    sign_in(db_client)
+    link = make_invitation(db_client, label="Mon\u202e 9 Dec")
+    invitations = text_of(db_client.get("/staff/invitations"))
+    assert "<bdi>Mon\u202e 9 Dec</bdi>" in invitations
+    case_page = re.search(r'href="(/staff/cases/\d+)"', invitations)
+    assert case_page
+    case_html = text_of(db_client.get(case_page.group(1)))
+    title = re.search(r"<title>(.*?)</title>", case_html, re.S)
+    assert title
+    assert "Mon\u202e 9 Dec" in title.group(1)
+    assert "bdi" not in title.group(1)  # a title holds no tags
+    patient = db_app.test_client()
+    assert patient.get(link).status_code == 200
+    assert send_request(patient, name="Ana\u202etlaeh").status_code == 302
+    inbox = text_of(db_client.get("/staff/?show=all"))
+    assert "Asked to be contacted: \u2068Ana\u202etlaeh\u2069 (" in inbox  # the reference stays outside
+    with db_app.app_context():
+        asked = db.session.scalars(select(ConsultationRequest)).one()
+        request_id, case_id = asked.id, asked.case_id
+    assert "<bdi>Ana\u202etlaeh</bdi>" in text_of(db_client.get(f"/staff/requests/{request_id}"))
+    assert ": <bdi>Ana\u202etlaeh</bdi></a>" in text_of(db_client.get(f"/staff/cases/{case_id}"))

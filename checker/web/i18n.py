@@ -9,6 +9,7 @@ from babel.lists import format_list
 from babel.support import NullTranslations
 from flask import Flask, current_app, g, request, session
 from flask_babel import Babel, format_date, format_datetime, get_locale, get_translations
+from markupsafe import Markup
 
 from ..engine import Reason
 from ..urls import API_PREFIX
@@ -69,6 +70,7 @@ def init_app(app: Flask) -> None:
         newstyle=True,
     )
     app.before_request(remember_language)
+    app.jinja_env.filters["bdi"] = isolated
     app.jinja_env.globals.update(language_links=language_links)
     app.jinja_env.globals.update(
         reason_text=reason_text,
@@ -77,6 +79,12 @@ def init_app(app: Flask) -> None:
         format_datetime=format_datetime,
         staff_time=staff_time,
     )
+
+
+def isolated(text: str) -> Markup:
+    """Text someone typed (a name, a label), kept apart from the words around it: right-to-left
+    text, or a direction control character in it, cannot reorder the rest of the line."""
+    return Markup("<bdi>{}</bdi>").format(text)
 
 
 def staff_time(moment: datetime, seconds: bool = False) -> str:
