@@ -86,7 +86,10 @@ def database_problem(error: Exception) -> str:
     )
 
 
-class _ExplainsDatabaseErrors(click.Command):
+class DatabaseCommand(click.Command):
+    """A command that uses the database: a database it cannot reach, or one never upgraded, is
+    one line naming the fix, not a traceback."""
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
@@ -94,12 +97,7 @@ class _ExplainsDatabaseErrors(click.Command):
             raise click.ClickException(database_problem(exc)) from None
 
 
-class DatabaseCommand(_ExplainsDatabaseErrors):
-    """A command that uses the database: a database it cannot reach, or one never upgraded, is
-    one line naming the fix, not a traceback."""
-
-
-class DatabaseGroup(_ExplainsDatabaseErrors, click.Group):
+class DatabaseGroup(DatabaseCommand, click.Group):
     """A group of commands that use the database, as :class:`DatabaseCommand`."""
 
 
