@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
 from flask import Flask
@@ -222,3 +223,62 @@ def test_admin_actions_on_an_account(db_app: Flask) -> None:
     assert admin.post(f"/staff/accounts/{helper}/explode", data={"csrf_token": csrf_token(page)}).status_code == 404
     assert admin.post(f"/staff/accounts/{helper}/enable", data={}).status_code == 302  # no token: nothing done
     assert "Disabled" in admin.get(f"/staff/accounts/{helper}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("change", ["make-staff", "disable"])
+def test_two_admins_taking_each_others_rights_at_once_leave_one_admin(
+    db_app: Flask, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """Two admins, each demoting (or disabling) the other at the same moment: one change must
+    be refused, or the clinic is left with no admin. The first change is held open, uncommitted,
+    while the second runs in another connection, as two requests in two workers would."""
+    from checker.clinic import accounts
+
+    make_staff(db_app, "first@clinic.example", GOOD)  # the first account: admin
+    make_staff(db_app, "second@clinic.example", GOOD)
+    with db_app.app_context():
+        accounts.set_role(accounts.find_staff("second@clinic.example"), "admin")
+
+    def take(email: str) -> None:
+        user = accounts.find_staff(email)
+        if change == "disable":
+            accounts.set_active(user, False)
+        else:
+            accounts.set_role(user, "staff")
+
+    changed, release = threading.Event(), threading.Event()
+    audited = accounts.record
+
+    def held_open(action: str, user: StaffUser, by: StaffUser | None) -> None:
+        audited(action, user, by)
+        if threading.current_thread() is first:  # changed, not yet committed
+            changed.set()
+            release.wait(5)
+
+    monkeypatch.setattr(accounts, "record", held_open)
+    outcomes: dict[str, str] = {}
+
+    def attempt(email: str) -> None:
+        with db_app.app_context():
+            try:
+                take(email)
+                outcomes[email] = "done"
+            except ValueError as exc:
+                outcomes[email] = str(exc)
+            finally:
+                db.session.remove()
+
+    first = threading.Thread(target=attempt, args=("second@clinic.example",))
+    second = threading.Thread(target=attempt, args=("first@clinic.example",))
+    first.start()
+    assert changed.wait(5)
+    second.start()
+    second.join(0.5)  # it waits for the first change to commit (or, unfixed, runs past it)
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert outcomes["second@clinic.example"] == "done"
+    assert "only admin" in outcomes["first@clinic.example"]
+    with db_app.app_context():
+        admins = db.session.scalars(select(StaffUser.email).where(StaffUser.role == "admin", StaffUser.active))
+        assert list(admins) == ["first@clinic.example"]

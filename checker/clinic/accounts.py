@@ -12,7 +12,8 @@ from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import aliased
 from zxcvbn import zxcvbn
 
 from ..db import db, utcnow
@@ -147,10 +148,10 @@ def set_password(user: StaffUser, password: str, by: StaffUser | None = None) ->
 
 def set_active(user: StaffUser, active: bool, by: StaffUser | None = None) -> None:
     """Disable (every session ends) or enable an account."""
-    if not active:
-        _keep_an_admin_besides(user)
-    user.active = active
-    if not active:
+    if active:
+        user.active = True
+    else:
+        _keep_an_admin_besides(user, active=False)
         end_all_sessions(user.id)
     record("enabled account" if active else "disabled account", user, by)
     db.session.commit()
@@ -159,9 +160,10 @@ def set_active(user: StaffUser, active: bool, by: StaffUser | None = None) -> No
 def set_role(user: StaffUser, role: str, by: StaffUser | None = None) -> None:
     if role not in ROLES:
         raise ValueError(f"the role must be one of: {', '.join(ROLES)}")
-    if role != "admin":
-        _keep_an_admin_besides(user)
-    user.role = role
+    if role == "admin":
+        user.role = role
+    else:
+        _keep_an_admin_besides(user, role=role)
     record(f"set role {role}", user, by)
     db.session.commit()
 
@@ -189,8 +191,25 @@ def sign_out_everywhere(user: StaffUser, by: StaffUser | None = None) -> int:
     return ended
 
 
-def _keep_an_admin_besides(user: StaffUser) -> None:
-    """Refuse a change that would leave no active admin to manage the rest."""
-    others = select(func.count()).where(StaffUser.role == "admin", StaffUser.active, StaffUser.id != user.id)
-    if user.is_admin and not db.session.scalar(others):
+def _keep_an_admin_besides(user: StaffUser, **change: object) -> None:
+    """Make ``change`` (a role without admin rights, or disabled) to ``user``'s account unless it
+    would leave no active admin to manage the rest (``ValueError``; nothing is changed).
+
+    Two admins taking each other's rights at the same moment must not both pass: the active
+    admins' rows are locked first (PostgreSQL; SQLite lets one writer in at a time), and the
+    change is one statement that finds another active admin as it writes.
+    """
+    db.session.execute(select(StaffUser.id).where(StaffUser.role == "admin", StaffUser.active).with_for_update())
+    other = aliased(StaffUser)
+    another_admin = select(other.id).where(other.role == "admin", other.active, other.id != user.id).exists()
+    keeps_no_rights = or_(StaffUser.role != "admin", ~StaffUser.active)
+    changed = db.session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user.id, or_(keeps_no_rights, another_admin))
+        .values(**change)
+        .execution_options(synchronize_session=False)
+    )
+    if changed.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.rollback()
         raise ValueError("this is the only admin account: make another admin first")
+    db.session.expire(user)
