@@ -282,3 +282,36 @@ def test_two_admins_taking_each_others_rights_at_once_leave_one_admin(
     with db_app.app_context():
         admins = db.session.scalars(select(StaffUser.email).where(StaffUser.role == "admin", StaffUser.active))
         assert list(admins) == ["first@clinic.example"]
+
+
+def test_creating_an_account_that_exists_says_so_before_asking_for_a_password(db_app: Flask) -> None:
+    run(db_app, "create", "lead@clinic.example", password=GOOD)
+    code, output = run(db_app, "create", "Lead@Clinic.example")  # nothing typed: no prompt may come
+    assert code == 1
+    assert "Password" not in output
+    assert "there is already a staff account for lead@clinic.example" in output
+    code, output = run(db_app, "create", "not an email")
+    assert (code, "Password" in output) == (1, False)
+    assert "is not an email address" in output
+
+
+def test_an_account_added_twice_at_the_same_moment_is_refused_not_a_server_error(
+    db_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two admins adding the same email at once both find it free; the database's unique email
+    refuses the second, which must read as "already", like the check before it."""
+    from checker.clinic import accounts
+
+    admin = _admin_client(db_app)
+    with db_app.app_context():
+        accounts.create_staff("helper@clinic.example", GOOD)
+    monkeypatch.setattr(accounts, "available_email", accounts.checked_email)  # the check raced past
+    page = admin.get("/staff/accounts").get_data(as_text=True)
+    again = admin.post(
+        "/staff/accounts",
+        data={"csrf_token": csrf_token(page), "email": "helper@clinic.example", "role": "staff"},
+    )
+    assert again.status_code == 422
+    assert "There is already an account for this email address" in again.get_data(as_text=True)
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(StaffUser)) == 2

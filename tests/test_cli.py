@@ -109,8 +109,11 @@ MAIL = {"CHECKER_MAIL_SERVER": "127.0.0.1", "CHECKER_CLINIC_EMAIL": "desk@clinic
         "CHECKER_BASE_URL": "https://selfcheck.clinic.example"}  # fmt: skip
 
 
-@pytest.mark.parametrize("command", [["staff", "list"], ["purge"], ["outbox", "run", "--once"]])
+@pytest.mark.parametrize(
+    "command", [["staff", "list"], ["staff", "create", "lead@clinic.example"], ["purge"], ["outbox", "run", "--once"]]
+)
 def test_database_commands_explain_a_missing_or_empty_database_in_one_line(tmp_path: Path, command: list[str]) -> None:
+    """Before anything is asked: an operator does not type a new password twice to learn this."""
     missing, empty = tmp_path / "no-such-folder" / "x.db", tmp_path / "empty.db"
     for url, message in [
         (f"sqlite:///{missing}", "Error: the database cannot be reached (OperationalError)"),

@@ -13,6 +13,7 @@ from datetime import timedelta
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from zxcvbn import zxcvbn
 
@@ -57,6 +58,14 @@ def password_problem(password: str, email: str) -> str | None:
     return None
 
 
+def available_email(email: str) -> str:
+    """The email in its normal form when no account has it yet; ``ValueError`` with the reason."""
+    email = checked_email(email)
+    if db.session.scalar(select(StaffUser.id).where(StaffUser.email == email)) is not None:
+        raise ValueError(f"there is already a staff account for {email}")
+    return email
+
+
 def find_staff(email: str) -> StaffUser:
     user: StaffUser | None = db.session.scalar(select(StaffUser).where(StaffUser.email == normalise_email(email)))
     if user is None:
@@ -74,7 +83,7 @@ def create_staff(email: str, password: str, role: str | None = None, by: StaffUs
 
     With no role given, the first account is an admin (someone has to manage the rest).
     """
-    email = checked_email(email)
+    email = available_email(email)
     problem = password_problem(password, email)
     if problem:
         raise ValueError(problem)
@@ -86,14 +95,16 @@ def create_staff(email: str, password: str, role: str | None = None, by: StaffUs
 
 
 def _new_account(email: str, role: str, password_hash: str, by: StaffUser | None) -> StaffUser:
-    """Add an account with a checked email and role, audited (the caller commits)."""
+    """Add an account for an :func:`available_email` with a checked role, audited (the caller commits)."""
     if role not in ROLES:
         raise ValueError(f"the role must be one of: {', '.join(ROLES)}")
-    if db.session.scalar(select(StaffUser).where(StaffUser.email == email)) is not None:
-        raise ValueError(f"there is already a staff account for {email}")
     user = StaffUser(email=email, password_hash=password_hash, role=role)
     db.session.add(user)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same email added at the same moment, after it was found free
+        db.session.rollback()
+        raise ValueError(f"there is already a staff account for {email}") from None
     record(f"created {role} account", user, by)
     return user
 
@@ -104,7 +115,7 @@ UNUSABLE = "!"  # a password hash nothing matches: the account waits for its own
 
 def invite_staff(email: str, role: str, by: StaffUser) -> tuple[StaffUser, str]:
     """A new account with no password yet, and a one-time link for its owner to set one."""
-    user = _new_account(checked_email(email), role, UNUSABLE, by)
+    user = _new_account(available_email(email), role, UNUSABLE, by)
     return user, password_link(user, by)
 
 

@@ -56,6 +56,7 @@ def _account(action: Callable[..., Any]) -> Callable[..., None]:
 def create_command(email: str, role: str | None) -> None:
     """Create a staff account; the password is asked for."""
     try:
+        email = accounts.available_email(email)  # and the database answers: before anything is typed
         user = accounts.create_staff(email, _prompted_password(), role)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
