@@ -179,6 +179,38 @@ def test_consultation_request(page: Page, live: LiveServer, rules: RuleSet) -> N
     expect(page.locator(".reference")).to_have_text(re.compile(r"^[A-Z0-9]{4}-[A-Z0-9]{4}$"))
 
 
+def test_a_request_the_database_refused_is_still_in_the_form_after_going_back(
+    page: Page, live: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 503 page tells a person to go back, where the browser keeps what they typed (every
+    page is no-store, so this is the browser's form restore, not its cache); sending again works."""
+    from sqlalchemy.exc import OperationalError
+
+    from checker.questionnaire import consultation
+
+    kept = consultation.refresh
+
+    def database_down(*args: object) -> None:
+        raise OperationalError("UPDATE case", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(consultation, "refresh", database_down)
+    page.goto(live.url + "/request-consultation")
+    page.fill("#name", "Ana López")
+    page.fill("#phone", "555 010 9999")
+    page.get_by_label("Any time").check()
+    page.fill("#message", "Se me cierra el ojo al sonreír")
+    page.get_by_label(re.compile("I agree that")).check()
+    page.get_by_role("button", name="Send my request").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sorry, we cannot save or load answers right now")
+    page.go_back()
+    expect(page.locator("#name")).to_have_value("Ana López")
+    expect(page.locator("#message")).to_have_value("Se me cierra el ojo al sonreír")
+    expect(page.get_by_label(re.compile("I agree that"))).to_be_checked()
+    monkeypatch.setattr(consultation, "refresh", kept)
+    page.get_by_role("button", name="Send my request").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Request sent")
+
+
 def test_pdf_download(page: Page, live: LiveServer, rules: RuleSet) -> None:
     check = SelfCheck(page, live.url, rules)
     check.start()
