@@ -162,7 +162,7 @@ def set_active(user: StaffUser, active: bool, by: StaffUser | None = None) -> No
     if active:
         user.active = True
     else:
-        _keep_an_admin_besides(user, active=False)
+        _change_keeping_an_admin(user, active=False)
         end_all_sessions(user.id)
     record("enabled account" if active else "disabled account", user, by)
     db.session.commit()
@@ -174,7 +174,7 @@ def set_role(user: StaffUser, role: str, by: StaffUser | None = None) -> None:
     if role == "admin":
         user.role = role
     else:
-        _keep_an_admin_besides(user, role=role)
+        _change_keeping_an_admin(user, role=role)
     record(f"set role {role}", user, by)
     db.session.commit()
 
@@ -202,7 +202,7 @@ def sign_out_everywhere(user: StaffUser, by: StaffUser | None = None) -> int:
     return ended
 
 
-def _keep_an_admin_besides(user: StaffUser, **change: object) -> None:
+def _change_keeping_an_admin(user: StaffUser, **change: object) -> None:
     """Make ``change`` (a role without admin rights, or disabled) to ``user``'s account unless it
     would leave no active admin to manage the rest (``ValueError``; nothing is changed).
 
@@ -210,7 +210,8 @@ def _keep_an_admin_besides(user: StaffUser, **change: object) -> None:
     admins' rows are locked first (PostgreSQL; SQLite lets one writer in at a time), and the
     change is one statement that finds another active admin as it writes.
     """
-    db.session.execute(select(StaffUser.id).where(StaffUser.role == "admin", StaffUser.active).with_for_update())
+    admins = select(StaffUser.id).where(StaffUser.role == "admin", StaffUser.active).order_by(StaffUser.id)
+    db.session.execute(admins.with_for_update())  # in one order: two of these cannot deadlock
     other = aliased(StaffUser)
     another_admin = select(other.id).where(other.role == "admin", other.active, other.id != user.id).exists()
     keeps_no_rights = or_(StaffUser.role != "admin", ~StaffUser.active)
