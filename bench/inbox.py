@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from checker import create_app  # noqa: E402
-from checker.clinic.queue import FILTERS, counts, page_of  # noqa: E402
+from checker.clinic.inbox.queue import FILTERS, counts, page_of  # noqa: E402
 from checker.db import db, utcnow  # noqa: E402
 from checker.models import Case, Submission  # noqa: E402
 from tests.databases import postgres_server  # noqa: E402

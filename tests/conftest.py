@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from checker import create_app
-from checker.clinic.accounts import create_staff
+from checker.clinic.accounts.staff import create_staff
 from checker.db import db
 from checker.engine import RuleSet, load_rules
 

@@ -130,7 +130,7 @@ def test_unlock_lets_a_waiting_account_try_again(db_app: Flask, db_client: Flask
 def test_only_admins_open_the_audit_log(db_app: Flask, db_client: FlaskClient) -> None:
     make_staff(db_app)  # the first account: admin
     with db_app.app_context():
-        from checker.clinic.accounts import create_staff
+        from checker.clinic.accounts.staff import create_staff
 
         create_staff("helper@clinic.example", GOOD, "staff")
     sign_in(db_client, email="helper@clinic.example", password=GOOD)
@@ -206,7 +206,7 @@ def test_an_admin_adds_an_account_whose_owner_sets_the_password(db_app: Flask) -
 def test_admin_actions_on_an_account(db_app: Flask) -> None:
     admin = _admin_client(db_app)
     with db_app.app_context():
-        from checker.clinic.accounts import create_staff
+        from checker.clinic.accounts.staff import create_staff
 
         helper = create_staff("helper@clinic.example", GOOD, "staff").id
     other = db_app.test_client()
@@ -232,7 +232,7 @@ def test_two_admins_taking_each_others_rights_at_once_leave_one_admin(
     """Two admins, each demoting (or disabling) the other at the same moment: one change must
     be refused, or the clinic is left with no admin. The first change is held open, uncommitted,
     while the second runs in another connection, as two requests in two workers would."""
-    from checker.clinic import accounts
+    from checker.clinic.accounts import staff as accounts
 
     make_staff(db_app, "first@clinic.example", GOOD)  # the first account: admin
     make_staff(db_app, "second@clinic.example", GOOD)
@@ -300,7 +300,7 @@ def test_an_account_added_twice_at_the_same_moment_is_refused_not_a_server_error
 ) -> None:
     """Two admins adding the same email at once both find it free; the database's unique email
     refuses the second, which must read as "already", like the check before it."""
-    from checker.clinic import accounts
+    from checker.clinic.accounts import staff as accounts
 
     admin = _admin_client(db_app)
     with db_app.app_context():

@@ -408,7 +408,7 @@ def many_cases(db_app: Flask) -> list[tuple[int, Any, int]]:
 def test_every_filter_pages_through_every_case_once_in_order(
     db_app: Flask, staff: FlaskClient, many_cases: Any, show: str
 ) -> None:
-    from checker.clinic.queue import FILTERS, counts, page_of
+    from checker.clinic.inbox.queue import FILTERS, counts, page_of
     from checker.db import utcnow
 
     with db_app.app_context():

@@ -227,7 +227,7 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]
     unused = make_invitation(staff, label="Fri 6 Dec")
     assert deliver(app) == (4, 0)
     with app.app_context():
-        from checker.clinic.accounts import create_staff, password_link
+        from checker.clinic.accounts.staff import create_staff, password_link
 
         newcomer = create_staff("newcomer@clinic.example", "quiet lantern meadow fox", "staff")
         newcomer_id, password_token = newcomer.id, password_link(newcomer, None)

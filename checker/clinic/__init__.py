@@ -1,13 +1,19 @@
-"""The clinic's side of the product: staff accounts, invitations and the inbox."""
+"""The clinic's side of the product: staff accounts, invitations and the inbox.
+
+``accounts/`` holds who may sign in and how, ``inbox/`` the list of cases and what it opens,
+``casework`` what staff do with a case; all their routes join one blueprint (``blueprint``).
+"""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from . import admin, casework  # noqa: F401  (their routes join the blueprint)
-from .auth import login_manager
-from .cli import staff_group
-from .views import bp
+from . import casework  # noqa: F401  (its routes join the blueprint)
+from .accounts import admin, sign_in  # noqa: F401  (their routes join the blueprint)
+from .accounts.auth import login_manager
+from .accounts.cli import staff_group
+from .blueprint import bp
+from .inbox import views  # noqa: F401  (its routes join the blueprint)
 
 
 def init_app(app: Flask) -> None:

@@ -29,10 +29,11 @@ from ..db import db, utcnow
 from ..models import Case, CaseNote, ConsultationRequest, Invitation, StaffUser, Submission
 from ..rules import current_rules
 from ..urls import external_url
+from .blueprint import bp
 from .forms import ActionForm, AssignForm, FollowUpForm, NoteForm
-from .queue import DEFAULT_FILTER, FILTERS, conditions, ordering
+from .inbox.queue import DEFAULT_FILTER, FILTERS, conditions, ordering
+from .inbox.views import NEW_LINK_KEY
 from .records import audit, create_invitation, revoke
-from .views import NEW_LINK_KEY, bp
 
 
 def _case(case_id: int) -> Case:

@@ -8,7 +8,7 @@ from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
 from ..web.security import Form
-from .accounts import MAX_PASSWORD_LENGTH
+from .accounts.staff import MAX_PASSWORD_LENGTH
 
 
 class SignInForm(Form):

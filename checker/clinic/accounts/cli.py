@@ -13,9 +13,9 @@ import click
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
-from ..db import DatabaseGroup, db, utcnow
-from ..models import StaffSession, StaffUser
-from . import accounts
+from ...db import DatabaseGroup, db, utcnow
+from ...models import StaffSession, StaffUser
+from . import staff as accounts
 
 
 @click.group("staff", cls=DatabaseGroup)

@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from zxcvbn import zxcvbn
 
-from ..db import db, utcnow
-from ..models import AuditEvent, PasswordLink, SignInFailure, StaffUser, new_token, token_hash
+from ...db import db, utcnow
+from ...models import AuditEvent, PasswordLink, SignInFailure, StaffUser, new_token, token_hash
 from .auth import end_all_sessions, hasher, normalise_email
 
 MIN_PASSWORD_LENGTH = 12

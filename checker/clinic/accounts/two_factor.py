@@ -16,7 +16,7 @@ import segno
 from flask import current_app
 from markupsafe import Markup
 
-from ..models import StaffUser
+from ...models import StaffUser
 
 RECOVERY_CODES = 10
 _ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: easy to read back

@@ -21,9 +21,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, login_user, logout_user
 from sqlalchemy import delete, func, select
 
-from ..db import db, utcnow
-from ..models import SignInFailure, StaffSession, StaffUser, new_token, token_hash
-from ..web.i18n import LANGUAGE_KEY
+from ...db import db, utcnow
+from ...models import SignInFailure, StaffSession, StaffUser, new_token, token_hash
+from ...web.i18n import LANGUAGE_KEY
 
 hasher = PasswordHasher()
 login_manager = LoginManager()

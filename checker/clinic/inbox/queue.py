@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute
 
-from ..db import db
-from ..models import UNUSED_LINK_STATES, Case
-from ..urls import LARGEST_ID
+from ...db import db
+from ...models import UNUSED_LINK_STATES, Case
+from ...urls import LARGEST_ID
 
 PAGE_SIZE = 50
 URGENT_PRIORITY = 1  # triage levels 0 and 1 (emergency, urgent): care today or sooner

@@ -14,12 +14,12 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
-from ..db import db
-from ..models import StaffSession, StaffUser
-from ..urls import external_url
-from . import accounts
-from .forms import ActionForm, NewAccountForm, SetPasswordForm
-from .views import OPEN_ENDPOINTS, bp
+from ...db import db
+from ...models import StaffSession, StaffUser
+from ...urls import external_url
+from ..blueprint import OPEN_ENDPOINTS, bp
+from ..forms import ActionForm, NewAccountForm, SetPasswordForm
+from . import staff as accounts
 
 LINK_KEY = "password_link"  # shown once to the admin who made it
 OPEN_ENDPOINTS.add("clinic.set_password")

@@ -1,0 +1,1 @@
+"""The inbox: one row per case, its filters and pages, and the records it opens."""

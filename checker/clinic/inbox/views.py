@@ -1,0 +1,178 @@
+"""The inbox and what it opens: submissions (with their PDF and FHIR exports), consultation
+requests, invitation links, and the audit log."""
+
+from __future__ import annotations
+
+from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from ...cases import case_trend
+from ...db import db, utcnow
+from ...exports.fhir import Record, result_bundle
+from ...exports.reports import fhir_download, pdf_response
+from ...mail import failing_notices
+from ...models import AuditEvent, ConsultationRequest, Draft, Invitation, Submission
+from ...rules import current_rules
+from ...stored import StoredResult
+from ...urls import external_url, fhir_canon
+from ...web.i18n import reason_text, translate
+from ...web.limits import limited
+from ..blueprint import bp
+from ..forms import ActionForm, InvitationForm
+from ..records import audit, create_invitation, mark_done
+from .queue import DEFAULT_FILTER, FILTERS, counts, page_of
+
+NEW_LINK_KEY = "new_invitation_link"  # shown once on the link's page, never stored
+
+
+@bp.get("/", endpoint="inbox")
+def inbox_page() -> str:
+    """One row per case: a filter, a search, and pages that follow on from the last row shown."""
+    show = request.args.get("show", DEFAULT_FILTER)
+    if show not in FILTERS:
+        show = DEFAULT_FILTER
+    search = request.args.get("q", "")[:100].strip()
+    cursor = request.args.get("after") or None
+    now = utcnow()
+    page = page_of(show, search, cursor, now)
+    audit("viewed inbox", show)
+    db.session.commit()
+    return render_template(
+        "clinic/inbox.html",
+        page=page,
+        show=show,
+        search=search,
+        counts=counts(search, now),
+        rules=current_rules(),
+        now=now,
+        failing=failing_notices(),
+    )
+
+
+@bp.get("/submissions/<int:submission_id>")
+def submission(submission_id: int) -> str:
+    record = db.session.get(Submission, submission_id) or abort(404)
+    audit("viewed", f"submission {record.id}")
+    db.session.commit()
+    today = current_rules()
+    result = record.shown(today)
+    return render_template(
+        "clinic/submission.html",
+        record=record,
+        result=result,
+        rules=result.rules,
+        current_version=today.version,
+        form=ActionForm(),
+        requests=db.session.scalars(select(ConsultationRequest).where(ConsultationRequest.submission_id == record.id)),
+    )
+
+
+def _export(submission_id: int, what: str) -> tuple[Submission, StoredResult]:
+    record = db.session.get(Submission, submission_id) or abort(404)
+    audit(f"exported {what}", f"submission {record.id}")
+    db.session.commit()
+    return record, record.shown(current_rules())
+
+
+@bp.get("/submissions/<int:submission_id>.pdf")
+@limited("RATE_LIMIT_PDF")
+def submission_pdf(submission_id: int) -> Response:
+    record, result = _export(submission_id, "PDF")
+    html = render_template(
+        "pdf/clinician.html",
+        record=record,
+        result=result,
+        points=case_trend(record.case, until=record.submitted_at) if record.case is not None else [],
+        exported_by=current_user.email,
+        exported_at=utcnow(),
+        pdf=True,
+    )
+    return pdf_response(html, f"self-check-{record.id}.pdf")
+
+
+@bp.get("/submissions/<int:submission_id>.fhir.json")
+def submission_fhir(submission_id: int) -> Response:
+    record, result = _export(submission_id, "FHIR")
+    patient = record.case.reference if record.case is not None and record.case.reference else None
+    bundle = result_bundle(
+        result, record.submitted_at, fhir_canon(), translate, reason_text, Record(str(record.id), patient)
+    )
+    return fhir_download(bundle, f"self-check-{record.id}.fhir.json")
+
+
+@bp.post("/submissions/<int:submission_id>/reviewed")
+def mark_reviewed(submission_id: int) -> Response:
+    record = db.session.get(Submission, submission_id) or abort(404)
+    if ActionForm().validate_on_submit() and mark_done(record, True):
+        flash(_("Marked as reviewed."))
+    return redirect(url_for("clinic.submission", submission_id=record.id))
+
+
+@bp.post("/submissions/<int:submission_id>/not-reviewed")
+def undo_reviewed(submission_id: int) -> Response:
+    record = db.session.get(Submission, submission_id) or abort(404)
+    if ActionForm().validate_on_submit() and mark_done(record, False):
+        flash(_("Marked as waiting for review again."))
+    return redirect(url_for("clinic.submission", submission_id=record.id))
+
+
+@bp.get("/requests/<int:request_id>")
+def consultation_request(request_id: int) -> str:
+    record = db.session.get(ConsultationRequest, request_id) or abort(404)
+    audit("viewed", f"request {record.id}")
+    db.session.commit()
+    return render_template("clinic/request.html", record=record, form=ActionForm())
+
+
+@bp.post("/requests/<int:request_id>/handled")
+def mark_handled(request_id: int) -> Response:
+    record = db.session.get(ConsultationRequest, request_id) or abort(404)
+    if ActionForm().validate_on_submit() and mark_done(record, True):
+        flash(_("Marked as handled."))
+    return redirect(url_for("clinic.consultation_request", request_id=record.id))
+
+
+@bp.post("/requests/<int:request_id>/not-handled")
+def undo_handled(request_id: int) -> Response:
+    record = db.session.get(ConsultationRequest, request_id) or abort(404)
+    if ActionForm().validate_on_submit() and mark_done(record, False):
+        flash(_("Marked as waiting again."))
+    return redirect(url_for("clinic.consultation_request", request_id=record.id))
+
+
+@bp.route("/invitations", methods=["GET", "POST"])
+def invitations() -> Response | tuple[str, int]:
+    form = InvitationForm()
+    if request.method == "GET":
+        form.days.data = current_app.config["INVITATION_DAYS"]
+    if form.validate_on_submit():
+        invitation, token = create_invitation(
+            form.label.data or "", form.days.data, current_user.id, reference=form.reference.data or ""
+        )
+        session[NEW_LINK_KEY] = external_url("questionnaire.invitation", token=token)
+        return redirect(url_for("clinic.invitation", invitation_id=invitation.id))
+    listed = db.session.scalars(select(Invitation).order_by(Invitation.created_at.desc()).limit(200))
+    status = 422 if form.errors else 200
+    return render_template("clinic/invitations.html", form=form, invitations=list(listed), now=utcnow()), status
+
+
+@bp.get("/invitations/<int:invitation_id>")
+def invitation(invitation_id: int) -> str:
+    record = db.session.get(Invitation, invitation_id) or abort(404)
+    link = session.pop(NEW_LINK_KEY, None)
+    draft = db.session.scalar(select(Draft).where(Draft.invitation_id == record.id, Draft.submission_id.is_(None)))
+    last_page = current_rules().page(draft.page) if draft is not None and draft.page else None
+    return render_template(
+        "clinic/invitation.html", record=record, link=link, now=utcnow(), form=ActionForm(), last_page=last_page
+    )
+
+
+@bp.get("/audit")
+def audit_log() -> str:
+    if not current_user.is_admin:
+        abort(403)
+    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(300))
+    return render_template("clinic/audit.html", events=list(events))
