@@ -13,7 +13,7 @@ from .accounts import admin, sign_in  # noqa: F401  (their routes join the bluep
 from .accounts.auth import login_manager
 from .accounts.cli import staff_group
 from .blueprint import bp
-from .inbox import views  # noqa: F401  (its routes join the blueprint)
+from .inbox import export, views  # noqa: F401  (their routes join the blueprint)
 
 
 def init_app(app: Flask) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -117,6 +117,13 @@ def _after(order: Order, values: Sequence[Any]) -> ColumnElement[bool]:
         beyond = column < values[index] if descending else column > values[index]
         alternatives.append(and_(*equal, beyond))
     return or_(*alternatives)
+
+
+def chosen_filter(args: Mapping[str, str]) -> tuple[str, str]:
+    """The filter and search an address asks for (``?show=...&q=...``): an unknown filter is the
+    default one, and a search is cut to 100 characters."""
+    show = args.get("show", DEFAULT_FILTER)
+    return (show if show in FILTERS else DEFAULT_FILTER), args.get("q", "")[:100].strip()
 
 
 def page_of(filter_key: str, search: str, cursor: str | None, now: datetime, size: int = PAGE_SIZE) -> Page:

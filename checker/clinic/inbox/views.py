@@ -23,7 +23,7 @@ from ...web.limits import limited
 from ..blueprint import bp
 from ..forms import ActionForm, InvitationForm
 from ..records import audit, create_invitation, mark_done
-from .queue import DEFAULT_FILTER, FILTERS, counts, page_of
+from .queue import chosen_filter, counts, page_of
 
 NEW_LINK_KEY = "new_invitation_link"  # shown once on the link's page, never stored
 
@@ -31,10 +31,7 @@ NEW_LINK_KEY = "new_invitation_link"  # shown once on the link's page, never sto
 @bp.get("/", endpoint="inbox")
 def inbox_page() -> str:
     """One row per case: a filter, a search, and pages that follow on from the last row shown."""
-    show = request.args.get("show", DEFAULT_FILTER)
-    if show not in FILTERS:
-        show = DEFAULT_FILTER
-    search = request.args.get("q", "")[:100].strip()
+    show, search = chosen_filter(request.args)
     cursor = request.args.get("after") or None
     now = utcnow()
     page = page_of(show, search, cursor, now)
