@@ -15,12 +15,10 @@ import argparse
 import gc
 import io
 import json
-import re
 import statistics
 import sys
 import tempfile
 import time
-import urllib.parse
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -32,12 +30,11 @@ from flask_migrate import upgrade
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 from bare_app import app as bare  # noqa: E402
-from load import CASE  # noqa: E402
+from load import CASE, filled_form, five_answers  # noqa: E402
 
 from checker import create_app  # noqa: E402
 
 BATCH = 100
-TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
 def environ(method: str, path: str, body: bytes, content_type: str, cookie: str) -> dict[str, Any]:
@@ -70,15 +67,7 @@ def question_post(app: Flask) -> tuple[str, str]:
     client = app.test_client()
     url, safety = "/questions/safety", ""
     while url.startswith("/questions/"):
-        html = client.get(url).get_data(as_text=True)
-        fields = set(re.findall(r'name="([a-z_]+)"', html)) - {"csrf_token", "action", "draft_token"}
-        data = [("csrf_token", TOKEN.search(html).group(1))]  # type: ignore[union-attr]
-        for field in sorted(fields):
-            value = CASE["answers"].get(field)
-            data += [
-                (field, str(v)) for v in (value if isinstance(value, list) else [value] if value is not None else [])
-            ]
-        body = urllib.parse.urlencode(data)
+        body = filled_form(client.get(url).get_data(as_text=True))
         safety = safety or body
         url = client.post(url, data=body, content_type="application/x-www-form-urlencoded").headers["Location"]
     return cookie_of(client), safety
@@ -86,8 +75,7 @@ def question_post(app: Flask) -> tuple[str, str]:
 
 def bare_form() -> tuple[str, str]:
     client = bare.test_client()
-    token = re.search(r'value="([^"]+)"', client.get("/form").get_data(as_text=True)).group(1)  # type: ignore[union-attr]
-    return cookie_of(client), urllib.parse.urlencode([("csrf_token", token)] + [(f"q{n}", "yes") for n in range(5)])
+    return cookie_of(client), five_answers(client.get("/form").get_data(as_text=True))
 
 
 def main() -> None:

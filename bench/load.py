@@ -149,6 +149,23 @@ def token(html: str) -> str:
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
 
 
+def filled_form(html: str) -> str:
+    """A question page's form body with the worked case's answers to its questions."""
+    fields = set(re.findall(r'name="([a-z_]+)"', html)) - {"csrf_token", "action", "draft_token"}
+    data = [("csrf_token", token(html))]
+    for field in sorted(fields):
+        value = CASE["answers"].get(field)
+        for item in value if isinstance(value, list) else ([value] if value is not None else []):
+            data.append((field, str(item)))
+    return urllib.parse.urlencode(data)
+
+
+def five_answers(html: str) -> str:
+    """The bare app's form body: its token and yes to the five questions."""
+    value = re.search(r'value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
+    return urllib.parse.urlencode([("csrf_token", value)] + [(f"q{n}", "yes") for n in range(5)])
+
+
 def answer_everything(base: str) -> tuple[str, str]:
     """Walk the journey; the session cookie for the result page, and a question page's form body."""
     opener, jar = browser_session(base)
@@ -157,14 +174,7 @@ def answer_everything(base: str) -> tuple[str, str]:
     for _ in range(10):
         if "/questions/" not in url:
             break
-        html = opener.open(url).read().decode()
-        fields = set(re.findall(r'name="([a-z_]+)"', html)) - {"csrf_token", "action", "draft_token"}
-        data = [("csrf_token", token(html))]
-        for field in sorted(fields):
-            value = CASE["answers"].get(field)
-            for item in value if isinstance(value, list) else ([value] if value is not None else []):
-                data.append((field, str(item)))
-        body = urllib.parse.urlencode(data)
+        body = filled_form(opener.open(url).read().decode())
         safety_body = safety_body or body
         url = opener.open(url, body.encode()).url
     cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
@@ -207,9 +217,7 @@ def paired(target: Route, yardstick: Route, pairs: int, seconds: int) -> list[tu
 def form_session(base: str, path: str = "/form") -> tuple[str, str]:
     """The bare app's form: a session cookie and a valid five-answer body."""
     opener, jar = browser_session(base)
-    html = opener.open(base + path).read().decode()
-    value = re.search(r'value="([^"]+)"', html).group(1)  # type: ignore[union-attr]
-    body = urllib.parse.urlencode([("csrf_token", value)] + [(f"q{n}", "yes") for n in range(5)])
+    body = five_answers(opener.open(base + path).read().decode())
     return "; ".join(f"{c.name}={c.value}" for c in jar), body
 
 
