@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from flask import Flask
@@ -21,6 +22,9 @@ from checker import create_app
 
 from ..conftest import TEST_CONFIG, make_staff
 
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -28,10 +32,28 @@ CHROMIUM_ARGS = [
 STAFF = ("nurse@clinic.example", "correct horse battery")
 
 
+def whole_responses(app: WSGIApplication) -> WSGIApplication:
+    """``app`` with each response read whole and closed before the server writes it.
+
+    Chromium sometimes drops a request (a favicon, when the page moves on). Werkzeug's
+    development server then skips closing the response (the file it was sending), and the
+    ResourceWarning fails whichever test happens to be running.
+    """
+
+    def serve(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        response = app(environ, start_response)
+        try:
+            return [b"".join(response)]
+        finally:
+            getattr(response, "close", lambda: None)()
+
+    return serve
+
+
 class LiveServer:
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.server = make_server("127.0.0.1", 0, whole_responses(app), threaded=True)
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
