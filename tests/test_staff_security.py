@@ -160,3 +160,17 @@ def test_a_cookie_forged_with_the_key_opens_nothing(db_app: Flask) -> None:
         session["staff_session"] = "a-made-up-token-of-the-right-length-000"
     for url in ("/staff/", "/staff/audit", "/staff/accounts"):
         assert forger.get(url).headers["Location"].startswith("/staff/sign-in"), url
+
+
+def test_no_remember_me_cookie_and_no_hook_for_one(db_app: Flask, db_client: FlaskClient) -> None:
+    """Flask-Login's hook that refreshes a remember-me cookie ran after every response, though
+    the app never sets one; it is gone, and such a cookie, even signed with the key, opens nothing."""
+    from flask_login.utils import encode_cookie
+
+    assert db_app.after_request_funcs.get(None, []) == []
+    make_staff(db_app)
+    with db_app.test_request_context():
+        db_client.set_cookie("remember_token", encode_cookie("1"))  # the staff member's id
+    assert db_client.get("/staff/").headers["Location"].startswith("/staff/sign-in")
+    signed_in = sign_in(db_client)
+    assert not [c for c in signed_in.headers.getlist("Set-Cookie") if c.startswith("remember_token=")]
