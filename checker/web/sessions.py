@@ -1,20 +1,25 @@
 """The signed session cookie, made cheaper to read and write.
 
 Flask's default cookie session tags every value so tuples, bytes and dates survive a round
-trip, and builds a new signer for every request. Everything this app keeps in the session
-is plain JSON (answers, tokens, a language, Flask-Login's ids, flashed messages, which come
-back as lists), so plain compact JSON does, at a fraction of the cost, and one signer per
-secret key is reused.
+trip, builds a new signer for every request, signs with Python's own HMAC code and compresses
+with zlib's defaults. Everything this app keeps in the session is plain JSON (answers, tokens, a
+language, Flask-Login's ids, flashed messages, which come back as lists), so plain compact JSON
+does, at a fraction of the cost; one signer per secret key is reused; OpenSSL signs (the same
+SHA-1 HMAC); and it compresses with a window a cookie's size.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import zlib
 from typing import Any
 
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode
+from itsdangerous.url_safe import URLSafeSerializerMixin
 
 from ..urls import API_PREFIX
 
@@ -27,15 +32,18 @@ def _text(value: Any) -> str:
 
 
 class PlainJSON:
-    """Compact UTF-8 JSON (non-ASCII text is half the size of ``\\u`` escapes)."""
+    """Compact UTF-8 JSON (non-ASCII text is half the size of ``\\u`` escapes), with one
+    encoder and one decoder made once (``json.dumps`` with options builds new ones each call)."""
 
-    @staticmethod
-    def dumps(value: Any) -> str:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=_text)
+    def __init__(self) -> None:
+        self.encoder = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=_text)
+        self.decoder = json.JSONDecoder(object_hook=_untagged)
 
-    @staticmethod
-    def loads(value: str | bytes) -> Any:
-        return json.loads(value, object_hook=_untagged)
+    def dumps(self, value: Any) -> str:
+        return self.encoder.encode(value)
+
+    def loads(self, value: str | bytes) -> Any:
+        return self.decoder.decode(value.decode() if isinstance(value, bytes) else value)
 
 
 # Cookies written before this serializer (Flask's tagged JSON) can still arrive: a flashed
@@ -51,6 +59,26 @@ def _untagged(value: dict[str, Any]) -> Any:
     return value
 
 
+# zlib's default 32 KB window and its tables took ten times longer to set up than to compress a
+# cookie's few hundred bytes. A window the size of a whole cookie compresses it as well.
+WINDOW_BITS, MEMORY_LEVEL = 12, 4
+
+
+class CookieSigner(URLSafeTimedSerializer):
+    """itsdangerous' signed, timed, URL-safe serializer, compressing with a cookie-sized window.
+
+    What it writes is the same standard zlib stream, read as before.
+    """
+
+    def dump_payload(self, obj: Any) -> bytes:
+        payload = super(URLSafeSerializerMixin, self).dump_payload(obj)  # the JSON, not yet compressed
+        packer = zlib.compressobj(6, zlib.DEFLATED, WINDOW_BITS, MEMORY_LEVEL)
+        compressed = packer.compress(payload) + packer.flush()
+        if len(compressed) < len(payload) - 1:
+            return b"." + base64_encode(compressed)
+        return base64_encode(payload)
+
+
 class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed cookie session, with plain JSON and a signer kept per set of keys.
 
@@ -58,6 +86,9 @@ class CookieSessions(SecureCookieSessionInterface):
     """
 
     serializer = PlainJSON()  # type: ignore[assignment]
+    # SHA-1 as Flask signs with, passed as OpenSSL's own function: Flask's wrapper around it made
+    # the hmac module fall back to its pure-Python HMAC on every request.
+    digest_method = staticmethod(hashlib.sha1)
 
     def __init__(self) -> None:
         self._signers: dict[tuple[Any, ...], URLSafeTimedSerializer] = {}
@@ -65,10 +96,15 @@ class CookieSessions(SecureCookieSessionInterface):
     def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
         if not app.secret_key:
             return None
-        keys = (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.secret_key)
+        keys = (*(app.config["SECRET_KEY_FALLBACKS"] or ()), app.secret_key)  # the current key last
         signer = self._signers.get(keys)
         if signer is None:
-            signer = self._signers[keys] = super().get_signing_serializer(app)  # type: ignore[assignment]
+            signer = self._signers[keys] = CookieSigner(
+                list(keys),
+                salt=self.salt,
+                serializer=self.serializer,
+                signer_kwargs={"key_derivation": self.key_derivation, "digest_method": self.digest_method},
+            )
         return signer
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
