@@ -284,3 +284,26 @@ def test_a_form_token_is_signed_only_when_a_page_shows_it(client: FlaskClient) -
     response = client.post("/questions/safety", data={"csrf_token": csrf_token(page), **answers})
     assert response.status_code == 302
     assert response.location.endswith("/questions/cause")
+
+
+def test_fields_not_sent_give_the_default_without_an_exception(client: FlaskClient) -> None:
+    """Query and form fields: ``get`` of a name not sent returns the default (werkzeug's raised
+    and caught an HTTP exception for it); what was sent reads as before, converted or not."""
+    from flask import request
+
+    from checker.web.security import Fields
+
+    app = client.application
+    with app.test_request_context("/?n=7&n=8&word=x", method="POST", data={"a": "1"}):
+        assert isinstance(request.args, Fields)
+        assert isinstance(request.form, Fields)
+        assert request.args.get("missing") is None
+        assert request.form.get("missing", "d") == "d"
+        assert request.args.get("n") == "7"
+        assert request.args.get("n", type=int) == 7
+        assert request.args.get("word", -1, type=int) == -1  # not a number: the default, as before
+        assert request.args.getlist("n") == ["7", "8"]
+        assert request.form.get("a") == "1"
+    with app.test_request_context("/?a%00b=c", method="POST", data={"x\x00": "y"}):
+        assert isinstance(request.form, Fields)
+        assert request.form.get("x") == "y"

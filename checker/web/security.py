@@ -81,8 +81,19 @@ def _has_nul(values: MultiDict[str, str]) -> bool:
     return any(NUL in k or NUL in v for k, v in values.items(multi=True))
 
 
-def _without_nul(values: MultiDict[str, str]) -> ImmutableMultiDict[str, str]:
-    return ImmutableMultiDict([(k.replace(NUL, ""), v.replace(NUL, "")) for k, v in values.items(multi=True)])
+class Fields(ImmutableMultiDict[str, str]):
+    """A request's query or form fields, where ``get`` of a name not sent returns the default
+    at once. Werkzeug's raises and catches an HTTP exception for it, which cost more than the
+    rest of the lookup, and pages ask for fields that most requests do not send."""
+
+    def get(self, key: Any, default: Any = None, type: Any = None) -> Any:  # type: ignore[override]
+        if key not in self:
+            return default
+        return super().get(key, default, type)
+
+
+def _without_nul(values: MultiDict[str, str]) -> Fields:
+    return Fields([(k.replace(NUL, ""), v.replace(NUL, "")) for k, v in values.items(multi=True)])
 
 
 class CleanRequest(Request):
@@ -96,6 +107,7 @@ class CleanRequest(Request):
     """
 
     nul_fields: frozenset[str] = frozenset()
+    parameter_storage_class = Fields
 
     @cached_property
     def args(self) -> ImmutableMultiDict[str, str]:
