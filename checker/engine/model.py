@@ -54,11 +54,13 @@ class Question:
     points: tuple[str, ...] = ()  # a short list shown under the question
     codes: tuple[Code, ...] = field(init=False)
     code_set: frozenset[Code] = field(init=False)
+    code_texts: frozenset[str] = field(init=False)  # the codes as a form or an address sends them
     code_type: type | None = field(init=False)  # str or int: the type of a single answer
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "codes", tuple(option.code for option in self.options))
         object.__setattr__(self, "code_set", frozenset(self.codes))
+        object.__setattr__(self, "code_texts", frozenset(str(code) for code in self.codes))
         single = self.kind in (Kind.ONE_OF, Kind.SCALE) and self.codes
         object.__setattr__(self, "code_type", type(self.codes[0]) if single else None)
 
@@ -181,6 +183,11 @@ class RuleSet:
         """The red flags that read answers only (no derived value), each with the questions it reads."""
         flags = ((flag, frozenset(flag.when.subjects())) for flag in self.red_flags)
         return tuple((flag, reads) for flag, reads in flags if reads <= self.questions.keys())
+
+    @cached_property
+    def interrupting_flags(self) -> tuple[tuple[RedFlag, frozenset[str]], ...]:
+        """Of those, the ones whose triage level gets a page of its own as soon as they show."""
+        return tuple((flag, reads) for flag, reads in self.answer_flags if self.triage_level(flag.triage).interrupts)
 
     @cached_property
     def severity(self) -> Mapping[str, int]:

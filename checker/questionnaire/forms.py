@@ -70,13 +70,8 @@ def tampered(page: Page, posted: MultiDict[str, str]) -> bool:
     """True when a posted value is not one the page offers: a tampered or forged form."""
     for question in page.questions:
         values = posted.getlist(question.id)
-        if question.kind is Kind.TEXT:
-            if len(values) > 1:
-                return True
-            continue
-        allowed = {str(c) for c in question.codes}
-        if question.kind is not Kind.SEVERAL and len(values) > 1:
+        if len(values) > 1 and question.kind is not Kind.SEVERAL:
             return True
-        if any(v not in allowed for v in values):
+        if question.kind is not Kind.TEXT and not question.code_texts.issuperset(values):
             return True
     return False
