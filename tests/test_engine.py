@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from checker.engine import AnswerErrors, RuleSet, assess, case_problems, known_red_flags, plan
+from checker.engine import AnswerErrors, RuleSet, accepted_answers, assess, case_problems, known_red_flags, plan
 
 from .conftest import VIGNETTES
 
@@ -243,6 +243,9 @@ def test_red_flags_are_known_as_soon_as_their_answers_are(rules: RuleSet) -> Non
     shown = known_red_flags(rules, plan(rules, weakness))
     assert [f.id for f in shown] == ["recent_onset", "eye_exposure", "both_sides"]
     assert known_red_flags(rules, plan(rules, {"cause": "none", "rf_eye": "no"})) == ()  # waits for linked movements
+    worse = plan(rules, safety | {"rf_progressive": "yes"})  # a prompt-level flag: it waits for the result page
+    assert [f.id for f in known_red_flags(rules, worse)] == ["eye_exposure", "both_sides", "progressive"]
+    assert [f.id for f in known_red_flags(rules, worse, interrupting=True)] == ["eye_exposure", "both_sides"]
 
 
 def test_reasons_name_the_answers(rules: RuleSet) -> None:
@@ -310,6 +313,22 @@ def test_invalid_answers_are_named(rules: RuleSet, change: dict[str, Any], field
     with pytest.raises(AnswerErrors) as caught:
         assess(rules, _base() | change)
     assert caught.value.errors == {field: message}
+
+
+def test_accepted_answers_leave_out_what_the_rules_refuse(rules: RuleSet) -> None:
+    """Answers kept from before (a cookie, a draft) that the rules no longer accept are left out, to be asked again."""
+    valid = {"rf_eye": "no", "saq_eye_smile": 4, "treatments": ["none"], "notes": "eye waters at meals"}
+    refused = {
+        "no_such_question": "yes",
+        "rf_eye": "maybe",  # not a code
+        "saq_eye_smile": True,  # a bool is not a whole number, though it equals 1
+        "saq_neck_smile": "4",  # text, not a number
+        "treatments": ["none", "toxin"],  # "none" stands alone
+        "twitching": ["never"],  # one code, not a list
+    }
+    assert accepted_answers(rules, valid) == valid
+    for key, value in refused.items():
+        assert accepted_answers(rules, valid | {key: value}) == {k: v for k, v in valid.items() if k != key}, key
 
 
 def test_every_missing_answer_is_listed(rules: RuleSet) -> None:

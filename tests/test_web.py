@@ -235,6 +235,18 @@ def test_change_returns_to_check_answers(client: FlaskClient, rules: RuleSet) ->
     assert "Now and then, and I can&#39;t tell when" in text_of(client.get("/check-answers"))
 
 
+def test_page_addresses_are_under_the_root_each_request_came_by(client: FlaskClient, rules: RuleSet) -> None:
+    """Mounted under a prefix (SCRIPT_NAME), the check sends each person on under the prefix
+    they came by, however the addresses are kept between requests."""
+    answers = BY_NAME["no-palsy-twitching"]["answers"]
+    safety = {q.id: answers[q.id] for q in rules.pages[0].questions}
+    for root in ("", "/self-check", "/other", ""):
+        base = f"http://localhost{root}"
+        page = client.get("/questions/safety", base_url=base)
+        sent = client.post("/questions/safety", data={"csrf_token": csrf_token(text_of(page)), **safety}, base_url=base)
+        assert sent.headers["Location"] == f"{root}/questions/cause"
+
+
 def test_result_explains_why_and_the_score_limits(client: FlaskClient, rules: RuleSet) -> None:
     walk(client, rules, BY_NAME["nine-months-established"]["answers"])
     html = text_of(client.get("/result"))

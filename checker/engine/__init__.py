@@ -11,7 +11,18 @@ import os
 from typing import Any
 
 from .compile import compile_rules
-from .evaluate import AnswerErrors, Plan, Reason, Result, assess, clean_answer, known_red_flags, plan, validate
+from .evaluate import (
+    AnswerErrors,
+    Plan,
+    Reason,
+    Result,
+    accepted_answers,
+    assess,
+    clean_answer,
+    known_red_flags,
+    plan,
+    validate,
+)
 from .load import load_text
 from .model import Kind, Option, Outcome, Page, Question, RedFlag, RuleSet, TriageLevel, WorkedCase
 from .problems import Problem, RulesError
@@ -32,6 +43,7 @@ __all__ = [
     "RulesError",
     "TriageLevel",
     "WorkedCase",
+    "accepted_answers",
     "assess",
     "case_problems",
     "clean_answer",

@@ -177,15 +177,16 @@ def stop_questions(rules: RuleSet, route: Plan, answers: Mapping[str, Any]) -> f
     return frozenset().union(*(c.subjects() for c in rules.stops_after[route.stopped_after] if c.test(answers)))
 
 
-def known_red_flags(rules: RuleSet, route: Plan) -> tuple[RedFlag, ...]:
+def known_red_flags(rules: RuleSet, route: Plan, interrupting: bool = False) -> tuple[RedFlag, ...]:
     """The red flags that the answers on the pages of ``route``, partly given, already show,
-    in the rules' order.
+    in the rules' order (with ``interrupting``, only those whose level interrupts the check).
 
     Only flags that read nothing but answers, all of them given, are decided this early: a
     flag that reads a derived value or an answer still to come waits for the full result.
     """
     given = route.given
-    return tuple(flag for flag, reads in rules.answer_flags if reads <= given.keys() and flag.when.test(given))
+    flags = rules.interrupting_flags if interrupting else rules.answer_flags
+    return tuple(flag for flag, reads in flags if reads <= given.keys() and flag.when.test(given))
 
 
 def clean_answer(question: Question, value: Any) -> Any:
@@ -214,6 +215,23 @@ def clean_answer(question: Question, value: Any) -> Any:
         return chosen
     _check_code(question, value)
     return value
+
+
+def accepted_answers(rules: RuleSet, stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The answers, as stored, that these rules still accept: any other is left out."""
+    questions = rules.questions
+    accepted: dict[str, Any] = {}
+    for qid, value in stored.items():
+        question = questions.get(qid)
+        if question is None:
+            continue
+        if value.__class__ is not question.code_type or value not in question.code_set:  # not one valid code
+            try:
+                clean_answer(question, value)
+            except ValueError:
+                continue
+        accepted[qid] = value
+    return accepted
 
 
 def _codes(question: Question) -> str:

@@ -8,10 +8,11 @@ from flask import Flask
 from ..rules import current_rules
 from . import consultation, links  # noqa: F401  (their routes join the blueprint)
 from .forms import build_forms
-from .views import FORMS_KEY, bp
+from .views import FORMS_KEY, PAGE_PATHS_KEY, bp
 
 
 def init_app(app: Flask) -> None:
     with app.app_context():
         app.extensions[FORMS_KEY] = build_forms(current_rules())
+    app.extensions[PAGE_PATHS_KEY] = {}
     app.register_blueprint(bp)

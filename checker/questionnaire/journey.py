@@ -16,7 +16,7 @@ from flask import current_app, g, request, session
 from sqlalchemy import select
 
 from ..db import db, utcnow
-from ..engine import Kind, Page, Plan, RuleSet, clean_answer
+from ..engine import Kind, Page, Plan, RuleSet, accepted_answers
 from ..models import Draft, Invitation, new_token, token_hash
 from ..rules import current_rules
 
@@ -95,18 +95,7 @@ def saved_answers() -> dict[str, Any]:
     stored = draft.answers if draft is not None else session.get(ANSWERS_KEY)
     if not isinstance(stored, dict):
         return {}
-    questions = current_rules().questions
-    answers: dict[str, Any] = {}
-    for qid, value in stored.items():
-        question = questions.get(qid)
-        if question is None:
-            continue
-        try:
-            clean_answer(question, value)
-        except ValueError:
-            continue
-        answers[qid] = value
-    return answers
+    return accepted_answers(current_rules(), stored)
 
 
 # Browsers drop cookies over about 4 KB: answers that would not fit are not silently lost.

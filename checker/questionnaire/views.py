@@ -36,11 +36,19 @@ from .notices import record_stop, score_history
 
 bp = Blueprint("questionnaire", __name__)
 FORMS_KEY = "checker.forms"
+PAGE_PATHS_KEY = "checker.page_paths"  # (page id, change) to its address below the script root
 URGENT_SHOWN_KEY = "urgent_shown"  # red flags whose page of their own this person has seen
 
 
 def page_url(page: Page, change: bool = False) -> str:
-    return url_for("questionnaire.question_page", page_id=page.id, change=1 if change else None)
+    """A question page's address: built by ``url_for`` once, then put under this request's
+    script root (every step of the check posts a page and is sent to the next)."""
+    paths: dict[tuple[str, bool], str] = current_app.extensions[PAGE_PATHS_KEY]
+    path = paths.get((page.id, change))
+    if path is None:
+        url = url_for("questionnaire.question_page", page_id=page.id, change=1 if change else None)
+        path = paths[(page.id, change)] = url[len(request.script_root) :]
+    return request.script_root + path
 
 
 def answer_text(question: Question, value: Any) -> str:
@@ -163,7 +171,7 @@ def question_page(page_id: str) -> Response | str:
 
 def interrupting_flags(rules: RuleSet, route: Plan) -> tuple[RedFlag, ...]:
     """The red flags the answers on ``route`` already show whose level gets a page of its own at once."""
-    return tuple(f for f in known_red_flags(rules, route) if rules.triage_level(f.triage).interrupts)
+    return known_red_flags(rules, route, interrupting=True)
 
 
 def _continue_url(route: Plan, then: str | None = None) -> str:
