@@ -108,10 +108,37 @@ class Gunicorn:
         self.process.wait(timeout=30)
 
 
-def wrk(url: str, seconds: int, connections: int, script: Path | None = None, timeout: int = 2) -> dict[str, float]:
+@dataclass(frozen=True)
+class Script:
+    """A request as wrk sends it, from a Lua file (a GET with no header when there is none)."""
+
+    path: Path
+    method: str
+    body: str
+    headers: tuple[tuple[str, str], ...]
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # the redirect itself is the answer
+
+
+def status_of(url: str, script: Script | None) -> int:
+    """The status one request as wrk sends it gets, redirects not followed: a form refused (for
+    its token, say) answers 200 with the form again, and would be measured as the wrong work."""
+    request = urllib.request.Request(url)
+    if script:
+        request = urllib.request.Request(url, script.body.encode() or None, dict(script.headers), method=script.method)
+    try:
+        return int(urllib.request.build_opener(_NoRedirect).open(request).status)
+    except urllib.error.HTTPError as answer:
+        return answer.code
+
+
+def wrk(url: str, seconds: int, connections: int, script: Script | None = None, timeout: int = 2) -> dict[str, float]:
     command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout}s", "--latency", url]
     if script:
-        command[1:1] = ["-s", str(script)]
+        command[1:1] = ["-s", str(script.path)]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
 
     def ms(label: str) -> float:
@@ -132,12 +159,12 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None = None, ti
     return {"rps": rps, "p50": ms("50%"), "p99": ms("99%"), "errors": errors, "requests": requests}
 
 
-def lua(folder: Path, name: str, method: str, body: str, headers: dict[str, str]) -> Path:
+def lua(folder: Path, name: str, method: str, body: str, headers: dict[str, str]) -> Script:
     lines = [f'wrk.method = "{method}"', f"wrk.body = {json.dumps(body)}"]
     lines += [f'wrk.headers["{k}"] = {json.dumps(v)}' for k, v in headers.items()]
     path = folder / f"{name}.lua"
     path.write_text("\n".join(lines) + "\n")
-    return path
+    return Script(path, method, body, tuple(headers.items()))
 
 
 def browser_session(base: str) -> tuple[urllib.request.OpenerDirector, http.cookiejar.CookieJar]:
@@ -186,8 +213,14 @@ class Route:
     label: str
     server: Gunicorn
     path: str
-    script: Path | None = None
+    script: Script | None = None
     yardstick: str | None = None  # the bare route it is compared with
+    expect: int = 200  # the status its work ends in
+
+    def check(self) -> None:
+        status = status_of(self.server.url + self.path, self.script)
+        if status != self.expect:
+            raise SystemExit(f"{self.label} answered {status}, not {self.expect}: it would measure other work")
 
     def measure(self, seconds: int) -> dict[str, float]:
         """wrk's figures, and the server's CPU time per request (user and system, in µs)."""
@@ -269,18 +302,25 @@ def main() -> None:
         Route("bare GET /json", bare, "/json"),
         Route("bare GET /template", bare, "/template"),
         Route("bare POST /engine (floor)", bare, "/engine", json_post, "bare GET /json"),
-        Route("bare POST /form (floor)", bare, "/form", form_post, "bare GET /template"),
-        Route("bare POST /page (+session, engine)", bare, "/page", page_post, "bare GET /template"),
+        Route("bare POST /form (floor)", bare, "/form", form_post, "bare GET /template", 302),
+        Route("bare POST /page (+session, engine)", bare, "/page", page_post, "bare GET /template", 302),
         Route("GET / (landing)", app, "/", None, "bare GET /template"),
         Route("GET /questions/safety", app, "/questions/safety", with_cookie, "bare GET /template"),
-        Route("POST /questions/safety", app, "/questions/safety", question, "bare GET /template"),
+        Route("POST /questions/safety", app, "/questions/safety", question, "bare GET /template", 302),
         Route(
-            "POST /questions/safety, limits on", limited, "/questions/safety", limited_question, "bare GET /template"
+            "POST /questions/safety, limits on",
+            limited,
+            "/questions/safety",
+            limited_question,
+            "bare GET /template",
+            302,
         ),
         Route("POST /api/v1/assess", app, "/api/v1/assess", json_post, "bare GET /json"),
         Route("POST /api/v1/assess, limits on", limited, "/api/v1/assess", json_post, "bare GET /json"),
         Route("GET /result", app, "/result", with_cookie, "bare GET /template"),
     ]
+    for route in routes:
+        route.check()
     for route in routes:  # warm every worker first: a cold one made the first round of each route an outlier
         route.measure(2)
     runs: dict[Route, list[dict[str, float]]] = {route: [] for route in routes}
