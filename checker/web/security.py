@@ -59,15 +59,25 @@ class SecurityHeaders:
 
     def __init__(self, app: WSGIApplication) -> None:
         self.app = app
+        # (https, a static file) to the headers wanted, each with its name in lower case
+        self.wanted = {
+            (https, static): tuple(
+                (header, header[0].lower())
+                for header in (*SECURITY_HEADERS, *((HSTS,) if https else ()), *(() if static else (NO_STORE,)))
+            )
+            for https in (False, True)
+            for static in (False, True)
+        }
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        wanted = (*SECURITY_HEADERS, HSTS) if environ.get("wsgi.url_scheme") == "https" else SECURITY_HEADERS
-        if not environ.get("PATH_INFO", "").startswith("/static/"):
-            wanted = (*wanted, NO_STORE)  # answers, results and records never stay in a cache
+        wanted = self.wanted[
+            environ.get("wsgi.url_scheme") == "https",
+            environ.get("PATH_INFO", "").startswith("/static/"),  # answers and results never stay in a cache
+        ]
 
         def with_headers(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             present = {name.lower() for name, _ in headers}
-            headers.extend(header for header in wanted if header[0].lower() not in present)
+            headers.extend(header for header, name in wanted if name not in present)
             return start_response(status, headers, exc_info)
 
         return self.app(environ, with_headers)
