@@ -128,7 +128,9 @@ def assess_answers() -> tuple[Response, int]:
         result = _assessed()
     except AnswerErrors as exc:
         return jsonify({"errors": exc.errors}), 400
-    return jsonify(result.to_json(trace=request.args.get("trace") in ("1", "true"))), 200
+    # Most calls have no query at all: it is parsed only when it may ask for the trace.
+    trace = b"trace=" in request.query_string and request.args.get("trace") in ("1", "true")
+    return jsonify(result.to_json(trace=trace)), 200
 
 
 @bp.post("/report.pdf")
