@@ -41,6 +41,9 @@ def test_assess_trace_on_request(client: FlaskClient) -> None:
     body = client.post("/api/v1/assess?trace=1", json={"answers": VIGNETTES[4]["answers"]}).get_json()
     assert body["trace"]["outcome_rules"][-1]["outcome"] == "stage-3"
     assert "trace" not in client.post("/api/v1/assess", json={"answers": VIGNETTES[4]["answers"]}).get_json()
+    other = client.post("/api/v1/assess?x=1&trace=true", json={"answers": VIGNETTES[4]["answers"]}).get_json()
+    assert "trace" in other
+    assert "trace" not in client.post("/api/v1/assess?trace=0", json={"answers": VIGNETTES[4]["answers"]}).get_json()
 
 
 def test_every_problem_is_listed(client: FlaskClient) -> None:
