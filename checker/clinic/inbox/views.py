@@ -100,20 +100,25 @@ def submission_fhir(submission_id: int) -> Response:
     return fhir_download(bundle, f"self-check-{record.id}.fhir.json")
 
 
+def _marked(record: Submission | ConsultationRequest, done: bool, message: str, back: str) -> Response:
+    """A button that marks a check or request done (or waiting again): said when it changed."""
+    if ActionForm().validate_on_submit() and mark_done(record, done):
+        flash(message)
+    return redirect(back)
+
+
 @bp.post("/submissions/<int:submission_id>/reviewed")
 def mark_reviewed(submission_id: int) -> Response:
     record = db.session.get(Submission, submission_id) or abort(404)
-    if ActionForm().validate_on_submit() and mark_done(record, True):
-        flash(_("Marked as reviewed."))
-    return redirect(url_for("clinic.submission", submission_id=record.id))
+    back = url_for("clinic.submission", submission_id=record.id)
+    return _marked(record, True, _("Marked as reviewed."), back)
 
 
 @bp.post("/submissions/<int:submission_id>/not-reviewed")
 def undo_reviewed(submission_id: int) -> Response:
     record = db.session.get(Submission, submission_id) or abort(404)
-    if ActionForm().validate_on_submit() and mark_done(record, False):
-        flash(_("Marked as waiting for review again."))
-    return redirect(url_for("clinic.submission", submission_id=record.id))
+    back = url_for("clinic.submission", submission_id=record.id)
+    return _marked(record, False, _("Marked as waiting for review again."), back)
 
 
 @bp.get("/requests/<int:request_id>")
@@ -127,17 +132,15 @@ def consultation_request(request_id: int) -> str:
 @bp.post("/requests/<int:request_id>/handled")
 def mark_handled(request_id: int) -> Response:
     record = db.session.get(ConsultationRequest, request_id) or abort(404)
-    if ActionForm().validate_on_submit() and mark_done(record, True):
-        flash(_("Marked as handled."))
-    return redirect(url_for("clinic.consultation_request", request_id=record.id))
+    back = url_for("clinic.consultation_request", request_id=record.id)
+    return _marked(record, True, _("Marked as handled."), back)
 
 
 @bp.post("/requests/<int:request_id>/not-handled")
 def undo_handled(request_id: int) -> Response:
     record = db.session.get(ConsultationRequest, request_id) or abort(404)
-    if ActionForm().validate_on_submit() and mark_done(record, False):
-        flash(_("Marked as waiting again."))
-    return redirect(url_for("clinic.consultation_request", request_id=record.id))
+    back = url_for("clinic.consultation_request", request_id=record.id)
+    return _marked(record, False, _("Marked as waiting again."), back)
 
 
 @bp.route("/invitations", methods=["GET", "POST"])
