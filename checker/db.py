@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from .config import PROJECT_ROOT
+from .sqlite_writes import turn_taking
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -69,9 +70,6 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
-    # Writers wait their turn, but not for long: a lock held longer gives a clear 503 "try again"
-    # instead of holding the worker (and everyone queued behind it) for half a minute.
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.close()
 
 
@@ -111,7 +109,11 @@ def init_app(app: Flask) -> None:
     app.config["SQLALCHEMY_DATABASE_URI"] = url
     options: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite"):
-        options["connect_args"] = {"timeout": 30}
+        # Writers wait their turn, first in this process's queue, then for SQLite's lock, but not
+        # for long: a lock held longer gives a clear 503 "try again" instead of holding the worker
+        # (and everyone queued behind it) for half a minute.
+        wait = SQLITE_BUSY_MS / 1000
+        options["connect_args"] = {"timeout": wait, "factory": turn_taking(url, wait)}
     else:
         options["connect_args"] = {"connect_timeout": 5}
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
