@@ -6,7 +6,9 @@ threads writing at once, one can lose every poll for seconds while newer ones ge
 its visitor gets a 503. Here a connection takes its process's turn before its first write and
 gives it back when its transaction ends, so threads wait in a lock that hands over at once;
 only one writer per process is left polling SQLite for the other processes. The lock is at the
-driver (a ``sqlite3`` connection and cursor), so every write takes a turn, whatever issued it.
+driver (a ``sqlite3`` connection and cursor), so every statement that begins with a write (an
+INSERT, UPDATE, DELETE, REPLACE or schema change) takes a turn, whatever issued it; any other
+waits in SQLite alone, as before.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any, Self
 
-# Statements that take SQLite's write lock. Any other (a read, a SAVEPOINT) waits for nothing here.
+# How statements that take SQLite's write lock begin. Any other (a read, a SAVEPOINT) waits for nothing here.
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 _turns: dict[str, threading.Lock] = {}
 _turns_made = threading.Lock()

@@ -95,6 +95,32 @@ def test_a_turn_kept_too_long_is_a_locked_database_error_in_time(database: Path)
     first.commit()
 
 
+def test_writers_queued_behind_another_process_lock_give_up_within_two_waits(database: Path) -> None:
+    """Another process holds SQLite's lock: the first writer waits for it, the next for its turn
+    and then for the lock, and each gives up in at most its two waits, not one after another."""
+    holder = sqlite3.connect(database)
+    holder.execute("BEGIN IMMEDIATE")
+    ended: dict[int, float] = {}
+    started = time.monotonic()
+
+    def write(number: int) -> None:
+        connection = connect(database, wait=0.3)
+        try:
+            connection.execute("INSERT INTO t VALUES (?)", (number,))
+        except sqlite3.OperationalError:
+            connection.rollback()  # as the app's error handler does
+        ended[number] = time.monotonic() - started
+
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(10)
+    holder.rollback()
+    assert len(ended) == 4
+    assert max(ended.values()) < 2 * 0.3 + 0.5
+
+
 def test_each_database_file_has_its_own_turn(tmp_path: Path) -> None:
     one, other = tmp_path / "one.db", tmp_path / "other.db"
     first, second = connect(one), connect(other, wait=0.2, sqlite_wait=0)
