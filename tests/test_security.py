@@ -324,3 +324,21 @@ def test_flask_asks_once_per_function_whether_it_is_a_coroutine(
     client.get("/questions/safety")
     assert first > 0
     assert len(asked) == first
+
+
+def test_the_form_token_is_written_as_wtforms_writes_it() -> None:
+    """The token field writes its hidden input itself (a twentieth of a page's work, through
+    WTForms' general widget): the same markup, and the widget still does any attributes."""
+    from wtforms.csrf.core import CSRFTokenField
+
+    from checker.questionnaire.forms import ActionForm
+
+    app = create_app(TEST_CONFIG)
+    with app.test_request_context("/"):
+        token = ActionForm().csrf_token
+        written = token.__html__()
+        assert written == CSRFTokenField.__call__(token)
+        assert re.fullmatch(r'<input id="csrf_token" name="csrf_token" type="hidden" value="[\w.-]{40,}">', written)
+        with_class = token(class_="x")
+        assert 'class="x"' in with_class
+        assert with_class == CSRFTokenField.__call__(token, class_="x")
