@@ -49,8 +49,8 @@ class TurnTakingConnection(sqlite3.Connection):
     """A connection that holds its process's write turn from its first write to its commit,
     rollback or close."""
 
-    database_key = ""
-    wait_seconds = 3.0
+    database_key: str  # both set by turn_taking()
+    wait_seconds: float
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

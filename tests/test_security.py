@@ -326,14 +326,13 @@ def test_flask_asks_once_per_function_whether_it_is_a_coroutine(
     assert len(asked) == first
 
 
-def test_the_form_token_is_written_as_wtforms_writes_it() -> None:
+def test_the_form_token_is_written_as_wtforms_writes_it(app: Flask) -> None:
     """The token field writes its hidden input itself (a twentieth of a page's work, through
     WTForms' general widget): the same markup, and the widget still does any attributes."""
     from wtforms.csrf.core import CSRFTokenField
 
     from checker.questionnaire.forms import ActionForm
 
-    app = create_app(TEST_CONFIG)
     with app.test_request_context("/"):
         token = ActionForm().csrf_token
         written = token.__html__()
