@@ -16,6 +16,7 @@ from ..exports.fhir import result_bundle
 from ..exports.reports import fhir_download, pdf_response
 from ..rules import current_rules
 from ..urls import fhir_canon
+from ..web.context import unproxied
 from ..web.i18n import reason_text, translate
 from ..web.limits import limited
 from .forms import ActionForm, tampered
@@ -44,11 +45,12 @@ def page_url(page: Page, change: bool = False) -> str:
     """A question page's address: built by ``url_for`` once, then put under this request's
     script root (every step of the check posts a page and is sent to the next)."""
     paths: dict[tuple[str, bool], str] = current_app.extensions[PAGE_PATHS_KEY]
+    root = unproxied(request).script_root
     path = paths.get((page.id, change))
     if path is None:
         url = url_for("questionnaire.question_page", page_id=page.id, change=1 if change else None)
-        path = paths[(page.id, change)] = url[len(request.script_root) :]
-    return request.script_root + path
+        path = paths[(page.id, change)] = url[len(root) :]
+    return root + path
 
 
 def answer_text(question: Question, value: Any) -> str:
@@ -105,11 +107,12 @@ def question_page(page_id: str) -> Response | str:
     blocker = route.first_incomplete()
     if blocker is not None and asked.index(blocker.id) < asked.index(page.id):
         return redirect(page_url(blocker))
-    changing = request.args.get("change") == "1"
+    req = unproxied(request)
+    changing = req.args.get("change") == "1"
     form_class = current_app.extensions[FORMS_KEY][page.id]
     session_lapsed = False
     urgent: tuple[RedFlag, ...] = ()
-    if request.method == "POST":
+    if req.method == "POST":
         form = form_class()
         valid = form.validate()
         session_lapsed = "csrf_token" in form.errors
@@ -121,9 +124,9 @@ def question_page(page_id: str) -> Response | str:
             if not session_lapsed:
                 save_page(page, given, resume_at=page.id)
             return redirect(url_for("questionnaire.emergency"))
-        if tampered(page, request.form):
+        if tampered(page, req.form):
             abort(400)
-        if request.form.get("action") == "save" and not session_lapsed:
+        if req.form.get("action") == "save" and not session_lapsed:
             return _save_for_later(page, form)
         urgent = interrupting_flags(rules, ahead)
         data = {q.id: form[q.id].data for q in page.questions}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Flask, Response, abort, current_app, g, jsonify, make_response, render_template, request
+from flask import Flask, Response, current_app, g, jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_login import AnonymousUserMixin
 from sqlalchemy.exc import DBAPIError
@@ -95,15 +95,7 @@ def handle_unexpected(error: Exception) -> tuple[Response | str, int]:
         return Response("Something went wrong. Please try again.", 500, mimetype="text/plain"), 500
 
 
-def refuse_oversized_bodies() -> None:
-    """413 for any body over the limit, before a view can redirect without reading it."""
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if limit is not None and (request.content_length or 0) > limit:
-        abort(413)
-
-
 def init_app(app: Flask) -> None:
-    app.before_request(refuse_oversized_bodies)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(DBAPIError, handle_database_down)
     app.register_error_handler(SQLAlchemyTimeout, handle_database_down)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from flask import Flask, Request, abort, request
+from flask import Flask, Request, abort, current_app, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -17,6 +17,8 @@ from werkzeug.utils import cached_property
 from werkzeug.wsgi import LimitedStream
 from wtforms import HiddenField, StringField
 from wtforms.csrf.core import CSRFTokenField
+
+from .context import unproxied
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -111,7 +113,7 @@ class CleanRequest(Request):
     """A request whose query and form text has no NUL characters.
 
     A NUL is invisible, and PostgreSQL cannot store it in text. A query string with one is
-    refused (400, see ``refuse_nul_in_query``); form fields are cleaned, and the ones that had a
+    refused (400, see ``screen_request``); form fields are cleaned, and the ones that had a
     NUL are named in ``nul_fields``, so every :class:`Form` gives them a field error and the
     person sees the cleaned text before it is saved. Whatever reads the form directly never
     sees a NUL. A form body cut at the size limit is refused (413), never read as the whole.
@@ -146,10 +148,22 @@ def body_cut_at_limit(request: Request) -> bool:
     return bool(request.environ["wsgi.input"].read(1))
 
 
-def refuse_nul_in_query() -> None:
-    """400 for an address with a NUL in its query (always written %00: a request line cannot hold one)."""
-    if b"%00" in request.query_string:
+def screen_request() -> None:
+    """400 for an address with a NUL in its query (always written %00: a request line cannot hold
+    one); 413 for a body over the size limit, before a view can redirect without reading it.
+
+    The size limits are set on the request from the settings once: Flask reads the settings
+    again each time the form parser asks, through the app's context, several times a post.
+    """
+    req = unproxied(request)
+    if b"%00" in req.query_string:
         abort(400)
+    config = current_app.config
+    req.max_form_memory_size = config["MAX_FORM_MEMORY_SIZE"]
+    req.max_form_parts = config["MAX_FORM_PARTS"]
+    limit = req.max_content_length = config["MAX_CONTENT_LENGTH"]
+    if limit is not None and (req.content_length or 0) > limit:
+        abort(413)
 
 
 class _TokenOnDemand(CSRFTokenField):  # type: ignore[misc]
@@ -208,7 +222,7 @@ class Form(FlaskForm):  # type: ignore[misc]
 
 def init_app(app: Flask) -> None:
     app.request_class = CleanRequest
-    app.before_request(refuse_nul_in_query)
+    app.before_request(screen_request)
     app.wsgi_app = SecurityHeaders(app.wsgi_app)  # type: ignore[method-assign]
     proxies = int(app.config["PROXIES"])
     if proxies > 0:  # behind that many reverse proxies: trust their X-Forwarded-* headers (outermost)
