@@ -19,6 +19,7 @@ from ..db import db, utcnow
 from ..engine import Kind, Page, Plan, RuleSet, accepted_answers
 from ..models import Draft, Invitation, new_token, token_hash
 from ..rules import current_rules
+from ..web.context import unproxied
 
 ANSWERS_KEY = "answers"
 DRAFT_KEY = "draft"
@@ -34,7 +35,8 @@ def draft_token() -> str | None:
 
 def current_draft() -> Draft | None:
     """The server-side draft this person is working on, if any (looked up once a request)."""
-    if "draft" not in g:
+    state = unproxied(g)
+    if "draft" not in state:
         token = draft_token()
         draft = None
         if token is not None:
@@ -48,8 +50,8 @@ def current_draft() -> Draft | None:
                 session.pop(DRAFT_KEY, None)
             else:
                 session[DRAFT_KEY] = token  # restores a lapsed session from the form's copy
-        g.draft = draft
-    found: Draft | None = g.draft
+        state.draft = draft
+    found: Draft | None = state.draft
     return found
 
 
@@ -106,13 +108,34 @@ def fits_in_browser(page: Page, data: dict[str, Any]) -> bool:
     """Whether the session cookie can hold the answers with this page's ``data`` saved."""
     if current_draft() is not None:
         return True  # kept on the server
-    contents = dict(session)
+    cookie = unproxied(session)
+    read_size = getattr(cookie, "read_size", None)
+    # Saving this page's answers lengthens the JSON the cookie held by their own JSON at most (each
+    # replaces any answer it had): while that fits, there is no need to encode the session again.
+    if read_size is not None and not cookie.modified:
+        added = sum(_json_bound(q) + _json_bound(data[q]) + 2 for q in page.question_ids if data.get(q) is not None)
+        if _fits_uncompressed(read_size + added):
+            return True
+    contents = dict(cookie)
     contents[ANSWERS_KEY] = _merged(dict(contents.get(ANSWERS_KEY) or {}), page, data)
-    payload = len(current_app.session_interface.serializer.dumps(contents).encode())  # type: ignore[attr-defined]
-    if payload * 4 // 3 + 64 <= COOKIE_LIMIT:  # base64 of the uncompressed payload, with stamp and signature
+    app = unproxied(current_app)
+    if _fits_uncompressed(len(app.session_interface.serializer.dumps(contents).encode())):  # type: ignore[attr-defined]
         return True
-    serializer = current_app.session_interface.get_signing_serializer(current_app)  # type: ignore[attr-defined]
-    return len(serializer.dumps(contents)) <= COOKIE_LIMIT
+    signer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    return len(signer.dumps(contents)) <= COOKIE_LIMIT
+
+
+def _json_bound(value: Any) -> int:
+    """The most bytes ``value`` (text, a number, or a list of them) can take in JSON: every
+    character written as an escape (``\\u001f``, six bytes), with quotes, brackets and commas."""
+    if isinstance(value, (list, tuple)):
+        return 2 + sum(_json_bound(item) + 1 for item in value)
+    return 6 * len(str(value)) + 2
+
+
+def _fits_uncompressed(json_size: int) -> bool:
+    """Whether JSON of this many bytes fits in the cookie as it is: base64, a stamp and a signature."""
+    return json_size * 4 // 3 + 64 <= COOKIE_LIMIT
 
 
 def answers_with(answers: dict[str, Any], page: Page, data: dict[str, Any]) -> dict[str, Any]:
@@ -133,11 +156,11 @@ def _merged(answers: dict[str, Any], page: Page, data: dict[str, Any]) -> dict[s
 def save_page(page: Page, data: dict[str, Any], resume_at: str | None) -> None:
     """Replace this page's answers with ``data`` (empty answers are removed)."""
     draft = current_draft()
-    answers = _merged(dict(draft.answers) if draft is not None else dict(session.get(ANSWERS_KEY) or {}), page, data)
     if draft is None:
-        session[ANSWERS_KEY] = answers
+        cookie = unproxied(session)
+        cookie[ANSWERS_KEY] = _merged(dict(cookie.get(ANSWERS_KEY) or {}), page, data)
         return
-    draft.answers = answers
+    draft.answers = _merged(dict(draft.answers), page, data)
     draft.page = resume_at
     draft.updated_at = utcnow()
     draft.expires_at = _draft_expiry()

@@ -5,7 +5,8 @@ trip, builds a new signer for every request, signs with Python's own HMAC code a
 with zlib's defaults. Everything this app keeps in the session is plain JSON (answers, tokens, a
 language, Flask-Login's ids, flashed messages, which come back as lists), so plain compact JSON
 does, at a fraction of the cost; one signer per secret key is reused; OpenSSL signs (the same
-SHA-1 HMAC); and it compresses with a window a cookie's size.
+SHA-1 HMAC); and it compresses only a session large enough to need it, with a window a
+cookie's size.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
+from functools import cached_property
 from typing import Any
 
 from flask import Flask, Request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
-from itsdangerous import URLSafeTimedSerializer
-from itsdangerous.encoding import base64_encode
+from itsdangerous import Signer, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous.encoding import base64_encode, want_bytes
 from itsdangerous.url_safe import URLSafeSerializerMixin
 
 from ..urls import API_PREFIX
@@ -62,21 +64,63 @@ def _untagged(value: dict[str, Any]) -> Any:
 # zlib's default 32 KB window and its tables took ten times longer to set up than to compress a
 # cookie's few hundred bytes. A window the size of a whole cookie compresses it as well.
 WINDOW_BITS, MEMORY_LEVEL = 12, 4
+# Compressing a whole questionnaire's answers (about 600 bytes of JSON) took a thirtieth of a
+# question page's post, every post, to save some 300 bytes of cookie. Under this size the JSON is
+# kept as it is (a cookie of at most about 1.4 KB); over it (a long note), it is compressed, so
+# more fits under the browser's 4 KB limit.
+COMPRESS_OVER = 1024
+
+
+class _KeptKeySigner(TimestampSigner):
+    """itsdangerous' timestamp signer, deriving each secret key's signing key once: the derivation
+    (an HMAC of the fixed salt) gives the same bytes every time, and was done on every signature."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._derived: dict[bytes, bytes] = {}
+
+    def derive_key(self, secret_key: str | bytes | None = None) -> bytes:
+        secret = self.secret_keys[-1] if secret_key is None else want_bytes(secret_key)
+        derived = self._derived.get(secret)
+        if derived is None:
+            derived = self._derived[secret] = super().derive_key(secret)
+        return derived
 
 
 class CookieSigner(URLSafeTimedSerializer):
-    """itsdangerous' signed, timed, URL-safe serializer, compressing with a cookie-sized window.
+    """itsdangerous' signed, timed, URL-safe serializer, compressing only JSON over
+    ``COMPRESS_OVER`` bytes, with a cookie-sized window.
 
-    What it writes is the same standard zlib stream, read as before.
+    What it writes is what itsdangerous writes, compressed or not, and is read as before. Its
+    signer is made once, not for every cookie read or written: a signer keeps nothing of what it signs.
     """
+
+    default_signer = _KeptKeySigner
+
+    @cached_property
+    def _signer(self) -> Signer:
+        return super().make_signer()
+
+    def make_signer(self, salt: str | bytes | None = None) -> Signer:
+        if salt is None or want_bytes(salt) == self.salt:
+            return self._signer
+        return super().make_signer(salt)
 
     def dump_payload(self, obj: Any) -> bytes:
         payload = super(URLSafeSerializerMixin, self).dump_payload(obj)  # the JSON, not yet compressed
-        packer = zlib.compressobj(6, zlib.DEFLATED, WINDOW_BITS, MEMORY_LEVEL)
-        compressed = packer.compress(payload) + packer.flush()
-        if len(compressed) < len(payload) - 1:
-            return b"." + base64_encode(compressed)
+        if len(payload) > COMPRESS_OVER:
+            packer = zlib.compressobj(6, zlib.DEFLATED, WINDOW_BITS, MEMORY_LEVEL)
+            compressed = packer.compress(payload) + packer.flush()
+            if len(compressed) < len(payload) - 1:
+                return b"." + base64_encode(compressed)
         return base64_encode(payload)
+
+
+class CookieSession(SecureCookieSession):
+    """A session that knows the length of the JSON it was read from, when its cookie held that
+    JSON uncompressed (``None`` otherwise): a bound on its size, with no need to encode it again."""
+
+    read_size: int | None = None
 
 
 class CookieSessions(SecureCookieSessionInterface):
@@ -86,6 +130,7 @@ class CookieSessions(SecureCookieSessionInterface):
     """
 
     serializer = PlainJSON()  # type: ignore[assignment]
+    session_class = CookieSession
     # SHA-1 as Flask signs with, passed as OpenSSL's own function: Flask's wrapper around it made
     # the hmac module fall back to its pure-Python HMAC on every request.
     digest_method = staticmethod(hashlib.sha1)
@@ -110,7 +155,12 @@ class CookieSessions(SecureCookieSessionInterface):
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if request.path.startswith(API_PREFIX):
             return self.make_null_session(app)
-        return super().open_session(app, request)
+        opened = super().open_session(app, request)
+        cookie = request.cookies.get(self.get_cookie_name(app), "")
+        if isinstance(opened, CookieSession) and opened and not cookie.startswith("."):
+            # base64 without padding: four characters for every three bytes of the JSON
+            opened.read_size = len(cookie.partition(".")[0]) * 3 // 4
+        return opened
 
 
 def init_app(app: Flask) -> None:
