@@ -64,7 +64,7 @@ def _untagged(value: dict[str, Any]) -> Any:
 # zlib's default 32 KB window and its tables took ten times longer to set up than to compress a
 # cookie's few hundred bytes. A window the size of a whole cookie compresses it as well.
 WINDOW_BITS, MEMORY_LEVEL = 12, 4
-# Compressing a whole questionnaire's answers (about 600 bytes of JSON) took a thirtieth of a
+# Compressing a whole questionnaire's answers (about 600 bytes of JSON) took about 2% of a
 # question page's post, every post, to save some 300 bytes of cookie. Under this size the JSON is
 # kept as it is (a cookie of at most about 1.4 KB); over it (a long note), it is compressed, so
 # more fits under the browser's 4 KB limit.
