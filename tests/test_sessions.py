@@ -135,3 +135,19 @@ def test_whether_a_note_fits_in_the_cookie_is_judged_exactly(
             session["lang"] = "es"
         saved = {**dict(session), ANSWERS_KEY: answers_with(session[ANSWERS_KEY], page, {"notes": typed})}
         assert fits_in_browser(page, {"notes": typed}) is (len(signer.dumps(saved)) <= COOKIE_LIMIT)
+
+
+def test_only_a_cookie_with_a_valid_signature_gives_a_size_to_trust(app: Flask) -> None:
+    """The size the cookie was read at is known only for a cookie that opened: a tampered one
+    opens an empty session with no size, so it cannot make a long note look short."""
+    from flask import session
+
+    signer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    stored = {"csrf_token": "a" * 40, "answers": {"rf_eye": "no"}}
+    cookie = signer.dumps(stored)
+    with app.test_request_context("/", headers={"Cookie": f"session={cookie}"}):
+        assert session.read_size == len(PlainJSON().dumps(stored).encode())  # type: ignore[attr-defined]
+    tampered = "e30" + cookie[3:]  # another payload under the same stamp and signature
+    with app.test_request_context("/", headers={"Cookie": f"session={tampered}"}):
+        assert dict(session) == {}
+        assert session.read_size is None  # type: ignore[attr-defined]
