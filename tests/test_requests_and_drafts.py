@@ -234,32 +234,65 @@ def test_anonymous_check_is_not_kept(db_app: Flask, db_client: FlaskClient, rule
     assert count(db_app, Submission) == 0
 
 
-def test_lapsed_session_keeps_posted_answers_in_the_draft(db_app: Flask, rules: RuleSet) -> None:
-    client = db_app.test_client()
-    answers = CASE["answers"]
-    post_page(client, "safety", answers)
+def _saved_draft(client: FlaskClient) -> str:
+    """Answer the safety page, save on the next: the resume link's token."""
+    post_page(client, "safety", CASE["answers"])
     page = client.get("/questions/cause")
     client.post("/questions/cause", data={"csrf_token": csrf_token(text_of(page)), "cause": "injury", "action": "save"})
+    link = re.search(r'id="resume-link" type="text" value="[^"]*/resume/([^"]+)"', text_of(client.get("/saved")))
+    assert link
+    return link.group(1)
+
+
+def test_lapsed_session_keeps_posted_answers_and_the_draft(db_app: Flask, rules: RuleSet) -> None:
+    client = db_app.test_client()
+    token = _saved_draft(client)
     form = text_of(client.get("/questions/cause"))
-    token = re.search(r'name="draft_token" value="([^"]+)"', form)
-    assert token
+    assert "draft_token" not in form  # no page carries the draft's token: only the session does
     client.delete_cookie("session")  # the session cookie is gone (closed browser, timeout)
-    lapsed = client.post(
-        "/questions/cause", data={"csrf_token": csrf_token(form), "draft_token": token.group(1), "cause": "ramsay_hunt"}
-    )
+    lapsed = client.post("/questions/cause", data={"csrf_token": csrf_token(form), "cause": "ramsay_hunt"})
     assert lapsed.status_code == 200
     assert "Your session timed out" in text_of(lapsed)
+    assert "open that link again to get your earlier answers back" in text_of(lapsed)
     assert re.search(r'value="ramsay_hunt"\s+checked', text_of(lapsed))  # what was posted is still there
-    again = client.post(
-        "/questions/cause",
-        data={"csrf_token": csrf_token(text_of(lapsed)), "draft_token": token.group(1), "cause": "ramsay_hunt"},
-    )
-    assert again.headers["Location"] == "/questions/weakness"
     with db_app.app_context():
         draft = db.session.scalar(select(Draft))
         assert draft is not None
-        assert draft.answers["cause"] == "ramsay_hunt"
-        assert draft.answers["rf_eye"] == "no"  # earlier pages were not lost
+        assert draft.answers["rf_eye"] == "no"  # earlier pages were not lost: they wait on the server
+    # The resume link brings them back in the new session.
+    confirm = client.get(f"/resume/{token}")
+    client.post(f"/resume/{token}", data={"csrf_token": csrf_token(text_of(confirm))})
+    assert re.search(r'value="injury"\s+checked', text_of(client.get("/questions/cause")))
+
+
+def test_answers_posted_after_a_lapse_wait_while_the_earlier_page_is_asked(app: Flask, rules: RuleSet) -> None:
+    client = app.test_client()
+    post_page(client, "safety", CASE["answers"])
+    form = text_of(client.get("/questions/cause"))
+    client.delete_cookie("session")  # the earlier answers went with the cookie
+    lapsed = client.post("/questions/cause", data={"csrf_token": csrf_token(form), "cause": "ramsay_hunt"})
+    again = client.post("/questions/cause", data={"csrf_token": csrf_token(text_of(lapsed)), "cause": "ramsay_hunt"})
+    assert again.headers["Location"] == "/questions/safety"  # asked first...
+    assert post_page(client, "safety", CASE["answers"]).headers["Location"] == "/questions/cause"
+    assert re.search(r'value="ramsay_hunt"\s+checked', text_of(client.get("/questions/cause")))  # ...and kept
+
+
+@pytest.mark.parametrize("target", ["/send", "/questions/safety", "/questions/cause", "/start-again"])
+def test_a_posted_draft_token_never_chooses_the_draft(db_app: Flask, rules: RuleSet, target: str) -> None:
+    """A cross-site form (no cookie: SameSite=Lax) posting an attacker's own draft token must not
+    make the victim's browser answer into that draft."""
+    attacker = db_app.test_client()
+    token = _saved_draft(attacker)
+    victim = db_app.test_client()
+    planted = victim.post(target, data={"draft_token": token, "rf_stroke_signs": "no"})
+    assert planted.status_code in (302, 303, 400, 200)
+    walk(victim, rules, {**CASE["answers"], "notes": "My own private note."})
+    with db_app.app_context():
+        draft = db.session.scalar(select(Draft).where(Draft.token_hash == token_hash(token)))
+        assert draft is not None
+        assert draft.answers.get("cause") == "injury"  # the attacker's draft holds only the attacker's answers
+        assert "notes" not in draft.answers
+        assert db.session.scalar(select(func.count()).select_from(Draft)) == 1  # the victim's answers stay in the cookie
 
 
 def test_expired_resume_link(db_app: Flask, db_client: FlaskClient) -> None:

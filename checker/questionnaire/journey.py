@@ -2,9 +2,10 @@
 
 Answers start in the signed session cookie: nothing is kept on the server. Once a person
 opens a clinic's invitation or asks to save, they move to a server-side :class:`Draft`,
-updated after every page and found again by an opaque token (kept in the session, in each
-form, and in the resume link). Answers to pages that become skipped are kept, so changing
-an answer back restores them, but the engine never uses them.
+updated after every page and found again by an opaque token, kept in the signed session and
+in the resume link. Nothing in a request body chooses a draft: a form posted from another
+site cannot plant someone else's draft in this browser. Answers to pages that become
+skipped are kept, so changing an answer back restores them, but the engine never uses them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app, g, request, session
+from flask import current_app, g, session
 from sqlalchemy import select
 
 from ..db import db, utcnow
@@ -23,13 +24,14 @@ from ..web.context import unproxied
 
 ANSWERS_KEY = "answers"
 DRAFT_KEY = "draft"
-DRAFT_FIELD = "draft_token"  # the same token in every question form, for a lapsed session
 SENT_KEY = "sent"  # the submission id once answers were sent to a clinic
 CASE_KEY = "request_case"  # the case of this browser's last consultation request: a second one joins it
 
 
 def draft_token() -> str | None:
-    token = session.get(DRAFT_KEY) or request.form.get(DRAFT_FIELD)
+    """The draft token this browser's signed session holds: only a link the person opened, or
+    their own "Save", puts one there."""
+    token = session.get(DRAFT_KEY)
     return token if isinstance(token, str) and 20 <= len(token) <= 100 else None
 
 
@@ -48,8 +50,6 @@ def current_draft() -> Draft | None:
                 draft = None
             if draft is None:
                 session.pop(DRAFT_KEY, None)
-            else:
-                session[DRAFT_KEY] = token  # restores a lapsed session from the form's copy
         state.draft = draft
     found: Draft | None = state.draft
     return found

@@ -24,7 +24,6 @@ from .journey import (
     SENT_KEY,
     answers_with,
     current_draft,
-    draft_token,
     fits_in_browser,
     forget_answers,
     next_page,
@@ -105,9 +104,11 @@ def question_page(page_id: str) -> Response | str:
         blocker = route.first_incomplete()
         return redirect(page_url(blocker) if blocker else url_for("questionnaire.check_answers"))
     blocker = route.first_incomplete()
-    if blocker is not None and asked.index(blocker.id) < asked.index(page.id):
-        return redirect(page_url(blocker))
+    if blocker is not None and asked.index(blocker.id) >= asked.index(page.id):
+        blocker = None  # only an earlier page still to answer comes first
     req = unproxied(request)
+    if blocker is not None and req.method != "POST":
+        return redirect(page_url(blocker))
     changing = req.args.get("change") == "1"
     form_class = current_app.extensions[FORMS_KEY][page.id]
     session_lapsed = False
@@ -126,6 +127,11 @@ def question_page(page_id: str) -> Response | str:
             return redirect(url_for("questionnaire.emergency"))
         if tampered(page, req.form):
             abort(400)
+        if blocker is not None and not session_lapsed:
+            # An earlier page is not answered (a session that lapsed and started again): what is
+            # valid here is kept for later, and the earlier page is asked first.
+            save_page(page, given, resume_at=blocker.id)
+            return redirect(page_url(blocker))
         if req.form.get("action") == "save" and not session_lapsed:
             return _save_for_later(page, form)
         urgent = interrupting_flags(rules, ahead)
@@ -158,7 +164,6 @@ def question_page(page_id: str) -> Response | str:
         urgent=urgent,
         rules=rules,
         session_lapsed=session_lapsed,
-        draft_token=draft_token() if current_draft() else None,
         step=asked.index(page.id) + 1,
         steps=len(asked),
         changing=changing,
