@@ -257,6 +257,14 @@ def test_emergency_stop_through_a_clinic_link(db_app: Flask, db_client: FlaskCli
     assert "Call 911 now" in text_of(patient.get("/emergency"))
     for url in ("/questions/cause", "/check-answers", "/result"):
         assert patient.get(url).headers["Location"] == "/emergency"
+    # The link opened again, here or in another browser, goes straight back to the emergency page.
+    assert patient.get(link).headers["Location"] == "/emergency"
+    other = db_app.test_client()
+    reopened = other.post(link, data={"csrf_token": csrf_token(text_of(other.get(link)))})
+    assert reopened.headers["Location"] == "/emergency"
+    emergency = text_of(other.get("/emergency"))
+    assert "Call 911 now" in emergency
+    assert "I chose that answer by mistake" in emergency  # with the way back to the safety answers
 
 
 def _invited_patient(db_app: Flask, db_client: FlaskClient, days: str = "30") -> tuple[FlaskClient, str]:

@@ -277,6 +277,17 @@ def test_answers_posted_after_a_lapse_wait_while_the_earlier_page_is_asked(app: 
     assert re.search(r'value="ramsay_hunt"\s+checked', text_of(client.get("/questions/cause")))  # ...and kept
 
 
+def test_a_resume_link_after_the_stroke_stop_opens_the_emergency_page(db_app: Flask) -> None:
+    client = db_app.test_client()
+    token = _saved_draft(client)
+    page = text_of(client.get("/questions/safety"))
+    client.post("/questions/safety", data={"csrf_token": csrf_token(page), "rf_stroke_signs": "yes"})
+    other = db_app.test_client()
+    resumed = other.post(f"/resume/{token}", data={"csrf_token": csrf_token(text_of(other.get(f"/resume/{token}")))})
+    assert resumed.headers["Location"] == "/emergency"
+    assert "I chose that answer by mistake" in text_of(other.get("/emergency"))
+
+
 @pytest.mark.parametrize("target", ["/send", "/questions/safety", "/questions/cause", "/start-again"])
 def test_a_posted_draft_token_never_chooses_the_draft(db_app: Flask, rules: RuleSet, target: str) -> None:
     """A cross-site form (no cookie: SameSite=Lax) posting an attacker's own draft token must not

@@ -66,8 +66,9 @@ def invitation(token: str) -> Response | tuple[str, int] | str:
                 found.started_at = utcnow()
                 refresh_case_of(found)
                 db.session.commit()
-        blocker = plan(current_rules(), saved_answers()).first_incomplete()
-        return redirect(page_url(blocker) if blocker else url_for("questionnaire.check_answers"))
+        return _carry_on()
+    if mine and plan(current_rules(), saved_answers()).stopped_after:
+        return redirect(url_for("questionnaire.emergency"))
     return render_template(
         "questionnaire/invitation.html", form=form, started=mine or earlier is not None, follow_up=found.follow_up
     )
@@ -141,6 +142,18 @@ def saved() -> Response | str:
     return render_template("questionnaire/saved.html", link=link, draft=draft, page=page, urgent=urgent, rules=rules)
 
 
+def _carry_on(resume_at: str | None = None) -> Response:
+    """Where answers taken up again lead: the emergency page if they stopped there (with its
+    way back to the safety answers), else page ``resume_at``, the first page still to answer, or
+    the answers to check."""
+    rules = current_rules()
+    route = plan(rules, saved_answers())
+    if route.stopped_after:
+        return redirect(url_for("questionnaire.emergency"))
+    page = rules.page(resume_at or "") or route.first_incomplete()
+    return redirect(page_url(page) if page else url_for("questionnaire.check_answers"))
+
+
 @bp.route("/resume/<token>", methods=["GET", "POST"])
 def resume(token: str) -> Response | tuple[str, int] | str:
     """Saved answers back, once the person confirms: a link alone never replaces answers.
@@ -157,9 +170,7 @@ def resume(token: str) -> Response | tuple[str, int] | str:
     form = ActionForm()
     if form.validate_on_submit():
         continue_draft(draft)
-        rules = current_rules()
-        page = rules.page(draft.page or "") or plan(rules, saved_answers()).first_incomplete()
-        return redirect(page_url(page) if page else url_for("questionnaire.check_answers"))
+        return _carry_on(draft.page)
     mine = current_draft()
     in_progress = bool(session.get(ANSWERS_KEY)) or (mine is not None and mine.id != draft.id and bool(mine.answers))
     return render_template("questionnaire/resume.html", form=form, draft=draft, in_progress=in_progress)
