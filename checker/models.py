@@ -92,6 +92,7 @@ class PasswordLink(db.Model):  # type: ignore[name-defined,misc]
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    link_seed: Mapped[str | None] = mapped_column(String(64))  # until shown once (checker.clinic.shown_once)
 
     staff: Mapped[StaffUser] = relationship()
 
@@ -200,6 +201,7 @@ class Invitation(db.Model):  # type: ignore[name-defined,misc]
     stop_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    link_seed: Mapped[str | None] = mapped_column(String(64))  # until shown once (checker.clinic.shown_once)
 
     case: Mapped[Case | None] = relationship(back_populates="invitations")
     created_by: Mapped[StaffUser | None] = relationship()

@@ -135,6 +135,18 @@ def sign_in(client: FlaskClient, email: str = "nurse@clinic.example", password: 
     )
 
 
+def session_text(app: Flask, client: FlaskClient) -> str:
+    """What the client's session cookie holds, as JSON text: signed, not encrypted, so anyone
+    holding the cookie can read this."""
+    import json
+
+    cookie = client.get_cookie("session")
+    if cookie is None:
+        return "{}"
+    signer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    return json.dumps(signer.loads(cookie.value))
+
+
 def extract_catalogue(folder: Path) -> Path:
     """Run pybabel extract as scripts/translations does; the .pot file it writes."""
     import subprocess

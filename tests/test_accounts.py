@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from checker.db import db
 from checker.models import AuditEvent, SignInFailure, StaffSession, StaffUser
 
-from .conftest import csrf_token, make_staff, sign_in
+from .conftest import csrf_token, make_staff, session_text, sign_in
 
 GOOD = "tumble violet harbor ninety"
 
@@ -185,6 +185,7 @@ def test_an_admin_adds_an_account_whose_owner_sets_the_password(db_app: Flask) -
         "/staff/accounts", data={"csrf_token": csrf_token(page), "email": "New@Clinic.Example", "role": "staff"}
     )
     assert made.status_code == 302
+    assert "set-password" not in session_text(db_app, admin)  # never in the (signed, readable) cookie
     shown = admin.get(made.headers["Location"]).get_data(as_text=True)
     link = re.search(r'id="password-link" type="text" value="https?://[^/"]+(/staff/set-password/[^"]+)"', shown)
     assert link

@@ -15,7 +15,7 @@ from checker.db import db, utcnow
 from checker.engine import RuleSet
 from checker.models import AuditEvent, ConsultationRequest, Draft, Invitation, Submission
 
-from .conftest import VIGNETTES, csrf_token, make_staff, post_page, sign_in, walk
+from .conftest import VIGNETTES, csrf_token, make_staff, post_page, session_text, sign_in, walk
 
 CASE = next(c for c in VIGNETTES if c["name"] == "ramsay-hunt-eye-and-ear")
 
@@ -176,6 +176,70 @@ def test_invitation_journey_into_the_inbox(db_app: Flask, db_client: FlaskClient
     assert "viewed inbox" in actions
     assert "marked reviewed" in actions
     assert "marked reviewed" in text_of(db_client.get("/staff/audit"))
+
+
+def _posted_link(client: FlaskClient, label: str) -> str:
+    """Make a link without following the redirect: its page's address."""
+    page = client.get("/staff/invitations")
+    made = client.post(
+        "/staff/invitations", data={"csrf_token": csrf_token(text_of(page)), "label": label, "days": "30"}
+    )
+    assert made.status_code == 302
+    return str(made.headers["Location"])
+
+
+def test_a_new_link_is_shown_only_on_its_own_page_once(db_app: Flask, db_client: FlaskClient) -> None:
+    make_staff(db_app)
+    sign_in(db_client)
+    page_a = _posted_link(db_client, "RACE-A")
+    page_b = _posted_link(db_client, "RACE-B")  # made before A's page was opened (a second tab)
+    assert "/i/" not in session_text(db_app, db_client)  # no link in the (signed, readable) cookie
+    link_a = shown_link(db_client, page_a)
+    link_b = shown_link(db_client, page_b)
+    assert link_a != link_b
+    assert 'id="invitation-link"' not in text_of(db_client.get(page_a))  # once
+    db_app.test_client().get(link_a)
+    with db_app.app_context():
+        opened = {i.label: i.opened_at is not None for i in db.session.scalars(select(Invitation))}
+    assert opened == {"RACE-A": True, "RACE-B": False}  # A's page showed A's link
+
+
+def test_a_new_link_is_shown_to_whoever_made_it(db_app: Flask, db_client: FlaskClient) -> None:
+    make_staff(db_app)
+    make_staff(db_app, "doctor@clinic.example")
+    sign_in(db_client)
+    page = _posted_link(db_client, "Wed 4 Dec")
+    colleague = db_app.test_client()
+    sign_in(colleague, "doctor@clinic.example")
+    assert 'id="invitation-link"' not in text_of(colleague.get(page))  # neither shown to them nor used up
+    assert shown_link(db_client, page).startswith("/i/")
+
+
+def test_a_link_seed_is_taken_once(db_app: Flask, db_client: FlaskClient) -> None:
+    from checker.clinic.shown_once import take_token
+
+    make_staff(db_app)
+    sign_in(db_client)
+    page = _posted_link(db_client, "Thu 5 Dec")
+    with db_app.app_context():
+        record = db.session.scalars(select(Invitation)).one()
+        assert record.link_seed is not None
+        # Another request takes the seed after this one read the row: this one's UPDATE finds nothing.
+        db.session.execute(update(Invitation).values(link_seed=None).execution_options(synchronize_session=False))
+        assert record.link_seed is not None  # still the stale copy
+        assert take_token(record) is None
+    assert 'id="invitation-link"' not in text_of(db_client.get(page))
+
+
+def test_a_link_made_under_an_old_secret_key_is_not_shown_wrong(db_app: Flask, db_client: FlaskClient) -> None:
+    make_staff(db_app)
+    sign_in(db_client)
+    page = _posted_link(db_client, "Fri 6 Dec")
+    db_app.secret_key = db_app.config["SECRET_KEY"] = "another-secret"  # the key changed before the page opened
+    db_app.config["SECRET_KEY_FALLBACKS"] = ["test-secret"]  # the cookie still reads
+    html = text_of(db_client.get(page))
+    assert 'id="invitation-link"' not in html  # never a link that would not open
+    assert "If it was lost, send a new one" in html
 
 
 def test_expired_and_unknown_links_say_so(db_app: Flask, db_client: FlaskClient) -> None:

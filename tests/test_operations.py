@@ -57,11 +57,11 @@ def test_readyz_knows_an_unmigrated_or_deleted_database(tmp_path: Path) -> None:
     client = app.test_client()
     never = client.get("/readyz")  # a database never migrated
     assert never.status_code == 503
-    assert never.get_json()["checks"]["schema"].startswith("at nothing, needs 0005: run 'flask db upgrade'")
+    assert never.get_json()["checks"]["schema"].startswith("at nothing, needs 0006: run 'flask db upgrade'")
     with app.app_context():
         upgrade(revision="0003")
     behind = client.get("/readyz").get_json()["checks"]["schema"]
-    assert behind == "at 0003, needs 0005: run 'flask db upgrade'"
+    assert behind == "at 0003, needs 0006: run 'flask db upgrade'"
     with app.app_context():
         upgrade()
     assert client.get("/readyz").status_code == 200

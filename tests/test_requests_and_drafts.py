@@ -303,7 +303,8 @@ def test_a_posted_draft_token_never_chooses_the_draft(db_app: Flask, rules: Rule
         assert draft is not None
         assert draft.answers.get("cause") == "injury"  # the attacker's draft holds only the attacker's answers
         assert "notes" not in draft.answers
-        assert db.session.scalar(select(func.count()).select_from(Draft)) == 1  # the victim's answers stay in the cookie
+        drafts = db.session.scalar(select(func.count()).select_from(Draft))
+        assert drafts == 1  # the victim's answers stay in the victim's cookie
 
 
 def test_expired_resume_link(db_app: Flask, db_client: FlaskClient) -> None:

@@ -10,7 +10,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -22,10 +21,8 @@ from ..cases import case_trend, refresh, refresh_case_of
 from ..db import db, utcnow
 from ..models import Case, CaseNote, ConsultationRequest, Invitation, StaffUser, Submission
 from ..rules import current_rules
-from ..urls import external_url
 from .blueprint import bp
 from .forms import ActionForm, AssignForm, FollowUpForm, NoteForm
-from .inbox.views import NEW_LINK_KEY
 from .records import audit, create_invitation, revoke
 
 
@@ -59,11 +56,6 @@ def case(case_id: int) -> str:
     )
 
 
-def _show_new_link(invitation: Invitation, token: str) -> Response:
-    session[NEW_LINK_KEY] = external_url("questionnaire.invitation", token=token)
-    return redirect(url_for("clinic.invitation", invitation_id=invitation.id))
-
-
 @bp.post("/cases/<int:case_id>/follow-up")
 def follow_up(case_id: int) -> Response:
     """A new link for the same person to answer again; the case shows every check in order."""
@@ -72,8 +64,12 @@ def follow_up(case_id: int) -> Response:
     if not form.validate_on_submit():
         flash(form.days.errors[0] if form.days.errors else _("The form had expired. Try again."))
         return redirect(url_for("clinic.case", case_id=record.id))
-    invitation, token = create_invitation("", form.days.data, current_user.id, case=record, follow_up=True)
-    return _show_new_link(invitation, token)
+    return _link_page(create_invitation("", form.days.data, current_user.id, case=record, follow_up=True))
+
+
+def _link_page(invitation: Invitation) -> Response:
+    """A new link's own page, which shows it once."""
+    return redirect(url_for("clinic.invitation", invitation_id=invitation.id))
 
 
 def _invitation(invitation_id: int) -> Invitation:
@@ -99,8 +95,7 @@ def resend_link(invitation_id: int) -> Response:
         return redirect(url_for("clinic.invitation", invitation_id=old.id))
     revoke(old, "revoked link for a new one")
     days = max(1, min(365, current_app.config["INVITATION_DAYS"]))
-    invitation, token = create_invitation(old.label, days, current_user.id, case=old.case, follow_up=old.follow_up)
-    return _show_new_link(invitation, token)
+    return _link_page(create_invitation(old.label, days, current_user.id, case=old.case, follow_up=old.follow_up))
 
 
 @bp.post("/invitations/<int:invitation_id>/stop-reviewed")

@@ -9,8 +9,9 @@ from sqlalchemy import delete
 
 from ..cases import new_case, refresh, refresh_case_of
 from ..db import db, utcnow
-from ..models import AuditEvent, Case, ConsultationRequest, Draft, Invitation, Submission, new_token, token_hash
+from ..models import AuditEvent, Case, ConsultationRequest, Draft, Invitation, Submission, token_hash
 from ..rules import current_rules
+from .shown_once import new_seed, token_from
 
 
 def audit(action: str, target: str = "") -> None:
@@ -21,14 +22,15 @@ def audit(action: str, target: str = "") -> None:
 
 def create_invitation(
     label: str, days: int, staff_id: int, reference: str = "", case: Case | None = None, follow_up: bool = False
-) -> tuple[Invitation, str]:
-    """A new link and its token (the token itself is never stored): for a new case, or for ``case``."""
-    token = new_token()
+) -> Invitation:
+    """A new link for a new case, or for ``case``: its page shows it once (:mod:`.shown_once`)."""
+    seed = new_seed()
     if case is None:
         case = new_case(reference)
         db.session.flush()
     invitation = Invitation(
-        token_hash=token_hash(token),
+        token_hash=token_hash(token_from(seed)),
+        link_seed=seed,
         case_id=case.id,
         follow_up=follow_up,
         label=label.strip(),
@@ -40,7 +42,7 @@ def create_invitation(
     refresh(case, current_rules())
     audit("created follow-up link" if follow_up else "created invitation", f"invitation {invitation.id}")
     db.session.commit()
-    return invitation, token
+    return invitation
 
 
 def revoke(invitation: Invitation, action: str = "revoked link") -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from flask import abort, flash, redirect, render_template, request, session, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -19,9 +19,9 @@ from ...models import StaffSession, StaffUser
 from ...urls import external_url
 from ..blueprint import OPEN_ENDPOINTS, bp
 from ..forms import ActionForm, NewAccountForm, SetPasswordForm
+from ..shown_once import take_token
 from . import staff as accounts
 
-LINK_KEY = "password_link"  # shown once to the admin who made it
 OPEN_ENDPOINTS.add("clinic.set_password")
 
 
@@ -38,7 +38,7 @@ def accounts_page() -> Response | tuple[str, int]:
     form = NewAccountForm()
     if form.validate_on_submit():
         try:
-            user, token = accounts.invite_staff(form.email.data, form.role.data, admin)
+            user = accounts.invite_staff(form.email.data, form.role.data, admin)
         except ValueError as exc:
             form.email.errors = [
                 _("There is already an account for this email address")
@@ -46,7 +46,6 @@ def accounts_page() -> Response | tuple[str, int]:
                 else _("Enter an email address, like name@clinic.example")
             ]
         else:
-            session[LINK_KEY] = external_url("clinic.set_password", token=token)
             return redirect(url_for("clinic.account", staff_id=user.id))
     sessions = dict(
         db.session.execute(select(StaffSession.staff_id, func.count()).group_by(StaffSession.staff_id)).all()
@@ -60,7 +59,10 @@ def accounts_page() -> Response | tuple[str, int]:
 def account(staff_id: int) -> str:
     _admin()
     user = db.session.get(StaffUser, staff_id) or abort(404)
-    return render_template("clinic/account.html", user=user, link=session.pop(LINK_KEY, None), form=ActionForm())
+    made = accounts.new_password_link(user)
+    token = take_token(made) if made is not None else None
+    link = external_url("clinic.set_password", token=token) if token else None
+    return render_template("clinic/account.html", user=user, link=link, form=ActionForm())
 
 
 @bp.post("/accounts/<int:staff_id>/<action>")
@@ -79,7 +81,7 @@ def account_action(staff_id: int, action: str) -> Response:
         "make-staff": lambda: accounts.set_role(user, "staff", admin),
     }
     if action == "password-link":
-        session[LINK_KEY] = external_url("clinic.set_password", token=accounts.password_link(user, admin))
+        accounts.password_link(user, admin)
         return redirect(url_for("clinic.account", staff_id=user.id))
     if action not in changes:
         abort(404)

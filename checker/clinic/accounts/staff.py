@@ -18,7 +18,8 @@ from sqlalchemy.orm import aliased
 from zxcvbn import zxcvbn
 
 from ...db import db, utcnow
-from ...models import AuditEvent, PasswordLink, SignInFailure, StaffUser, new_token, token_hash
+from ...models import AuditEvent, PasswordLink, SignInFailure, StaffUser, token_hash
+from ..shown_once import new_seed, token_from
 from .auth import end_all_sessions, hasher, normalise_email
 
 MIN_PASSWORD_LENGTH = 12
@@ -113,22 +114,35 @@ LINK_HOURS = 24
 UNUSABLE = "!"  # a password hash nothing matches: the account waits for its owner to set one
 
 
-def invite_staff(email: str, role: str, by: StaffUser) -> tuple[StaffUser, str]:
+def invite_staff(email: str, role: str, by: StaffUser) -> StaffUser:
     """A new account with no password yet, and a one-time link for its owner to set one."""
     user = _new_account(available_email(email), role, UNUSABLE, by)
-    return user, password_link(user, by)
+    password_link(user, by)
+    return user
 
 
-def password_link(user: StaffUser, by: StaffUser | None) -> str:
-    """A one-time token to set the password (earlier links stop working); the caller commits."""
+def password_link(user: StaffUser, by: StaffUser | None) -> PasswordLink:
+    """A one-time link to set the password (earlier links stop working), shown once on the
+    account's page (:mod:`..shown_once`)."""
     db.session.execute(delete(PasswordLink).where(PasswordLink.staff_id == user.id))
-    token = new_token()
-    db.session.add(
-        PasswordLink(token_hash=token_hash(token), staff_id=user.id, expires_at=utcnow() + timedelta(hours=LINK_HOURS))
+    seed = new_seed()
+    link = PasswordLink(
+        token_hash=token_hash(token_from(seed)),
+        link_seed=seed,
+        staff_id=user.id,
+        expires_at=utcnow() + timedelta(hours=LINK_HOURS),
     )
+    db.session.add(link)
     record("made a password link", user, by)
     db.session.commit()
-    return token
+    return link
+
+
+def new_password_link(user: StaffUser) -> PasswordLink | None:
+    """The account's password link if it was made and not shown yet."""
+    return db.session.scalar(
+        select(PasswordLink).where(PasswordLink.staff_id == user.id, PasswordLink.link_seed.is_not(None))
+    )
 
 
 def link_owner(token: str) -> StaffUser | None:

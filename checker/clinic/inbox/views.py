@@ -3,7 +3,7 @@ requests, invitation links, and the audit log."""
 
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -23,9 +23,8 @@ from ...web.limits import limited
 from ..blueprint import bp
 from ..forms import ActionForm, InvitationForm
 from ..records import audit, create_invitation, mark_done
+from ..shown_once import take_token
 from .queue import chosen_filter, counts, page_of
-
-NEW_LINK_KEY = "new_invitation_link"  # shown once on the link's page, never stored
 
 
 @bp.get("/", endpoint="inbox")
@@ -149,10 +148,9 @@ def invitations() -> Response | tuple[str, int]:
     if request.method == "GET":
         form.days.data = current_app.config["INVITATION_DAYS"]
     if form.validate_on_submit():
-        invitation, token = create_invitation(
+        invitation = create_invitation(
             form.label.data or "", form.days.data, current_user.id, reference=form.reference.data or ""
         )
-        session[NEW_LINK_KEY] = external_url("questionnaire.invitation", token=token)
         return redirect(url_for("clinic.invitation", invitation_id=invitation.id))
     listed = db.session.scalars(select(Invitation).order_by(Invitation.created_at.desc()).limit(200))
     status = 422 if form.errors else 200
@@ -162,7 +160,8 @@ def invitations() -> Response | tuple[str, int]:
 @bp.get("/invitations/<int:invitation_id>")
 def invitation(invitation_id: int) -> str:
     record = db.session.get(Invitation, invitation_id) or abort(404)
-    link = session.pop(NEW_LINK_KEY, None)
+    token = take_token(record) if record.created_by_id == current_user.id else None
+    link = external_url("questionnaire.invitation", token=token) if token else None
     draft = db.session.scalar(select(Draft).where(Draft.invitation_id == record.id, Draft.submission_id.is_(None)))
     last_page = current_rules().page(draft.page) if draft is not None and draft.page else None
     return render_template(

@@ -1,0 +1,30 @@
+"""Links shown once from a seed on their own record
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-07 10:00:00
+
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = '0006'
+down_revision = '0005'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('invitation', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('link_seed', sa.String(length=64), nullable=True))
+    with op.batch_alter_table('password_link', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('link_seed', sa.String(length=64), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table('password_link', schema=None) as batch_op:
+        batch_op.drop_column('link_seed')
+    with op.batch_alter_table('invitation', schema=None) as batch_op:
+        batch_op.drop_column('link_seed')
