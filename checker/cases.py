@@ -49,22 +49,31 @@ def refresh(case: Case, rules: RuleSet, now: datetime | None = None) -> None:
     submissions = list(db.session.scalars(select(Submission).where(Submission.case_id == case.id)))
     requests = list(db.session.scalars(select(ConsultationRequest).where(ConsultationRequest.case_id == case.id)))
     links = list(db.session.scalars(select(Invitation).where(Invitation.case_id == case.id).order_by(Invitation.id)))
-    stops = [link for link in links if link.stopped_at is not None and link.revoked_at is None]
+    live = [link for link in links if link.revoked_at is None]
+    # What a person on a link was told before sending anything: a stop, or advice for today.
+    alerts = [(link.stopped_at, stop_triage(rules), link.stop_reviewed_at) for link in live if link.stopped_at]
+    alerts += [
+        (link.flagged_at, link.flags_triage, link.flags_reviewed_at)
+        for link in live
+        if link.flagged_at and link.flags_triage and link.used_at is None  # once sent, the check says it
+    ]
     # (when, triage or None) for each thing still waiting for a staff member
     waiting: list[tuple[datetime, str | None]] = [(s.submitted_at, s.triage) for s in submissions if s.status == "new"]
     waiting += [(r.created_at, None) for r in requests if r.status == "new"]
-    waiting += [(link.stopped_at, stop_triage(rules)) for link in stops if link.stop_reviewed_at is None]  # type: ignore[misc]
+    waiting += [(when, triage) for when, triage, seen in alerts if seen is None]
     newest = max(submissions, key=lambda s: s.submitted_at, default=None)
     activity = [case.created_at]
     activity += [s.submitted_at for s in submissions] + [r.created_at for r in requests]
-    activity += [t for link in links for t in (link.created_at, link.stopped_at) if t is not None]
-    latest_triage = newest.triage if newest is not None else None
+    activity += [t for link in links for t in (link.created_at, link.stopped_at, link.flagged_at) if t is not None]
+    # The urgency of the newest thing the person was told: a check, a stop or advice for today.
+    told = [(s.submitted_at, s.triage) for s in submissions] + [(when, triage) for when, triage, _ in alerts]
+    latest_triage = max(told, key=lambda item: item[0])[1] if told else None
     if waiting:  # the most severe of what waits (a request alone has none: the latest check's)
         case.state = "waiting"
         case.since = min(when for when, _ in waiting)
         case.triage = min((t for _, t in waiting if t), key=lambda t: _priority(rules, t), default=latest_triage)
     else:
-        case.state = "reviewed" if submissions or requests or stops else "open"
+        case.state = "reviewed" if submissions or requests or alerts else "open"
         case.since = max(activity)
         case.triage = latest_triage
     case.priority = _priority(rules, case.triage)

@@ -199,6 +199,11 @@ class Invitation(db.Model):  # type: ignore[name-defined,misc]
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # reached the emergency page
     stop_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Red flags that interrupt the check (care today), recorded the moment the person was shown them:
+    flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the first
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)  # their ids, in the order reached
+    flags_triage: Mapped[str | None] = mapped_column(String(40))  # the most severe of their levels
+    flags_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     link_seed: Mapped[str | None] = mapped_column(String(64))  # until shown once (checker.clinic.shown_once)

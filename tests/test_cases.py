@@ -208,12 +208,79 @@ def test_a_stop_on_a_link_reaches_the_clinic(mailing: tuple[Flask, Inbox], rules
     assert "Stopped at the emergency page" in waiting
     page = text_of(staff.get(f"/staff/cases/{case.id}"))
     assert "answered that they have signs of a possible stroke" in page
-    invitation_id = re.search(r"/staff/invitations/(\d+)/stop-reviewed", page)
+    invitation_id = re.search(r"/staff/invitations/(\d+)/seen", page)
     assert invitation_id
+    assert urgent_count(staff) == 1
     staff.post(invitation_id.group(0), data={"csrf_token": csrf_token(page)})
-    assert only_case(app).state == "reviewed"
+    case = only_case(app)
+    assert (case.state, case.triage) == ("reviewed", "emergency")  # seen, and still what the patient was told
     assert "A-77" not in text_of(staff.get("/staff/"))
     assert "A-77" in text_of(staff.get("/staff/?show=stopped"))
+    assert urgent_count(staff) == 0  # seen: no longer counted as urgent
+    row = text_of(staff.get("/staff/?show=all"))
+    assert "Emergency" in row and "No result yet" not in row
+
+
+def urgent_count(staff: FlaskClient) -> int:
+    found = re.search(r'show=urgent"[^>]*>[^<]*<span class="count">\((\d+)\)', text_of(staff.get("/staff/")))
+    assert found
+    return int(found.group(1))
+
+
+def test_urgent_advice_on_a_link_reaches_the_clinic_unsent(mailing: tuple[Flask, Inbox], rules: RuleSet) -> None:
+    """A painful eye on a clinic link: "Get medical care today", then the tab is closed."""
+    app, inbox = mailing
+    make_staff(app)
+    staff = app.test_client()
+    sign_in(staff)
+    link = make_case(staff, reference="E-12")
+    patient = app.test_client()
+    patient.post(link, data={"csrf_token": csrf_token(text_of(patient.get(link)))})
+    safety = {"rf_stroke_signs": "no", "rf_eye": "yes", "rf_ear_rash": "no", "rf_both_sides": "no"}
+    safety["rf_progressive"] = "no"
+    assert post_page(patient, "safety", safety).headers["Location"].startswith("/urgent")
+    # The patient never loads the urgent page, never sends: the clinic knows already.
+    case = only_case(app)
+    assert (case.state, case.triage, case.link_state) == ("waiting", "urgent", "started")
+    assert urgent_count(staff) == 1
+    assert "E-12" in text_of(staff.get("/staff/?show=urgent"))
+    assert deliver(app) == (1, 0)
+    assert [m["Subject"] for m in inbox.messages] == ["A patient on a clinic link was told to get care today"]
+    assert "E-12" not in str(inbox.messages[0].get_payload())
+    page = text_of(staff.get(f"/staff/cases/{case.id}"))
+    assert "Told to get care today, answers not sent" in page
+    assert "Your eye may be at risk" in page
+    # The same answer again tells nobody twice; seen, the case leaves Urgent and keeps its urgency.
+    post_page(patient, "safety", safety)
+    seen = re.search(r"/staff/invitations/(\d+)/seen", page)
+    assert seen
+    staff.post(seen.group(0), data={"csrf_token": csrf_token(page)})
+    assert (only_case(app).state, only_case(app).triage) == ("reviewed", "urgent")
+    assert urgent_count(staff) == 0
+    # A new warning sign after staff saw the first makes the case wait, and tells the clinic, again.
+    assert post_page(patient, "safety", {**safety, "rf_ear_rash": "yes"}).headers["Location"].startswith("/urgent")
+    assert only_case(app).state == "waiting"
+    assert deliver(app) == (1, 0)
+    # Sent after all: the check waits for review; the clinic was told already, so no third email.
+    walk(patient, rules, {**BASE, **safety, "rf_ear_rash": "yes"})
+    patient.post("/send", data={"csrf_token": csrf_token(text_of(patient.get("/check-answers")))})
+    assert deliver(app) == (0, 0)
+    case = only_case(app)
+    assert (case.state, case.triage, case.checks) == ("waiting", "urgent", 1)
+    assert "Told to get care today, answers not sent" not in text_of(staff.get(f"/staff/cases/{case.id}"))
+
+
+def test_a_reviewed_urgent_check_leaves_urgent(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    link = make_case(staff, reference="U-1")
+    assert answer_link(db_app.test_client(), link, rules, {**BASE, "rf_both_sides": "yes"}).status_code == 302
+    assert urgent_count(staff) == 1
+    check = only_case(db_app).id
+    with db_app.app_context():
+        submission_id = db.session.scalar(select(Submission.id).where(Submission.case_id == check))
+    page = text_of(staff.get(f"/staff/submissions/{submission_id}"))
+    staff.post(f"/staff/submissions/{submission_id}/reviewed", data={"csrf_token": csrf_token(page)})
+    assert urgent_count(staff) == 0
+    assert "U-1" in text_of(staff.get("/staff/?show=reviewed"))
 
 
 def test_an_urgent_result_through_a_link_emails_the_clinic(mailing: tuple[Flask, Inbox], rules: RuleSet) -> None:
@@ -228,7 +295,8 @@ def test_an_urgent_result_through_a_link_emails_the_clinic(mailing: tuple[Flask,
     urgent = {**calm, "rf_ear_rash": "yes"}
     assert answer_link(app.test_client(), make_case(staff, reference="P-9"), rules, urgent).status_code == 302
     assert deliver(app) == (1, 0)
-    assert [m["Subject"] for m in inbox.messages] == ["A self-check with warning signs has arrived"]
+    # Told when the ear-rash advice was shown, not again when the answers arrived.
+    assert [m["Subject"] for m in inbox.messages] == ["A patient on a clinic link was told to get care today"]
     body = str(inbox.messages[0].get_payload())
     assert "/staff/cases/" in body
     assert "P-9" not in body

@@ -98,13 +98,21 @@ def resend_link(invitation_id: int) -> Response:
     return _link_page(create_invitation(old.label, days, current_user.id, case=old.case, follow_up=old.follow_up))
 
 
-@bp.post("/invitations/<int:invitation_id>/stop-reviewed")
-def stop_reviewed(invitation_id: int) -> Response:
-    """Staff have seen that the patient stopped at the emergency page."""
+@bp.post("/invitations/<int:invitation_id>/seen")
+def alert_seen(invitation_id: int) -> Response:
+    """Staff have seen what the patient was told on this link: the stop at the emergency page,
+    the advice to get care today, or both."""
     invitation = _invitation(invitation_id)
-    if ActionForm().validate_on_submit() and invitation.stopped_at and not invitation.stop_reviewed_at:
-        invitation.stop_reviewed_at = utcnow()
-        audit("marked stop reviewed", f"invitation {invitation.id}")
+    if ActionForm().validate_on_submit():
+        now, seen = utcnow(), []
+        if invitation.stopped_at and not invitation.stop_reviewed_at:
+            invitation.stop_reviewed_at = now
+            seen.append("marked stop reviewed")
+        if invitation.flagged_at and not invitation.flags_reviewed_at:
+            invitation.flags_reviewed_at = now
+            seen.append("marked warning signs reviewed")
+        for action in seen:
+            audit(action, f"invitation {invitation.id}")
         refresh_case_of(invitation)
         db.session.commit()
     return redirect(

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 
 from ..cases import is_urgent, refresh_case_of
 from ..db import db, utcnow
-from ..engine import Result
+from ..engine import RedFlag, Result, RuleSet
 from ..mail import clinic_language, queue_notice
 from ..models import Submission
 from ..rules import current_rules
@@ -38,12 +38,44 @@ def record_stop() -> None:
     db.session.commit()
 
 
+def record_flags(rules: RuleSet, flags: tuple[RedFlag, ...]) -> None:
+    """A person on a clinic's link was just shown advice that cannot wait (``flags``): the case
+    waits under Urgent from this moment, and the clinic is told once, whether or not the person
+    ever sends. A flag reached after staff saw the earlier ones makes the case wait again."""
+    draft = current_draft()
+    invitation = draft.invitation if draft is not None else None
+    new = [flag.id for flag in flags if invitation is not None and flag.id not in invitation.flags]
+    if invitation is None or not new:
+        return
+    waiting = invitation.flagged_at is not None and invitation.flags_reviewed_at is None
+    invitation.flags = [*invitation.flags, *new]
+    invitation.flagged_at = invitation.flagged_at or utcnow()
+    levels = [flag.triage for flag in flags] + ([invitation.flags_triage] if invitation.flags_triage else [])
+    invitation.flags_triage = min(levels, key=lambda level: rules.severity.get(level, len(rules.severity)))
+    invitation.flags_reviewed_at = None
+    refresh_case_of(invitation)
+    if not waiting and invitation.case_id is not None:
+        with clinic_language():
+            subject = _("A patient on a clinic link was told to get care today")
+            body = _(
+                "A patient who opened one of the clinic's links gave answers that need medical care today, "
+                "and was shown that advice. They may not have sent their answers. Sign in to see the case:\n"
+                "%(url)s\n\nThis email holds no personal details on purpose.",
+                url=external_url("clinic.case", case_id=invitation.case_id),
+            )
+        queue_notice(subject, body)
+    db.session.commit()
+
+
 def tell_clinic_if_urgent(submission: Submission) -> None:
-    """An email (no personal details) when a check sent through a link needs care today or sooner.
+    """An email (no personal details) when a check sent through a link needs care today or sooner,
+    unless the clinic was already told when the person reached those warning signs.
 
     Queued in the caller's transaction, which commits it with the submission.
     """
     if submission.case_id is None or not is_urgent(current_rules(), submission.triage):
+        return
+    if submission.invitation is not None and submission.invitation.flagged_at is not None:
         return
     with clinic_language():
         subject = _("A self-check with warning signs has arrived")

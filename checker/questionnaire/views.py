@@ -32,7 +32,7 @@ from .journey import (
     saved_answers,
     start_draft,
 )
-from .notices import record_stop, score_history
+from .notices import record_flags, record_stop, score_history
 
 bp = Blueprint("questionnaire", __name__)
 FORMS_KEY = "checker.forms"
@@ -124,9 +124,13 @@ def question_page(page_id: str) -> Response | str:
             # session. Only the valid answers are kept, and only with a valid form token.
             if not session_lapsed:
                 save_page(page, given, resume_at=page.id)
+                record_stop()  # on a clinic's link the clinic knows now, whether or not the page loads
             return redirect(url_for("questionnaire.emergency"))
         if tampered(page, req.form):
             abort(400)
+        urgent = interrupting_flags(rules, ahead)
+        if urgent and not session_lapsed:
+            record_flags(rules, urgent)  # shown from this response on: on a clinic's link the clinic knows now
         if blocker is not None and not session_lapsed:
             # An earlier page is not answered (a session that lapsed and started again): what is
             # valid here is kept for later, and the earlier page is asked first.
@@ -134,7 +138,6 @@ def question_page(page_id: str) -> Response | str:
             return redirect(page_url(blocker))
         if req.form.get("action") == "save" and not session_lapsed:
             return _save_for_later(page, form)
-        urgent = interrupting_flags(rules, ahead)
         data = {q.id: form[q.id].data for q in page.questions}
         if valid and not fits_in_browser(page, data):
             valid = False

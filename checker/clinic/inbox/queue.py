@@ -41,7 +41,9 @@ FILTERS: dict[str, Filter] = {
     f.key: f
     for f in (
         Filter("waiting", lambda now: Case.state == "waiting", QUEUE),
-        Filter("urgent", lambda now: Case.priority <= URGENT_PRIORITY, QUEUE),
+        # Urgent: waiting for a staff member with something that needs care today or sooner. Once
+        # seen it leaves this list (the case keeps its urgency on the row), so the count goes down.
+        Filter("urgent", lambda now: and_(Case.state == "waiting", Case.priority <= URGENT_PRIORITY), QUEUE),
         Filter("requests", lambda now: Case.has_request.is_(true()), QUEUE),
         Filter(
             "not-opened",
