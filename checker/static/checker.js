@@ -2,14 +2,19 @@
 (function () {
   "use strict";
   document.addEventListener("DOMContentLoaded", function () {
-    // Move focus to the error summary, or to the page's heading, so screen reader
-    // and keyboard users start where the page's content does (not at a link they cannot see
-    // from the previous page). A link to a fragment keeps the browser's own behaviour.
-    var target = document.querySelector(".error-summary[data-autofocus]") ||
+    // Move focus to advice that cannot wait (a triage box), else to the error summary, else to
+    // the page's heading, so screen reader and keyboard users start where the page's content
+    // does (not at a link they cannot see from the previous page), and a phone shows it.
+    // A link to a fragment keeps the browser's own behaviour.
+    var target = document.querySelector(".triage[data-autofocus]") ||
+      document.querySelector(".error-summary[data-autofocus]") ||
       document.querySelector("[data-autofocus]");
     var anchor = window.location.hash && document.getElementById(window.location.hash.slice(1));
     if (target && !anchor) {
-      target.focus();
+      // Already in the upper half of the screen: the page stays where it starts (with its
+      // heading in view); otherwise focusing scrolls the target into view.
+      var top = target.getBoundingClientRect().top;
+      target.focus({ preventScroll: top >= 0 && top < window.innerHeight / 2 });
     }
     // Links in the error summary move focus to the field, with its question in view.
     document.querySelectorAll(".error-summary a[href^='#']").forEach(function (link) {
@@ -20,6 +25,16 @@
         var group = input.closest(".field") || input;
         group.scrollIntoView();
         input.focus({ preventScroll: true });
+      });
+    });
+    // Links drawn as buttons (role="button", as GOV.UK's start button) answer the Space key as
+    // a button does; the key would otherwise scroll the page.
+    document.querySelectorAll("a[role='button']").forEach(function (link) {
+      link.addEventListener("keydown", function (event) {
+        if (event.key === " ") { event.preventDefault(); }
+      });
+      link.addEventListener("keyup", function (event) {
+        if (event.key === " ") { event.preventDefault(); link.click(); }
       });
     });
     document.querySelectorAll(".js-copy").forEach(function (button) {

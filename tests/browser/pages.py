@@ -73,6 +73,18 @@ class SelfCheck:
     def heading(self) -> str:
         return " ".join(self.page.locator("h1").first.inner_text().split())
 
+    def stage(self) -> str:
+        """The result's stage heading."""
+        return " ".join(self.page.locator("#stage").inner_text().split())
+
+    def in_view(self, selector: str) -> bool:
+        """Whether the top of the first element ``selector`` finds is inside the viewport."""
+        return bool(
+            self.page.eval_on_selector(
+                selector, "e => { const r = e.getBoundingClientRect(); return r.top >= 0 && r.top < innerHeight - 40; }"
+            )
+        )
+
     def focused(self) -> str:
         return str(self.page.evaluate("document.activeElement.outerHTML.slice(0, 120)"))
 

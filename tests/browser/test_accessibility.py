@@ -189,20 +189,24 @@ def test_no_sideways_scrolling_at_320(browser: Browser, live: LiveServer, rules:
     assert wide == [], "\n".join(wide)
 
 
-def test_focus_starts_at_the_heading_or_the_error_summary(browser: Browser, live: LiveServer, rules: RuleSet) -> None:
+def test_focus_starts_at_the_triage_box_the_error_summary_or_the_heading(
+    browser: Browser, live: LiveServer, rules: RuleSet
+) -> None:
     wrong = []
     for name, page in every_page(browser, live, rules, 1280, "en-US"):
         page.wait_for_load_state("load")
         with contextlib.suppress(PlaywrightTimeout):  # a page that never moves focus is reported below
             page.wait_for_function("document.activeElement !== document.body", timeout=3000)
         focused = page.evaluate(
-            "document.activeElement.matches('h1, h1 *, .error-summary') || !!document.activeElement.closest('h1')"
+            "document.activeElement.matches('h1, h1 *, .error-summary, main .triage')"
+            " || !!document.activeElement.closest('h1')"
         )
-        expected = ".error-summary" if page.locator(".error-summary").count() else "h1"
+        # Advice that cannot wait comes first, then what to correct, then the page's heading.
+        expected = next((s for s in ("main .triage", ".error-summary") if page.locator(s).count()), "h1")
         if not focused:
             wrong.append(f"{name}: focus is on {page.evaluate('document.activeElement.tagName')}, expected {expected}")
-        elif expected == ".error-summary" and not page.evaluate("document.activeElement.matches('.error-summary')"):
-            wrong.append(f"{name}: the error summary should have focus")
+        elif expected != "h1" and not page.evaluate(f"!!document.activeElement.closest({expected!r})"):
+            wrong.append(f"{name}: {expected} should have focus")
     assert wrong == [], "\n".join(wrong)
 
 
@@ -261,7 +265,7 @@ def test_whole_journey_with_the_keyboard_alone(page: Page, live: LiveServer, rul
     expect(page).to_have_url(re.compile("/check-answers$"))
     press_until(page, "Tab", lambda: active(page, "textContent").strip() == "See my result")
     page.keyboard.press("Enter")
-    expect(page.locator("h1")).to_contain_text("Early signs")
+    expect(page.locator("#stage")).to_contain_text("Early signs")
 
 
 def test_focus_is_always_visible(page: Page, live: LiveServer, rules: RuleSet) -> None:
@@ -294,6 +298,6 @@ def test_whole_journey_without_javascript(browser: Browser, live: LiveServer, ru
     expect(page.locator(".error-summary")).to_be_visible()
     check.answer_all(BY_NAME["two-years-botox"]["answers"])
     check.see_result()
-    assert check.heading() == "Your answers are most like: Long-term management"
+    assert check.stage() == "Your answers are most like: Long-term management"
     expect(page.get_by_role("button", name="Print this page")).to_be_hidden()  # needs JavaScript, so not shown
     context.close()

@@ -30,7 +30,7 @@ def test_whole_self_check(page: Page, live: LiveServer, rules: RuleSet, name: st
     check.answer_all(BY_NAME[name]["answers"])
     expect(page).to_have_title(re.compile("^Check your answers"))
     check.see_result()
-    assert check.heading() == f"Your answers are most like: {ONE_PER_OUTCOME[name]}"
+    assert check.stage() == f"Your answers are most like: {ONE_PER_OUTCOME[name]}"
     expect(page.get_by_text("This is not a diagnosis.").first).to_be_visible()
 
 
@@ -77,7 +77,7 @@ def test_back_and_change_keep_answers(page: Page, live: LiveServer, rules: RuleS
     expect(page.locator("h1")).to_be_focused()
     expect(page.get_by_text("Now and then, and I can't tell when")).to_be_visible()
     check.see_result()
-    assert check.heading() == "Your answers are most like: Established synkinesis"  # daily impact still decides
+    assert check.stage() == "Your answers are most like: Established synkinesis"  # daily impact still decides
 
 
 def test_save_and_resume_in_another_browser(browser: Browser, page: Page, live: LiveServer, rules: RuleSet) -> None:

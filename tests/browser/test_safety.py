@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, Page
 
 from checker.engine import RuleSet
 
 from .conftest import LiveServer
 from .pages import SelfCheck
 
+SAQ = ["saq_eye_smile", "saq_eye_speak", "saq_eye_pucker", "saq_neck_smile", "saq_face_tight_eyes",
+       "saq_mouth_eyes", "saq_neck_eyes", "saq_tears_eating", "saq_chin_dimple"]  # fmt: skip
 SAFE = {"rf_stroke_signs": "no", "rf_eye": "no", "rf_ear_rash": "no", "rf_both_sides": "no", "rf_progressive": "no"}
 
 
@@ -82,6 +86,53 @@ def test_under_three_weeks_goes_from_weakness_to_anything_else(check: SelfCheck)
     assert visited == ["safety", "cause", "weakness", "notes"]
     assert check.page.url.endswith("/check-answers")
     check.see_result()
-    assert "Nerve injury and recovery" in check.heading()
+    assert "Nerve injury and recovery" in check.stage()
     assert check.page.locator("main", has_text="too early for synkinesis").count() == 1
     assert check.page.locator(".score").count() == 0  # no score: the linked movements were not asked
+
+
+@pytest.fixture
+def phone(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 375, "height": 800}, locale="en-US")
+    context.set_default_timeout(10_000)
+    yield context.new_page()
+    context.close()
+
+
+def test_on_a_phone_the_result_opens_on_the_triage_box(phone: Page, live: LiveServer) -> None:
+    """Eye not closing and no recovery: the "within days" box is what a phone shows and a screen
+    reader starts at, not the stage heading below it."""
+    check = SelfCheck(phone, live.url, live.app.extensions["checker.rules"])
+    check.start()
+    answers = {**SAFE, "cause": "bells_palsy", "time_since_onset": "3m_6m", "initial_severity": "complete",
+               "recovery": "none_yet", "eye_closure": "no", **dict.fromkeys(SAQ, "1"), "twitching": "never",
+               "asymmetry": "obvious", "tightness_rest": "never", "pattern": "none", "daily_impact": "a_lot",
+               "treatments": ["none"]}  # fmt: skip
+    check.answer_all(answers)
+    check.see_result()
+    assert check.page.locator(".triage--prompt").count() == 1
+    assert check.focused().startswith('<section class="triage triage--prompt"')
+    assert check.in_view(".triage")
+    assert check.page.locator(".triage h2").inner_text() == "See a doctor within the next few days"
+    assert check.in_view(".triage h2")
+    headings = check.page.eval_on_selector_all("main h1, main h2, main h3", "es => es.map(e => e.tagName)")
+    assert headings[0] == "H1"  # the page's heading first, then the box's
+
+
+def test_on_a_phone_a_page_with_urgent_advice_and_errors_opens_on_the_advice(phone: Page, live: LiveServer) -> None:
+    check = SelfCheck(phone, live.url, live.app.extensions["checker.rules"])
+    check.start()
+    check.answer_current_page({"rf_stroke_signs": "no", "rf_eye": "yes"})  # the rest left blank
+    check.continue_()
+    assert check.page.locator(".error-summary").count() == 1
+    assert check.focused().startswith('<section class="triage triage--urgent"')
+    assert check.in_view(".triage")
+
+
+@pytest.mark.parametrize("key", ["Space", "Enter"])
+def test_the_start_button_answers_space_and_enter(page: Page, live: LiveServer, key: str) -> None:
+    page.goto(live.url + "/")
+    page.focus(".button--start")
+    with page.expect_navigation():
+        page.keyboard.press(key)
+    assert page.url.endswith("/questions/safety")
