@@ -14,14 +14,14 @@ import click
 from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, event, make_url
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
 from .config import PROJECT_ROOT
-from .sqlite_writes import turn_taking
+from .sqlite_writes import SQLITE_FILE_GONE, turn_taking
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -74,12 +74,22 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def database_problem(error: Exception) -> str:
-    """What an operator should know about a database error, in one line."""
-    text = str(error)
-    if "no such table" in text or "does not exist" in text:
+    """What an operator should know about a database error, in one line: its real cause."""
+    cause = getattr(error, "orig", None) or error
+    text = str(cause).lower()
+    state = str(getattr(cause, "sqlstate", "") or "")
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
         return "the database has no tables yet: run 'flask --app checker db upgrade'"
+    if state == "53100" or any(s in text for s in ("disk is full", "no space left", "could not extend file")):
+        return "the database's disk is full: free space where the database keeps its files (writes are refused)"
+    if SQLITE_FILE_GONE in text:
+        return "the SQLite database file was deleted under the running app: restore it and restart (writes are refused)"
+    if state == "25006" or "readonly database" in text or "read-only transaction" in text:
+        return "the database is read-only: check its file's or server's permissions and that it is the primary"
+    if state == "53300" or "too many connections" in text or "too many clients" in text:
+        return "the database refuses more connections: raise its limit or lower the app's workers"
     return (
-        f"the database cannot be reached ({type(error).__name__}): check CHECKER_DATABASE_URL "
+        f"the database cannot be reached ({type(cause).__name__}): check CHECKER_DATABASE_URL "
         "and that the database is running"
     )
 
@@ -113,7 +123,9 @@ def init_app(app: Flask) -> None:
         # for long: a lock held longer gives a clear 503 "try again" instead of holding the worker
         # (and everyone queued behind it) for half a minute.
         wait = SQLITE_BUSY_MS / 1000
-        options["connect_args"] = {"timeout": wait, "factory": turn_taking(url, wait)}
+        file = make_url(url).database
+        path = file if file and file != ":memory:" and not file.startswith("file:") else None
+        options["connect_args"] = {"timeout": wait, "factory": turn_taking(url, wait, path)}
     else:
         options["connect_args"] = {"connect_timeout": 5}
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)

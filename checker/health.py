@@ -2,24 +2,27 @@
 
 ``/healthz``: the process answers (no database work: a slow database must not get a live
 worker killed). ``/readyz``: this instance can serve: the database answers, its schema is
-at the migrations' head, a write commits, and the rules are loaded; 503 with what is wrong.
+at the migrations' head, a write that needs new space commits, and the rules are loaded; 503
+with what is wrong, named by its cause (a full disk, a read-only or deleted database...).
 It also says whether the email outbox is keeping up and the rate limits' storage answers.
 """
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 from datetime import timedelta
-from pathlib import Path
 
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, jsonify
 from flask.wrappers import Response
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
-from .db import db, migrate, utcnow
+from .db import database_problem, db, migrate, utcnow
 from .models import OutboxMessage, ReadinessProbe
 from .rules import current_rules
 from .web.limits import rate_limits
@@ -38,12 +41,6 @@ def _head() -> str | None:
     return script.get_current_head()
 
 
-def _sqlite_file_missing() -> bool:
-    """A SQLite file deleted under a running app still takes writes, into nothing."""
-    url = db.engine.url
-    return url.get_backend_name() == "sqlite" and bool(url.database) and not Path(str(url.database)).exists()
-
-
 def _outbox() -> str:
     """Told, not judged: a stuck outbox is the mail server's or the worker's trouble, and taking
     every instance out of service would not send a single notice."""
@@ -54,9 +51,35 @@ def _outbox() -> str:
     return f"{waiting} notices waiting over 15 minutes: is 'flask outbox run' running?" if waiting else "ok"
 
 
+PROBE_BYTES = 8192  # larger than a database page: the probe needs space no small row's gap can give
+MAX_AGE = 1.0  # seconds a readiness answer is reused: many probes at once cost one check
+ANSWER_KEY = "checker.readiness"  # in app.extensions: (when, body, status) of the last check
+_answering = threading.Lock()
+
+
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """Readiness: 200 when every check passes, else 503 naming the ones that failed."""
+    """Readiness: 200 when every check passes, else 503 naming the ones that failed. One check
+    at a time per process; its answer serves every probe for the next second."""
+    extensions = current_app.extensions
+    with _answering:
+        answered = extensions.get(ANSWER_KEY)
+        if answered is None or time.monotonic() - answered[0] > MAX_AGE:
+            answered = extensions[ANSWER_KEY] = (time.monotonic(), *_check())
+    return jsonify(answered[1]), answered[2]
+
+
+def _probe_write() -> None:
+    """A fresh row of random bytes larger than a page, committed, then deleted: a full disk, a
+    read-only or deleted database refuses it, where rewriting a small row in place would not."""
+    probe = ReadinessProbe(at=utcnow(), payload=os.urandom(PROBE_BYTES))
+    db.session.add(probe)
+    db.session.commit()
+    db.session.execute(delete(ReadinessProbe).where(ReadinessProbe.id == probe.id))
+    db.session.commit()
+
+
+def _check() -> tuple[dict[str, object], int]:
     checks: dict[str, str] = {"rules": current_rules().version, "rate_limits": rate_limits().storage_state()}
     try:
         with db.engine.connect() as connection:
@@ -65,21 +88,17 @@ def readyz() -> tuple[Response, int]:
         checks["schema"] = (
             "ok" if current == head else f"at {current or 'nothing'}, needs {head}: run 'flask db upgrade'"
         )
-        if _sqlite_file_missing():
-            checks["write"] = "the SQLite file is gone: writes would be lost"
-        elif current == head:
-            if not db.session.execute(
-                update(ReadinessProbe).where(ReadinessProbe.id == 1).values(at=utcnow())
-            ).rowcount:  # type: ignore[attr-defined]
-                db.session.add(ReadinessProbe(id=1, at=utcnow()))
-            db.session.commit()
+        checks["database"] = "ok"
+        if current == head:
+            _probe_write()
             checks["write"] = "ok"
             checks["outbox"] = _outbox()
-        checks["database"] = "ok"
     except (DBAPIError, SQLAlchemyTimeout) as exc:
         db.session.rollback()
-        current_app.logger.warning("not ready: %s", type(exc).__name__)
-        checks.setdefault("database", "ok" if "schema" in checks else "unreachable")
-        checks.setdefault("write", "refused")
+        problem = database_problem(exc)
+        current_app.logger.warning("not ready: %s", problem)
+        checks.setdefault("database", "unreachable")
+        if checks["database"] == "ok":
+            checks["write"] = f"refused: {problem}"
     ready = all(checks.get(name) == "ok" for name in ("database", "schema", "write"))
-    return jsonify({"status": "ready" if ready else "not ready", "checks": checks}), 200 if ready else 503
+    return {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503

@@ -16,7 +16,7 @@ import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import UTCDateTime, db, utcnow
@@ -344,13 +344,14 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
 
 
 class ReadinessProbe(db.Model):  # type: ignore[name-defined,misc]
-    """One row /readyz writes on every check: proof that a write commits (a full disk, a
-    read-only or deleted database file would refuse it)."""
+    """A row /readyz writes, commits and deletes: proof that a write needing new space commits
+    (a full disk, a read-only or deleted database file would refuse it)."""
 
     __tablename__ = "readiness_probe"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    payload: Mapped[bytes | None] = mapped_column(LargeBinary)  # random, larger than a page
 
 
 class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]

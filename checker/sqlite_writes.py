@@ -19,6 +19,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any, Self
 
+SQLITE_FILE_GONE = "the database file is gone"  # a write refused because the file was deleted under the app
 # How statements that take SQLite's write lock begin. Any other (a read, a SAVEPOINT) waits for nothing here.
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
 _turns: dict[str, threading.Lock] = {}
@@ -49,7 +50,8 @@ class TurnTakingConnection(sqlite3.Connection):
     """A connection that holds its process's write turn from its first write to its commit,
     rollback or close."""
 
-    database_key: str  # both set by turn_taking()
+    database_key: str  # all three set by turn_taking()
+    database_path: str | None  # None for a database in memory
     wait_seconds: float
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -70,9 +72,15 @@ class TurnTakingConnection(sqlite3.Connection):
         return TurnTakingCursor(self).executescript(sql_script)
 
     def take_turn(self) -> None:
-        """Wait for this process's write turn (a no-op while this connection holds it)."""
+        """Wait for this process's write turn (a no-op while this connection holds it).
+
+        A file deleted under the running app would still take writes, into an inode nobody can
+        open again: the first write of each transaction checks the file is still there.
+        """
         if self._turn is not None:
             return
+        if self.database_path is not None and not os.path.exists(self.database_path):
+            raise sqlite3.OperationalError(SQLITE_FILE_GONE)
         turn = _turn(self.database_key)
         if not turn.acquire(timeout=self.wait_seconds):
             raise sqlite3.OperationalError("database is locked (another writer in this process kept it)")
@@ -125,8 +133,8 @@ class TurnTakingCursor(sqlite3.Cursor):
         return super().executescript(sql_script)
 
 
-def turn_taking(database: str, wait_seconds: float) -> type[TurnTakingConnection]:
-    """The connection class (``sqlite3.connect(factory=...)``) for one database file."""
-    return type(
-        "TurnTakingConnection", (TurnTakingConnection,), {"database_key": database, "wait_seconds": wait_seconds}
-    )
+def turn_taking(database: str, wait_seconds: float, path: str | None = None) -> type[TurnTakingConnection]:
+    """The connection class (``sqlite3.connect(factory=...)``) for one database, kept in the file
+    at ``path`` (None: in memory)."""
+    attributes = {"database_key": database, "database_path": path, "wait_seconds": wait_seconds}
+    return type("TurnTakingConnection", (TurnTakingConnection,), attributes)

@@ -9,15 +9,20 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from checker import create_app
 from checker.db import db
+from checker.health import ANSWER_KEY
+from checker.models import OutboxMessage, ReadinessProbe
 from checker.web.logs import JsonFormatter, TokenFilter
 
-from .conftest import ROOT, TEST_CONFIG
+from .conftest import ROOT, TEST_CONFIG, csrf_token, make_staff, sign_in
 from .databases import free_port
 from .servers import gunicorn
 
@@ -38,7 +43,9 @@ def test_healthz_is_liveness_and_readyz_tells_the_truth(db_app: Flask, tmp_path:
             "database": "ok",
         },
     }
-    assert client.get("/readyz").status_code == 200  # the probe's one row, written again
+    assert fresh_readyz(db_app).status_code == 200  # a new probe row, written and deleted again
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(ReadinessProbe)) == 0  # none left behind
     # No database at all: alive, not ready.
     down = create_app({**TEST_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'no' / 'such' / 'x.db'}"})
     assert down.test_client().get("/healthz").status_code == 200
@@ -55,22 +62,122 @@ def test_readyz_knows_an_unmigrated_or_deleted_database(tmp_path: Path) -> None:
     path = tmp_path / "fresh.db"
     app = create_app({**TEST_CONFIG, "DATABASE_URL": f"sqlite:///{path}"})
     client = app.test_client()
-    never = client.get("/readyz")  # a database never migrated
+    never = fresh_readyz(app)  # a database never migrated
     assert never.status_code == 503
     assert never.get_json()["checks"]["schema"].startswith("at nothing, needs 0006: run 'flask db upgrade'")
     with app.app_context():
         upgrade(revision="0003")
-    behind = client.get("/readyz").get_json()["checks"]["schema"]
+    behind = fresh_readyz(app).get_json()["checks"]["schema"]
     assert behind == "at 0003, needs 0006: run 'flask db upgrade'"
     with app.app_context():
         upgrade()
-    assert client.get("/readyz").status_code == 200
+    assert fresh_readyz(app).status_code == 200
     path.unlink()  # deleted under the running app: SQLite would write into a file nobody can open again
-    gone = client.get("/readyz")
+    gone = fresh_readyz(app)
     assert gone.status_code == 503
-    assert gone.get_json()["checks"]["write"] == "the SQLite file is gone: writes would be lost"
+    assert gone.get_json()["checks"]["write"].startswith("refused: the SQLite database file was deleted")
+    # A patient's request is refused too (503, "try again"), not answered 302 and lost.
+    page = client.get("/request-consultation")
+    token = csrf_token(page.get_data(as_text=True))
+    data = {"csrf_token": token, "name": "Ada", "phone": "+1 555 010 9999", "contact_time": "morning", "consent": "y"}
+    refused = client.post("/request-consultation", data=data)
+    assert refused.status_code == 503
+    assert not path.exists()
     with app.app_context():
         db.engine.dispose()
+
+
+def fresh_readyz(app: Flask) -> Any:
+    """/readyz checked now, not the answer of the last second."""
+    app.extensions.pop(ANSWER_KEY, None)
+    return app.test_client().get("/readyz")
+
+
+def test_readyz_checks_once_a_second_for_many_probes(db_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    import checker.health
+
+    checks = []
+    real = checker.health._check
+    monkeypatch.setattr(checker.health, "_check", lambda: checks.append(1) or real())
+    client = db_app.test_client()
+    answers = [client.get("/readyz").status_code for _ in range(20)]
+    assert answers == [200] * 20
+    assert len(checks) == 1  # one check served them all
+    moment = db_app.extensions[ANSWER_KEY]
+    db_app.extensions[ANSWER_KEY] = (moment[0] - checker.health.MAX_AGE - 0.01, *moment[1:])  # a second later
+    client.get("/readyz")
+    assert len(checks) == 2
+
+
+def fill_sqlite(app: Flask, path: Path) -> None:
+    """Cap the SQLite file at what it holds now plus a little, then fill that: a full disk."""
+    import sqlite3
+
+    with sqlite3.connect(path) as raw:
+        pages = raw.execute("PRAGMA page_count").fetchone()[0]
+    with app.app_context():
+        event.listen(db.engine, "connect", lambda dbapi, _: dbapi.execute(f"PRAGMA max_page_count={pages + 8}"))
+        db.engine.dispose()
+        for size in (3000, 300, 30, 1):  # big rows first, then ever smaller ones into the gaps left
+            with pytest.raises(OperationalError, match="disk is full"):  # noqa: PT012 - filling takes a loop
+                for _ in range(2000):
+                    db.session.add(OutboxMessage(subject="filler", body="x" * size))
+                    db.session.commit()
+            db.session.rollback()
+
+
+def test_a_full_disk_makes_readyz_fail_and_says_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from flask_migrate import upgrade
+
+    path = tmp_path / "full.db"
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": f"sqlite:///{path}"})
+    with app.app_context():
+        upgrade()
+    assert fresh_readyz(app).status_code == 200
+    make_staff(app)
+    staff = app.test_client()
+    sign_in(staff)
+    form = {"csrf_token": csrf_token(staff.get("/staff/invitations").get_data(as_text=True)), "days": "30"}
+    assert staff.post("/staff/invitations", data=form).status_code == 302
+    page = staff.get("/staff/cases/1").get_data(as_text=True)
+    fill_sqlite(app, path)
+    full = fresh_readyz(app)
+    assert full.status_code == 503
+    assert full.get_json()["checks"]["write"] == (
+        "refused: the database's disk is full: free space where the database keeps its files (writes are refused)"
+    )
+    # Writes that need new space: a clear 503, and the log names the cause, not the database's address.
+    statuses = []
+    app.logger.addHandler(caplog.handler)  # the app's own handler does not pass records up
+    with caplog.at_level(logging.ERROR):
+        for _ in range(3):
+            note = {"csrf_token": csrf_token(page), "text": "A long note. " * 150}
+            statuses.append(staff.post("/staff/cases/1/notes", data=note).status_code)
+    assert 503 in statuses
+    assert "disk is full" in caplog.text
+    assert "CHECKER_DATABASE_URL" not in caplog.text
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("state", "text", "expected"),
+    [
+        ("53100", 'could not extend file "base/16384/2619": No space left on device', "disk is full"),
+        ("25006", "cannot execute INSERT in a read-only transaction", "read-only"),
+        ("53300", "sorry, too many clients already", "refuses more connections"),
+        ("42P01", 'relation "submission" does not exist', "no tables yet"),
+        ("08006", "connection to server failed", "cannot be reached"),
+        ("3D000", 'database "checker" does not exist', "cannot be reached"),
+    ],
+)
+def test_database_problems_name_their_cause(state: str, text: str, expected: str) -> None:
+    from checker.db import database_problem
+
+    class Driver(Exception):
+        sqlstate = state
+
+    assert expected in database_problem(DBAPIError("INSERT ...", {}, Driver(text)))
 
 
 def test_json_log_lines_carry_no_token_or_error_data() -> None:

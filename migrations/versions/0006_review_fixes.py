@@ -1,4 +1,5 @@
-"""Links shown once from a seed on their own record; red flags reached on a link
+"""Links shown once from a seed on their own record; red flags reached on a link; a readiness
+probe that needs new space
 
 Revision ID: 0006
 Revises: 0005
@@ -25,9 +26,13 @@ def upgrade():
         batch_op.add_column(sa.Column('flags_reviewed_at', sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table('password_link', schema=None) as batch_op:
         batch_op.add_column(sa.Column('link_seed', sa.String(length=64), nullable=True))
+    with op.batch_alter_table('readiness_probe', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('payload', sa.LargeBinary(), nullable=True))
 
 
 def downgrade():
+    with op.batch_alter_table('readiness_probe', schema=None) as batch_op:
+        batch_op.drop_column('payload')
     with op.batch_alter_table('password_link', schema=None) as batch_op:
         batch_op.drop_column('link_seed')
     with op.batch_alter_table('invitation', schema=None) as batch_op:
