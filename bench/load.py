@@ -16,6 +16,7 @@ time per assessment and memory per worker. Not a test: figures depend on the mac
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime
 import http.cookiejar
 import json
@@ -61,6 +62,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+START_SECONDS = 90  # a gunicorn preloading the app took 20-28 s on a busy 2-core machine
+RUNNING: list[Gunicorn] = []
+
+
+@atexit.register
+def _stop_all() -> None:
+    """Whatever ends the bench (an error, Ctrl-C), no gunicorn is left running."""
+    for server in RUNNING:
+        server.stop()
+
+
 class Gunicorn:
     def __init__(self, target: str, env: dict[str, str], cwd: Path) -> None:
         self.port = free_port()
@@ -70,14 +82,20 @@ class Gunicorn:
                    "--bind", f"127.0.0.1:{self.port}", "--log-level", "warning", target]  # fmt: skip
         env = {**os.environ, **env, "CHECKER_WORKERS": WORKERS, "CHECKER_THREADS": THREADS}
         self.process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(200):
+        RUNNING.append(self)
+        deadline = time.monotonic() + START_SECONDS
+        while True:
+            if self.process.poll() is not None:
+                sys.exit(f"gunicorn for {target} exited ({self.process.returncode}) before answering")
             try:
                 urllib.request.urlopen(self.url + "/", timeout=1)
                 break
             except urllib.error.HTTPError:
                 break
             except OSError:
-                time.sleep(0.05)
+                if time.monotonic() > deadline:
+                    sys.exit(f"gunicorn for {target} did not answer within {START_SECONDS} s")
+                time.sleep(0.1)
 
     def workers(self) -> list[str]:
         """The process ids of the master's children: its workers."""
@@ -104,8 +122,13 @@ class Gunicorn:
         return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        self.process.wait(timeout=30)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 @dataclass(frozen=True)
