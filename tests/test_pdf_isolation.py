@@ -145,14 +145,18 @@ def test_six_emoji_pdfs_at_once_leave_the_site_answering(tmp_path: Path) -> None
             thread.join()
     assert len(results) == 6
     for status, seconds, data, retry_after in results:
-        assert seconds < time_limit + 5
+        assert seconds < time_limit + 5  # its time limit holds: a stall (once 40 s) would not
         assert (status == 200 and data.startswith(b"%PDF-")) or (status == 503 and retry_after), (status, data[:200])
     assert any(status == 200 for status, *_ in results)
+    rendering = max(seconds for status, seconds, *_ in results if status == 200)
     probes.sort()
     median, longest = probes[len(probes) // 2], probes[-1]
-    print(f"/healthz while six PDFs rendered: median {median * 1000:.0f} ms, max {longest * 1000:.0f} ms")
-    assert median < 0.05
-    assert longest < 0.2
+    print(f"/healthz while six PDFs rendered: median {median * 1000:.0f} ms, max {longest * 1000:.0f} ms;"
+          f" the longest PDF took {rendering * 1000:.0f} ms")  # fmt: skip
+    # A web worker held by a rendering would keep /healthz waiting about as long as the rendering.
+    # Measured against the same run's PDF, not a clock: a busy machine slows both alike.
+    assert longest < rendering / 2
+    assert median < rendering / 10
 
 
 def test_the_clinicians_pdf_wraps_unbroken_runs_everywhere(db_app: Flask, rules: RuleSet) -> None:
