@@ -30,7 +30,7 @@ def refuse_rate_limits_per_worker() -> None:
     """In production, limits kept in memory with several workers would count per worker: with
     5 workers a limit of 10 sign-in attempts lets 50 through. Refuse to start, naming the fix."""
     production = os.environ.get("CHECKER_ENV") == "production"
-    storage = os.environ.get("CHECKER_RATELIMIT_STORAGE_URI", "memory://")
+    storage = os.environ.get("CHECKER_RATELIMIT_STORAGE_URI", "memory://").lower()  # MEMORY:// too
     limits_on = os.environ.get("CHECKER_RATELIMIT_ENABLED", "true").lower() not in ("false", "no", "0")
     if production and limits_on and workers > 1 and storage.startswith("memory://"):
         sys.exit(

@@ -6,8 +6,10 @@ failing later in front of a patient.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
+import string
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -98,8 +100,13 @@ YES_NO = ("MAIL_USE_TLS", "RATELIMIT_ENABLED")
 RATE_LIMITS = ("RATE_LIMIT_API", "RATE_LIMIT_QUESTIONS", "RATE_LIMIT_SIGN_IN", "RATE_LIMIT_REQUESTS", "RATE_LIMIT_PDF")
 # Read by gunicorn.conf.py, not by the app.
 SERVER_SETTINGS = ("BIND", "WORKERS", "THREADS", "PRELOAD", "MAX_REQUESTS", "FORWARDED_ALLOW_IPS")
-PLACEHOLDER_WORDS = ("change", "secret", "example", "placeholder", "password", "default", "...")
+# The rate-limit storages the limits library and the installed Redis client can use.
+RATE_LIMIT_STORAGES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 MIN_KEY_LENGTH = 43  # 32 random bytes, base64-encoded (64 as hex)
+MIN_KEY_BITS = 128  # by key_strength(): random 32-byte keys score 230 or more; runs and repeats under 40
+MAX_KEY_WORDS = 0.3  # of the key's characters in words of 4 letters or more (random keys: under 0.2)
+KEY_SCORED = 100  # characters of a key that are judged (zxcvbn slows on long input)
+KEY_CHARACTER_KINDS = (string.ascii_lowercase, string.ascii_uppercase, string.digits, string.punctuation + " ")
 
 
 def check_settings(config: dict[str, Any]) -> None:
@@ -125,6 +132,13 @@ def check_settings(config: dict[str, Any]) -> None:
             raise StartupError(
                 f"CHECKER_{name} must be a rate limit such as '10 per minute; 50 per hour', not {config[name]!r}"
             ) from None
+    uri = str(config["RATELIMIT_STORAGE_URI"])
+    scheme, found, rest = uri.partition("://")
+    if not found or scheme.lower() not in RATE_LIMIT_STORAGES:
+        raise StartupError(
+            f"CHECKER_RATELIMIT_STORAGE_URI must be memory:// or a storage such as redis://host:6379/0, not {uri!r}"
+        )
+    config["RATELIMIT_STORAGE_URI"] = f"{scheme.lower()}://{rest}"  # MEMORY:// is memory://, everywhere
     if config["DATABASE_URL"]:
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
@@ -163,13 +177,35 @@ def unknown_settings(environ: Mapping[str, str], known: set[str]) -> list[str]:
     ]
 
 
+def key_strength(key: str) -> tuple[float, float]:
+    """An estimate of a key's entropy in bits, and the share of it that is words.
+
+    zxcvbn splits the key into what it recognises (words, runs such as "abcdef", keyboard rows,
+    repeats, dates), each worth the guesses it would take, and the rest, worth its characters'
+    kinds. 32 random bytes come to 230 bits or more as hex or base64; a sentence about a key is
+    mostly words.
+    """
+    from zxcvbn import zxcvbn
+
+    bits, in_words = 0.0, 0
+    for match in zxcvbn(key[:KEY_SCORED])["sequence"]:
+        token = match["token"]
+        if match["pattern"] == "bruteforce":
+            kinds = sum(len(kind) for kind in KEY_CHARACTER_KINDS if any(c in kind for c in token))
+            bits += len(token) * math.log2(kinds or 95)
+        else:
+            bits += math.log2(max(float(match["guesses"]), 1.0))
+            in_words += len(token) if match["pattern"] == "dictionary" and len(token) >= 4 else 0
+    return bits, in_words / min(len(key), KEY_SCORED)
+
+
 def check_secret_key(key: str) -> None:
-    """Production keys: long, varied, and not a placeholder from a README."""
-    lowered = key.lower()
-    if len(key) < MIN_KEY_LENGTH or len(set(key)) < 12 or any(word in lowered for word in PLACEHOLDER_WORDS):
+    """Production keys: long and random, judged by their entropy, not by a list of words."""
+    bits, in_words = key_strength(key) if len(key) >= MIN_KEY_LENGTH else (0.0, 0.0)
+    if bits < MIN_KEY_BITS or in_words > MAX_KEY_WORDS:
         raise StartupError(
-            "CHECKER_SECRET_KEY is too short, too plain or a placeholder: use 32 random bytes, for example "
-            "the output of 'python -c \"import secrets; print(secrets.token_hex(32))\"'"
+            "CHECKER_SECRET_KEY is too short, or not random enough (words, runs or repeats): use 32 random "
+            "bytes, for example the output of 'python -c \"import secrets; print(secrets.token_hex(32))\"'"
         )
 
 
@@ -197,6 +233,11 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config["SECRET_KEY"] = _development_key(Path(app.instance_path))
     elif app.config["ENV"] == "production":
         check_secret_key(str(app.config["SECRET_KEY"]))
+    if app.config["ENV"] == "production" and not app.config["BASE_URL"]:
+        raise StartupError(
+            "CHECKER_BASE_URL must be set in production, like https://selfcheck.clinic.example: links to copy "
+            "and emails start there, never at the address a request claims (its Host header)"
+        )
     if app.config["MAIL_SERVER"] and not app.config["BASE_URL"]:
         raise StartupError(
             "CHECKER_BASE_URL must be set when mail is configured: links in emails to the clinic start there, "

@@ -16,7 +16,7 @@ import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import UTCDateTime, db, utcnow
@@ -47,8 +47,10 @@ class StaffUser(db.Model):  # type: ignore[name-defined,misc]
     role: Mapped[str] = mapped_column(String(20), default="staff")  # staff | admin
     active: Mapped[bool] = mapped_column(default=True)  # a disabled account cannot sign in
     totp_secret: Mapped[str | None] = mapped_column(String(64))  # set once two-factor sign-in is enrolled
-    totp_last_step: Mapped[int | None] = mapped_column()  # the last code's time step: a code works once
+    totp_last_step: Mapped[int | None] = mapped_column()  # the last code's time step: no older code works
     recovery_codes: Mapped[list[str]] = mapped_column(JSON, default=list)  # SHA-256 of the unused ones
+    pending_totp_secret: Mapped[str | None] = mapped_column(String(64))  # being enrolled, until its first code
+    recovery_seed: Mapped[str | None] = mapped_column(String(64))  # the new codes, until shown once
 
     # Flask-Login's user interface
     is_authenticated = True
@@ -81,6 +83,36 @@ class StaffSession(db.Model):  # type: ignore[name-defined,misc]
     address: Mapped[str] = mapped_column(String(64))  # the client's address, as the configured proxies give it
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PendingSignIn(db.Model):  # type: ignore[name-defined,misc]
+    """A browser that gave the right password and must now give a code: the cookie holds a
+    random token, the row says whose password it was, so no cookie alone stands for it."""
+
+    __tablename__ = "pending_sign_in"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    next_path: Mapped[str] = mapped_column(String(500), default="")  # the staff page asked for
+
+    staff: Mapped[StaffUser] = relationship()
+
+
+class SpentCode(db.Model):  # type: ignore[name-defined,misc]
+    """A two-factor code used once: a row each, unique, so two requests sending the same code at
+    the same moment cannot both be let in (the database refuses the second row)."""
+
+    __tablename__ = "spent_code"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(10))  # totp (value: the time step) | recovery (value: its hash)
+    value: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    __table_args__ = (UniqueConstraint("staff_id", "kind", "value"),)
 
 
 class PasswordLink(db.Model):  # type: ignore[name-defined,misc]

@@ -18,7 +18,9 @@ from .models import (
     Draft,
     Invitation,
     OutboxMessage,
+    PendingSignIn,
     SignInFailure,
+    SpentCode,
     StaffSession,
     Submission,
 )
@@ -49,6 +51,8 @@ def purge(now: datetime) -> dict[str, int]:
     statements: dict[str, Delete] = {
         "ended staff sessions": delete(StaffSession).where(session_ended),
         "refused sign-ins over a day old": delete(SignInFailure).where(SignInFailure.at < now - timedelta(days=1)),
+        "sign-ins left at the code": delete(PendingSignIn).where(PendingSignIn.created_at < now - timedelta(hours=1)),
+        "spent two-factor codes over a day old": delete(SpentCode).where(SpentCode.at < now - timedelta(days=1)),
         "drafts": delete(Draft).where(Draft.expires_at <= now),
         "sent email notices over a week old": delete(OutboxMessage).where(
             OutboxMessage.sent_at < now - timedelta(days=7)

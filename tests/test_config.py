@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import os
+import secrets
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,7 +25,7 @@ STRONG_KEY = "5f1c0e9a7b3d28c64e0f9a1b7c3d5e2f8a6b4c0d9e1f3a5b7c9d0e2f4a6b8c1d"
 
 
 def test_production_marks_cookies_secure() -> None:
-    app = create_app({"ENV": "production", "SECRET_KEY": STRONG_KEY})
+    app = create_app({"ENV": "production", "SECRET_KEY": STRONG_KEY, "BASE_URL": "https://selfcheck.clinic.example"})
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
@@ -83,11 +88,26 @@ def test_time_zone_is_checked_and_used() -> None:
 @pytest.mark.parametrize(
     "key",
     ["...", "a-real-secret", "change-me-to-something-long-and-random-please-xx", "a" * 64, "0123456789" * 3,
-     "my-secret-key-for-the-clinic-0123456789abcdefghijkl"],
+     "my-secret-key-for-the-clinic-0123456789abcdefghijkl", "<paste 32 random bytes here, base64 please!!>",
+     "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGH", "qwertyuiopasdfghjklzxcvbnm1234567890QWERTYUIOP",
+     "0123456789abcdef" * 4, "aB3$" * 12, "correct horse battery staple and some more words here",
+     "my-production-signing-key-for-the-facial-nerve-clinic-2026!"],
 )  # fmt: skip
 def test_production_refuses_weak_or_placeholder_keys(key: str) -> None:
-    with pytest.raises(StartupError, match="CHECKER_SECRET_KEY is too short, too plain or a placeholder"):
-        create_app({"ENV": "production", "SECRET_KEY": key})
+    with pytest.raises(StartupError, match="CHECKER_SECRET_KEY is too short, or not random enough"):
+        create_app({"ENV": "production", "SECRET_KEY": key, "BASE_URL": "https://selfcheck.clinic.example"})
+
+
+@pytest.mark.parametrize(
+    "make", [lambda: secrets.token_hex(32), lambda: secrets.token_urlsafe(32), lambda: base64.b64encode(os.urandom(32))]
+)
+def test_production_takes_every_random_key_its_generators_make(make: Callable[[], Any]) -> None:
+    """The strength check must never refuse what the README's command gives: 300 keys of each kind."""
+    from checker.config import check_secret_key
+
+    for _ in range(300):
+        key = make()
+        check_secret_key(key.decode() if isinstance(key, bytes) else key)
 
 
 @pytest.mark.parametrize(
@@ -149,3 +169,21 @@ def test_gunicorn_reports_a_bad_start_without_a_traceback(
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
     assert message in done.stderr
+
+
+def test_production_needs_the_base_url_even_without_mail() -> None:
+    """Without it, links to copy would follow the Host header a request claims."""
+    with pytest.raises(StartupError, match="CHECKER_BASE_URL must be set in production"):
+        create_app({"ENV": "production", "SECRET_KEY": STRONG_KEY})
+
+
+@pytest.mark.parametrize("uri", ["MEMORY://", "Memory://"])
+def test_rate_limit_storage_schemes_are_read_in_any_case(uri: str) -> None:
+    app = create_app({"SECRET_KEY": "x", "RATELIMIT_STORAGE_URI": uri})
+    assert app.config["RATELIMIT_STORAGE_URI"] == "memory://"
+
+
+@pytest.mark.parametrize("uri", ["memcache://host", "redis:/localhost", "localhost:6379", "async+redis://h"])
+def test_an_unsupported_rate_limit_storage_stops_start_up_in_one_line(uri: str) -> None:
+    with pytest.raises(StartupError, match="CHECKER_RATELIMIT_STORAGE_URI must be memory:// or a storage"):
+        create_app({"SECRET_KEY": "x", "RATELIMIT_STORAGE_URI": uri})

@@ -249,16 +249,20 @@ def test_gunicorn_serves_the_app_with_its_settings(tmp_path: Path) -> None:
     assert any(entry["path"] == "/i/[token]" for entry in access)
 
 
-def test_production_refuses_per_worker_rate_limits(tmp_path: Path) -> None:
+@pytest.mark.parametrize("storage", [None, "MEMORY://"])
+def test_production_refuses_per_worker_rate_limits(tmp_path: Path, storage: str | None) -> None:
     env = {
         **os.environ,
         "CHECKER_ENV": "production",
         "CHECKER_WORKERS": "3",
-        "CHECKER_SECRET_KEY": "x" * 40,
+        "CHECKER_SECRET_KEY": "5f1c0e9a7b3d28c64e0f9a1b7c3d5e2f8a6b4c0d9e1f3a5b7c9d0e2f4a6b8c1d",
+        "CHECKER_BASE_URL": "https://selfcheck.clinic.example",
         "CHECKER_DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}",
         "CHECKER_BIND": f"127.0.0.1:{free_port()}",
     }
     env.pop("CHECKER_RATELIMIT_STORAGE_URI", None)
+    if storage is not None:
+        env["CHECKER_RATELIMIT_STORAGE_URI"] = storage
     started = subprocess.run(
         [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "checker:create_app()"],
         cwd=ROOT,

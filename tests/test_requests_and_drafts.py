@@ -373,8 +373,9 @@ def test_purge_removes_only_what_is_past_its_time(db_app: Flask) -> None:
     result = db_app.test_cli_runner().invoke(args=["purge"])
     assert result.exit_code == 0
     assert result.output.strip() == (
-        "Deleted 1 ended staff sessions, 1 refused sign-ins over a day old, 1 drafts, "
-        "0 sent email notices over a week old, 1 consultation requests, 1 submissions, 1 invitations, "
+        "Deleted 1 ended staff sessions, 1 refused sign-ins over a day old, 0 sign-ins left at the code, "
+        "0 spent two-factor codes over a day old, 1 drafts, 0 sent email notices over a week old, "
+        "1 consultation requests, 1 submissions, 1 invitations, "
         "1 cases left empty."
     )
     for model in (Draft, Invitation, Submission, ConsultationRequest, SignInFailure, StaffSession, Case):

@@ -68,6 +68,7 @@ def test_production_session_cookie_flags() -> None:
         {
             **TEST_CONFIG,
             "ENV": "production",
+            "BASE_URL": "https://selfcheck.clinic.example",
             "SECRET_KEY": "5f1c0e9a7b3d28c64e0f9a1b7c3d5e2f8a6b4c0d9e1f3a5b7c9d0e2f4a6b8c1d",
         }
     )
@@ -155,6 +156,45 @@ def test_stored_consultation_requests_are_limited(tmp_path: Path) -> None:
     statuses = [client.post("/request-consultation", data=data).status_code for data in (wrong, wrong, right, right)]
     assert statuses == [422, 422, 302, 302]
     assert client.post("/request-consultation", data=right).status_code == 429
+
+
+def test_parallel_consultation_requests_are_counted_before_they_are_stored(tmp_path: Path) -> None:
+    """Twenty at once from one address against a limit of five: five stored, never more."""
+    import threading
+
+    from flask_migrate import upgrade
+    from sqlalchemy import func, select
+
+    from checker.db import db
+    from checker.models import ConsultationRequest
+
+    app = create_app(
+        {**TEST_CONFIG, "RATELIMIT_ENABLED": True, "RATE_LIMIT_REQUESTS": "5 per minute",
+         "DATABASE_URL": f"sqlite:///{tmp_path / 'burst.db'}"}
+    )  # fmt: skip
+    with app.app_context():
+        upgrade()
+        rate_limits().reset()
+    clients = [app.test_client() for _ in range(20)]
+    forms = [csrf_token(c.get("/request-consultation").get_data(as_text=True)) for c in clients]
+    start, statuses = threading.Barrier(20), [0] * 20
+
+    def send(number: int) -> None:
+        data = {"csrf_token": forms[number], "name": "Ana", "phone": "555 123 4567", "contact_time": "any",
+                "consent": "y"}  # fmt: skip
+        start.wait()
+        statuses[number] = clients[number].post("/request-consultation", data=data).status_code
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    with app.app_context():
+        stored = db.session.scalar(select(func.count()).select_from(ConsultationRequest))
+        db.engine.dispose()
+    assert sorted(statuses) == [302] * 5 + [429] * 15
+    assert stored == 5
 
 
 def test_limits_are_kept_where_the_configuration_says() -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
@@ -174,3 +176,121 @@ def test_no_remember_me_cookie_and_no_hook_for_one(db_app: Flask, db_client: Fla
     assert db_client.get("/staff/").headers["Location"].startswith("/staff/sign-in")
     signed_in = sign_in(db_client)
     assert not [c for c in signed_in.headers.getlist("Set-Cookie") if c.startswith("remember_token=")]
+
+
+def _at_once(count: int, send: Callable[[int], int]) -> list[int]:
+    """``send(n)`` from ``count`` threads released together; the status each ``n`` got."""
+    start = threading.Barrier(count)
+    statuses = [0] * count
+
+    def run(number: int) -> None:
+        start.wait()
+        statuses[number] = send(number)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return statuses
+
+
+def _judged(app: Flask, action: str) -> int:
+    with app.app_context():
+        return int(db.session.scalar(select(func.count()).where(AuditEvent.action == action)) or 0)
+
+
+def test_ten_wrong_passwords_at_once_are_judged_five_at_most(db_app: Flask) -> None:
+    """Each try is counted before it is judged: of ten at once from one address, the limit's five
+    are judged and the rest wait, as if they had come one after another."""
+    make_staff(db_app)
+    clients = [db_app.test_client() for _ in range(10)]
+    pages = [csrf_token(text_of(c.get("/staff/sign-in"))) for c in clients]
+
+    def send(number: int) -> int:
+        data = {"csrf_token": pages[number], "email": "nurse@clinic.example", "password": "wrong password here"}
+        return int(clients[number].post("/staff/sign-in", data=data).status_code)
+
+    assert _at_once(10, send) == [422] * 10
+    assert _judged(db_app, "sign-in failed") == 5
+    assert _judged(db_app, "sign-in throttled") == 5
+
+
+def test_wrong_codes_from_many_addresses_at_once_are_judged_five_each_at_most(db_app: Flask) -> None:
+    db_app.config["TWO_FACTOR"] = "required"
+    make_staff(db_app)
+    addresses = [f"192.0.2.{n}" for n in range(1, 5)]
+    clients = []
+    for address in addresses:
+        for _ in range(8):
+            client = db_app.test_client()
+            client.environ_base["REMOTE_ADDR"] = address
+            assert sign_in(client).headers["Location"] == "/staff/sign-in/code"
+            clients.append(client)
+    with db_app.app_context():  # the passwords were right: nothing counts against the code step yet
+        db.session.execute(update(SignInFailure).values(at=utcnow()))
+        assert failures(db_app) == 0
+    pages = [csrf_token(text_of(c.get("/staff/sign-in/code"))) for c in clients]
+
+    def send(number: int) -> int:
+        data = {"csrf_token": pages[number], "code": "000000"}
+        return int(clients[number].post("/staff/sign-in/code", data=data).status_code)
+
+    assert _at_once(len(clients), send) == [422] * len(clients)
+    with db_app.app_context():
+        judged = db.session.execute(
+            select(SignInFailure.address, func.count())
+            .where(SignInFailure.while_throttled.is_(False))
+            .group_by(SignInFailure.address)
+        ).all()
+    assert dict(judged) == dict.fromkeys(addresses, 5)
+
+
+def test_a_sign_out_with_a_stale_form_token_still_signs_out(db_app: Flask, db_client: FlaskClient) -> None:
+    make_staff(db_app)
+    sign_in(db_client)
+    signed_out = db_client.post("/staff/sign-out", data={"csrf_token": "a page left open since yesterday"})
+    assert signed_out.headers["Location"] == "/staff/sign-in"
+    assert db_client.get("/staff/").headers["Location"].startswith("/staff/sign-in")
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(StaffSession)) == 0
+
+
+def test_a_password_link_used_by_four_browsers_at_once_sets_one_password(db_app: Flask) -> None:
+    from checker.clinic.accounts.staff import create_staff, password_link
+    from checker.clinic.shown_once import take_token
+
+    with db_app.app_context():
+        user = create_staff("new@clinic.example", "quiet lantern meadow fox", "staff")
+        token = take_token(password_link(user, None))
+    link = f"/staff/set-password/{token}"
+    clients = [db_app.test_client() for _ in range(4)]
+    pages = [csrf_token(text_of(c.get(link))) for c in clients]
+    passwords = [f"tidal {n} harbour lantern meadow" for n in range(4)]
+
+    def send(number: int) -> int:
+        data = {"csrf_token": pages[number], "password": passwords[number], "again": passwords[number]}
+        return int(clients[number].post(link, data=data).status_code)
+
+    statuses = _at_once(4, send)
+    assert sorted(statuses) == [302, 410, 410, 410]
+    told = [text_of(c.get("/staff/sign-in")).count("Your password is set") for c in clients]
+    assert told == [1 if status == 302 else 0 for status in statuses]
+    signed_in = [
+        sign_in(db_app.test_client(), "new@clinic.example", password).status_code == 302 for password in passwords
+    ]
+    assert signed_in.count(True) == 1
+    assert signed_in.index(True) == statuses.index(302)  # the password the page said was set is the one that works
+
+
+def test_an_invited_admin_who_never_set_a_password_is_not_another_admin(db_app: Flask) -> None:
+    from checker.clinic.accounts.staff import UNUSABLE, create_staff, set_role
+
+    with db_app.app_context():
+        only = create_staff("only@clinic.example", "quiet lantern meadow fox", "admin")
+        invited = create_staff("invited@clinic.example", "tidal harbour lantern meadow", "admin")
+        invited.password_hash = UNUSABLE  # invited, link never used
+        db.session.commit()
+        with pytest.raises(ValueError, match="only admin"):
+            set_role(only, "staff")
+        assert only.role == "admin"

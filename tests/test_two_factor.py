@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
+from datetime import timedelta
 from typing import Any
 
 import pyotp
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 
 from checker import create_app
-from checker.db import db
-from checker.models import AuditEvent, StaffUser
+from checker.db import db, utcnow
+from checker.models import AuditEvent, PendingSignIn, SignInFailure, StaffSession, StaffUser
 
-from .conftest import TEST_CONFIG, csrf_token, make_staff, sign_in
+from .conftest import TEST_CONFIG, csrf_token, make_staff, session_text, sign_in
 
 
 def text_of(response: Any) -> str:
@@ -107,9 +109,94 @@ def test_the_code_step_expires_and_needs_a_password_first(required: Flask) -> No
     assert stranger.get("/staff/sign-in/code").headers["Location"] == "/staff/sign-in"
     client = required.test_client()
     sign_in(client)
-    with client.session_transaction() as session:
-        session["pending_staff"] = {**session["pending_staff"], "at": session["pending_staff"]["at"] - 301}
+    with required.app_context():
+        db.session.execute(update(PendingSignIn).values(created_at=utcnow() - timedelta(seconds=301)))
+        db.session.commit()
     assert client.get("/staff/sign-in/code").headers["Location"] == "/staff/sign-in"
+
+
+def test_a_cookie_signed_with_the_key_cannot_say_the_password_was_right(required: Flask) -> None:
+    """Whoever knows the secret key can write any session cookie: still no way past the password."""
+    with required.app_context():
+        user_id = db.session.scalar(select(StaffUser.id))
+    forger = required.test_client()
+    with forger.session_transaction() as session:
+        session["pending_sign_in"] = "a-token-of-the-forger's-own-making-1234"
+        session["pending_staff"] = {"id": user_id, "at": time.time(), "next": None}  # the old way of saying it
+    assert forger.get("/staff/sign-in/code").headers["Location"] == "/staff/sign-in"
+
+
+def test_no_secret_is_ever_in_the_session_cookie(required: Flask) -> None:
+    client = required.test_client()
+    sign_in(client)
+    page = text_of(client.get("/staff/sign-in/code"))
+    found = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', page)
+    assert found
+    secret = found.group(1).replace(" ", "")
+    assert secret not in session_text(required, client)  # the secret being enrolled stays on the server
+    assert enter(client, pyotp.TOTP(secret).now()).headers["Location"] == "/staff/recovery-codes"
+    cookie = session_text(required, client)  # signed in, recovery codes not yet shown
+    codes = re.findall(r"<code>([A-Z0-9]{5}-[A-Z0-9]{5})</code>", text_of(client.get("/staff/recovery-codes")))
+    assert len(codes) == 10
+    for code in codes:
+        assert code not in cookie
+        assert code.replace("-", "") not in cookie
+
+
+@pytest.mark.parametrize("code", ["١٢٣٤٥٦", "１２３４５６", "12345\u0663"])
+def test_digits_of_other_scripts_are_a_wrong_code_and_counted(required: Flask, code: str) -> None:
+    enrol(required.test_client())
+    client = required.test_client()
+    sign_in(client)
+    refused = enter(client, code)
+    assert refused.status_code == 422
+    assert "not right, or it was used already" in text_of(refused)
+    with required.app_context():
+        assert db.session.scalar(select(func.count()).select_from(SignInFailure)) == 1
+
+
+def _past_the_password(app: Flask, count: int) -> list[FlaskClient]:
+    clients = [app.test_client() for _ in range(count)]
+    for client in clients:
+        assert sign_in(client).headers["Location"] == "/staff/sign-in/code"
+    return clients
+
+
+def _all_at_once(clients: list[FlaskClient], code: str) -> list[int]:
+    """Each client sends ``code`` at the same moment; the statuses."""
+    forms = {id(c): csrf_token(text_of(c.get("/staff/sign-in/code"))) for c in clients}
+    start = threading.Barrier(len(clients))
+    statuses: list[int] = []
+
+    def send(client: FlaskClient) -> None:
+        start.wait()
+        response = client.post("/staff/sign-in/code", data={"csrf_token": forms[id(client)], "code": code})
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=send, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return statuses
+
+
+def test_one_code_sent_by_eight_browsers_at_once_opens_one_session(required: Flask) -> None:
+    secret, _ = enrol(required.test_client())
+    clients = _past_the_password(required, 8)
+    statuses = _all_at_once(clients, pyotp.TOTP(secret).at(time.time() + 30))
+    assert sorted(statuses) == [302] + [422] * 7
+    with required.app_context():
+        assert db.session.scalar(select(func.count()).select_from(StaffSession)) == 2  # enrolment's and one
+
+
+def test_one_recovery_code_sent_by_six_browsers_at_once_opens_one_session(required: Flask) -> None:
+    _, codes = enrol(required.test_client())
+    clients = _past_the_password(required, 6)
+    statuses = _all_at_once(clients, codes[0])
+    assert sorted(statuses) == [302] + [422] * 5
+    with required.app_context():
+        assert db.session.scalar(select(func.count()).select_from(StaffSession)) == 2
 
 
 def test_a_lost_phone_is_reset_from_the_command_line(required: Flask) -> None:
@@ -123,8 +210,8 @@ def test_a_lost_phone_is_reset_from_the_command_line(required: Flask) -> None:
 
 def test_production_requires_two_factor_by_default() -> None:
     key = "5f1c0e9a7b3d28c64e0f9a1b7c3d5e2f8a6b4c0d9e1f3a5b7c9d0e2f4a6b8c1d"
-    assert create_app({"ENV": "production", "SECRET_KEY": key})
-    assert create_app({"ENV": "production", "SECRET_KEY": key}).config["TWO_FACTOR"] == "required"
+    production = {"ENV": "production", "SECRET_KEY": key, "BASE_URL": "https://selfcheck.clinic.example"}
+    assert create_app(production).config["TWO_FACTOR"] == "required"
     assert create_app({**TEST_CONFIG})
     assert create_app({**TEST_CONFIG}).config["TWO_FACTOR"] == "optional"
 

@@ -1,9 +1,10 @@
-"""Links shown once, on their own record's page: a patient's invitation, a staff password link.
+"""Secrets shown once, on their own page: a patient's invitation link, a staff password link,
+a staff member's new recovery codes.
 
-A new link's token is derived from a random seed kept on its record and the app's secret
-key, and only the token's hash is what opens it. The record's page takes the seed in one
+What is shown is derived from a random seed kept on its record and the app's secret key;
+only hashes of it are what open anything. The page takes the seed in one
 ``UPDATE ... WHERE seed = ...``: two tabs, two requests or a second visit can never show it
-twice, and one record's page can never show another's link. No usable token is ever in the
+twice, and one record's page can never show another's. No usable secret is ever in the
 session cookie, and the database alone cannot make one.
 """
 
@@ -18,20 +19,37 @@ from flask import current_app
 from sqlalchemy import update
 
 from ..db import db
-from ..models import Invitation, PasswordLink, token_hash
+from ..models import Invitation, PasswordLink, StaffUser, token_hash
 
-Seeded = type[Invitation] | type[PasswordLink]
+Seeded = Invitation | PasswordLink | StaffUser
 
 
 def new_seed() -> str:
     return secrets.token_hex(32)
 
 
-def token_from(seed: str) -> str:
-    """The link token a seed gives under the current secret key (256 bits, URL-safe)."""
+def derived(seed: str, purpose: str) -> bytes:
+    """256 bits for ``purpose`` from a seed, under the current secret key."""
     key = str(current_app.secret_key).encode()
-    digest = hmac.new(key, b"shown-once-link:" + seed.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+    return hmac.new(key, f"{purpose}:{seed}".encode(), hashlib.sha256).digest()
+
+
+def token_from(seed: str) -> str:
+    """The link token a seed gives (256 bits, URL-safe)."""
+    return base64.urlsafe_b64encode(derived(seed, "shown-once-link")).decode().rstrip("=")
+
+
+def take_seed(record: Seeded, column: str = "link_seed") -> str | None:
+    """The record's seed in ``column``, the first time it is asked for; then None for ever."""
+    seed = getattr(record, column)
+    if seed is None:
+        return None
+    model = type(record)
+    taken = db.session.execute(
+        update(model).where(model.id == record.id, getattr(model, column) == seed).values({column: None})
+    )
+    db.session.commit()
+    return seed if taken.rowcount == 1 else None  # type: ignore[attr-defined]  # else another request took it
 
 
 def take_token(record: Invitation | PasswordLink) -> str | None:
@@ -40,15 +58,8 @@ def take_token(record: Invitation | PasswordLink) -> str | None:
     None also when the secret key changed since the link was made (the token it gives would
     not open the link): the page then says to make a new one.
     """
-    seed = record.link_seed
+    seed = take_seed(record)
     if seed is None:
         return None
-    model: Seeded = type(record)
-    taken = db.session.execute(
-        update(model).where(model.id == record.id, model.link_seed == seed).values(link_seed=None)
-    )
-    db.session.commit()
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
-        return None  # another request took it a moment ago
     token = token_from(seed)
     return token if hmac.compare_digest(token_hash(token), record.token_hash) else None

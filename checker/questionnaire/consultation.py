@@ -24,7 +24,7 @@ from ..models import Case, ConsultationRequest, Submission
 from ..rules import current_rules
 from ..stored import new_submission
 from ..urls import external_url
-from ..web.limits import limited
+from ..web.limits import count_now
 from ..web.security import Form
 from .journey import CASE_KEY, SENT_KEY, saved_answers
 from .views import bp
@@ -122,11 +122,12 @@ def _queue_notice(request_record: ConsultationRequest) -> None:
 
 
 @bp.route("/request-consultation", methods=["GET", "POST"])
-# Only requests that were stored count: correcting mistakes in the form never locks a person out.
-@limited("RATE_LIMIT_REQUESTS", methods=("POST",), counted=lambda sent: sent.status_code == 302)
 def request_consultation() -> Response | tuple[str, int] | str:
     form = ConsultationForm()
     if form.validate_on_submit():
+        # Only requests about to be stored count (correcting mistakes in the form never locks a
+        # person out), and they count before they are stored.
+        count_now("RATE_LIMIT_REQUESTS", "consultation requests")
         for _attempt in range(5):  # a clash of random references is rare; try another
             case, check = _case_and_check()
             request_record = ConsultationRequest(

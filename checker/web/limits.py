@@ -16,13 +16,12 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Blueprint, Flask, current_app, make_response, request
+from flask import Blueprint, Flask, current_app, request
 from flask.typing import ResponseReturnValue
 from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
-from werkzeug.wrappers import Response
 
 from ..config import RATE_LIMITS
 
@@ -96,13 +95,6 @@ class RateLimits:
             if not self._counter_for(lambda counter, item=item: counter.hit(item, scope, client)) and refuse:  # type: ignore[misc]
                 raise self._refuse(item, scope, client)
 
-    def check(self, name: str, scope: str) -> None:
-        """429 if one more request would pass a limit, without counting this one."""
-        client = request.remote_addr or "unknown"
-        for item in self.items[name]:
-            if not self._counter_for(lambda counter, item=item: counter.test(item, scope, client)):  # type: ignore[misc]
-                raise self._refuse(item, scope, client)
-
     def reset(self) -> None:
         self.storage.reset()
 
@@ -122,13 +114,8 @@ def rate_limits() -> RateLimits:
     return limits
 
 
-def limited(
-    name: str, methods: tuple[str, ...] = (), counted: Callable[[Response], bool] | None = None
-) -> Callable[[View], View]:
-    """Limit a view by the setting ``name`` (e.g. "RATE_LIMIT_API"), for ``methods`` (all if empty).
-
-    With ``counted``, only responses it accepts are counted (a form sent back with mistakes is not).
-    """
+def limited(name: str, methods: tuple[str, ...] = ()) -> Callable[[View], View]:
+    """Limit a view by the setting ``name`` (e.g. "RATE_LIMIT_API"), for ``methods`` (all if empty)."""
 
     def decorate(view: View) -> View:
         scope = f"{name}:{view.__module__}.{view.__qualname__}"
@@ -136,20 +123,22 @@ def limited(
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
             limits = rate_limits()
-            if not limits.enabled or (methods and request.method not in methods):
-                return view(*args, **kwargs)
-            if counted is None:
+            if limits.enabled and (not methods or request.method in methods):
                 limits.hit(name, scope)
-                return view(*args, **kwargs)
-            limits.check(name, scope)
-            response = make_response(view(*args, **kwargs))
-            if counted(response):  # the work is done: count it, never turn it into a 429
-                limits.hit(name, scope, refuse=False)
-            return response
+            return view(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
 
     return decorate
+
+
+def count_now(name: str, scope: str) -> None:
+    """Count one use of what setting ``name`` limits, inside a view, at the moment it is decided
+    to do the work (a form found valid, before it is stored): 429 past the limit. Counted first,
+    so parallel requests cannot all pass a check and then all be stored."""
+    limits = rate_limits()
+    if limits.enabled:
+        limits.hit(name, scope)
 
 
 def limit_blueprint(blueprint: Blueprint, name: str) -> None:

@@ -1,5 +1,6 @@
 """Links shown once from a seed on their own record; red flags reached on a link; a readiness
-probe that needs new space
+probe that needs new space; sign-in's second step kept on the server, two-factor codes spent
+once
 
 Revision ID: 0006
 Revises: 0005
@@ -18,6 +19,33 @@ depends_on = None
 
 
 def upgrade():
+    op.create_table('pending_sign_in',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('token_hash', sa.String(length=64), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('next_path', sa.String(length=500), nullable=False),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_user.id'], name=op.f('fk_pending_sign_in_staff_id_staff_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_pending_sign_in')),
+    sa.UniqueConstraint('token_hash', name=op.f('uq_pending_sign_in_token_hash'))
+    )
+    with op.batch_alter_table('pending_sign_in', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_pending_sign_in_staff_id'), ['staff_id'], unique=False)
+    op.create_table('spent_code',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=10), nullable=False),
+    sa.Column('value', sa.String(length=64), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_user.id'], name=op.f('fk_spent_code_staff_id_staff_user'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_spent_code')),
+    sa.UniqueConstraint('staff_id', 'kind', 'value', name=op.f('uq_spent_code_staff_id'))
+    )
+    with op.batch_alter_table('spent_code', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_spent_code_at'), ['at'], unique=False)
+    with op.batch_alter_table('staff_user', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('pending_totp_secret', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('recovery_seed', sa.String(length=64), nullable=True))
     with op.batch_alter_table('invitation', schema=None) as batch_op:
         batch_op.add_column(sa.Column('link_seed', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('flagged_at', sa.DateTime(timezone=True), nullable=True))
@@ -31,6 +59,11 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('staff_user', schema=None) as batch_op:
+        batch_op.drop_column('recovery_seed')
+        batch_op.drop_column('pending_totp_secret')
+    op.drop_table('spent_code')
+    op.drop_table('pending_sign_in')
     with op.batch_alter_table('readiness_probe', schema=None) as batch_op:
         batch_op.drop_column('payload')
     with op.batch_alter_table('password_link', schema=None) as batch_op:

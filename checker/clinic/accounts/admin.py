@@ -107,10 +107,11 @@ def set_password(token: str) -> Response | tuple[str, int]:
             form.again.errors = [_("The two passwords are not the same")]
         elif problem:
             form.password.errors = [_password_message(problem)]
-        else:
-            accounts.use_password_link(user, form.password.data)
+        elif accounts.use_password_link(token, user, form.password.data):
             flash(_("Your password is set. Sign in with it now."))
             return redirect(url_for("clinic.sign_in"))
+        else:  # the same link sent from another tab or browser at the same moment: that one set it
+            return render_template("clinic/set_password.html", form=None, user=None), 410
     status = 422 if request.method == "POST" else 200
     return render_template("clinic/set_password.html", form=form, user=user), status
 

@@ -4,10 +4,11 @@ A signed-in browser holds a random token for a :class:`StaffSession` row; every 
 request checks that row (idle limit, absolute lifetime, the client's address as the
 configured proxies give it), so signing out ends every copy of the cookie.
 
-Refused sign-ins are rows too (:class:`SignInFailure`), so parallel attempts are all
-counted. An account and client address that keep failing wait, longer each time; an
-account failing from many addresses waits too. Every email, known or not, throttled or
-not, gets the same answer after the same argon2 work.
+Every try at a password or a code is a row (:class:`SignInFailure`) written before the try is
+judged, one account at a time, and deleted when it succeeds: parallel tries are all counted,
+and none is judged on a count that misses the others. An account and client address that keep
+failing wait, longer each time; an account failing from many addresses waits too. Every
+email, known or not, throttled or not, gets the same answer after the same argon2 work.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, login_user, logout_user
 from sqlalchemy import delete, func, select
 
-from ...db import db, utcnow
+from ...db import db, serialised, utcnow
 from ...models import SignInFailure, StaffSession, StaffUser, new_token, token_hash
 from ...web.i18n import LANGUAGE_KEY
 
@@ -125,15 +126,11 @@ class Refused(Exception):
 def check_sign_in(email: str, password: str) -> StaffUser:
     """The staff user for these credentials; raise :class:`Refused` (recorded) otherwise."""
     user: StaffUser | None = db.session.scalar(select(StaffUser).where(StaffUser.email == normalise_email(email)))
-    throttled = sign_in_waits(email)
+    throttled = attempt(email)
     right = _verify(user.password_hash if user is not None else _DUMMY_HASH, password)  # the same work every time
     if user is None or not right or throttled or not user.active:
-        raise refused(email, user, throttled)
-    db.session.execute(
-        delete(SignInFailure).where(
-            SignInFailure.account == token_hash(normalise_email(email)), SignInFailure.address == client_address()
-        )
-    )
+        raise Refused(user, throttled)
+    succeeded(email)
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
     user.last_sign_in_at = utcnow()
@@ -141,27 +138,46 @@ def check_sign_in(email: str, password: str) -> StaffUser:
     return user
 
 
-def sign_in_waits(email: str) -> bool:
-    """Whether sign-in for this email, from this client, must wait for now."""
-    return _throttled(token_hash(normalise_email(email)), client_address(), utcnow())
+def attempt(email: str) -> bool:
+    """Count a try (a password or a code) before judging it; whether the account must wait.
 
-
-def refused(email: str, user: StaffUser | None, throttled: bool) -> Refused:
-    """Record a refused sign-in step (password or code) and the exception that reports it."""
-    account = token_hash(normalise_email(email))
-    db.session.add(SignInFailure(account=account, address=client_address(), at=utcnow(), while_throttled=throttled))
+    The try is written as a refused one, committed, before anything is judged, and the count
+    it is judged by is taken with it, one try per account at a time (PostgreSQL: a lock on the
+    account; SQLite: the write turn the row takes). Ten tries at once are ten counted tries.
+    :func:`succeeded` removes it again.
+    """
+    account, address, now = token_hash(normalise_email(email)), client_address(), utcnow()
+    serialised(f"sign-in:{account}")
+    row = SignInFailure(account=account, address=address, at=now)
+    db.session.add(row)
+    db.session.flush()
+    throttled = row.while_throttled = _throttled(account, address, now, row.id)
     db.session.commit()
-    return Refused(user, throttled)
+    return throttled
 
 
-def _throttled(account: str, address: str, now: datetime) -> bool:
-    """Whether this account must wait, from this address or from everywhere."""
+def succeeded(email: str) -> None:
+    """A try passed: forget this account's refused tries from this address, the try itself too
+    (the caller commits)."""
+    db.session.execute(
+        delete(SignInFailure).where(
+            SignInFailure.account == token_hash(normalise_email(email)), SignInFailure.address == client_address()
+        )
+    )
+
+
+def _throttled(account: str, address: str, now: datetime, this_try: int) -> bool:
+    """Whether this account must wait, from this address or from everywhere, by the tries before this one."""
     config = current_app.config
     limit: int = config["SIGN_IN_ATTEMPTS"]
     longest = timedelta(minutes=config["LOCKOUT_MINUTES"])
+    earlier = SignInFailure.id != this_try
     here_count, here_last = db.session.execute(
         select(func.count(), func.max(SignInFailure.at)).where(
-            SignInFailure.account == account, SignInFailure.address == address, SignInFailure.at > now - longest
+            earlier,
+            SignInFailure.account == account,
+            SignInFailure.address == address,
+            SignInFailure.at > now - longest,
         )
     ).one()
     if here_count >= limit and here_last is not None:
@@ -170,6 +186,7 @@ def _throttled(account: str, address: str, now: datetime) -> bool:
             return True
     everywhere = db.session.scalar(
         select(func.count()).where(
+            earlier,
             SignInFailure.account == account,
             SignInFailure.at > now - timedelta(hours=1),
             SignInFailure.while_throttled.is_(False),

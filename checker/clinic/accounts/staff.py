@@ -154,10 +154,15 @@ def link_owner(token: str) -> StaffUser | None:
     return owner if owner is not None and owner.active else None
 
 
-def use_password_link(user: StaffUser, password: str) -> None:
-    """Set the password from a link, which then stops working."""
-    db.session.execute(delete(PasswordLink).where(PasswordLink.staff_id == user.id))
+def use_password_link(token: str, user: StaffUser, password: str) -> bool:
+    """Set the password from a link, which then stops working; False when another request used
+    the link a moment ago (of several at once, one sets the password)."""
+    used = db.session.execute(delete(PasswordLink).where(PasswordLink.token_hash == token_hash(token)))
+    if used.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.rollback()
+        return False
     set_password(user, password, by=user)
+    return True
 
 
 def set_password(user: StaffUser, password: str, by: StaffUser | None = None) -> None:
@@ -204,6 +209,7 @@ def unlock(user: StaffUser, by: StaffUser | None = None) -> int:
 def reset_two_factor(user: StaffUser, by: StaffUser | None = None) -> None:
     """Forget the authenticator app and recovery codes (a lost phone): enrol again at next sign-in."""
     user.totp_secret, user.totp_last_step, user.recovery_codes = None, None, []
+    user.pending_totp_secret = user.recovery_seed = None
     end_all_sessions(user.id)
     record("reset two-factor sign-in", user, by)
     db.session.commit()
@@ -227,7 +233,12 @@ def _change_keeping_an_admin(user: StaffUser, **change: object) -> None:
     admins = select(StaffUser.id).where(StaffUser.role == "admin", StaffUser.active).order_by(StaffUser.id)
     db.session.execute(admins.with_for_update())  # in one order: two of these cannot deadlock
     other = aliased(StaffUser)
-    another_admin = select(other.id).where(other.role == "admin", other.active, other.id != user.id).exists()
+    # Another admin who can sign in: an invited one who never set a password cannot manage anything.
+    another_admin = (
+        select(other.id)
+        .where(other.role == "admin", other.active, other.password_hash != UNUSABLE, other.id != user.id)
+        .exists()
+    )
     keeps_no_rights = or_(StaffUser.role != "admin", ~StaffUser.active)
     changed = db.session.execute(
         update(StaffUser)
