@@ -15,7 +15,7 @@ import click
 from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event, make_url, text
+from sqlalchemy import DateTime, MetaData, event, make_url, text, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
@@ -72,6 +72,18 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
     cursor.close()
+
+
+def lock(record: Any) -> None:
+    """Hold ``record``'s row for this transaction, then read it afresh: of two requests changing
+    it at once (a link sent and revoked), the second waits for the first and sees what it did.
+
+    An ``UPDATE`` that changes nothing takes the row's lock on PostgreSQL and the write lock
+    on SQLite alike (SQLite starts no transaction for the reads before it).
+    """
+    model = type(record)
+    db.session.execute(update(model).where(model.id == record.id).values(id=model.id))
+    db.session.refresh(record)
 
 
 def serialised(key: str) -> None:

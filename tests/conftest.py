@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from email import message_from_bytes
 from email.message import Message
 from pathlib import Path
@@ -133,6 +134,23 @@ def sign_in(client: FlaskClient, email: str = "nurse@clinic.example", password: 
         "/staff/sign-in",
         data={"csrf_token": csrf_token(page.get_data(as_text=True)), "email": email, "password": password},
     )
+
+
+def at_once(calls: Sequence[Callable[[], Any]]) -> list[Any]:
+    """Run each call in its own thread, all released at the same moment; what each returned."""
+    start = threading.Barrier(len(calls))
+    results: list[Any] = [None] * len(calls)
+
+    def run(number: int) -> None:
+        start.wait()
+        results[number] = calls[number]()
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
 
 
 def session_text(app: Flask, client: FlaskClient) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from checker.db import db, utcnow
 from checker.engine import RuleSet
 from checker.models import AuditEvent, ConsultationRequest, Draft, Invitation, Submission
 
-from .conftest import VIGNETTES, csrf_token, make_staff, post_page, session_text, sign_in, walk
+from .conftest import VIGNETTES, at_once, csrf_token, make_staff, post_page, session_text, sign_in, walk
 
 CASE = next(c for c in VIGNETTES if c["name"] == "ramsay-hunt-eye-and-ear")
 
@@ -345,6 +346,50 @@ def _invited_patient(db_app: Flask, db_client: FlaskClient, days: str = "30") ->
 def count_submissions(db_app: Flask) -> int:
     with db_app.app_context():
         return len(db.session.scalars(select(Submission)).all())
+
+
+@pytest.mark.parametrize("staff_action", ["revoke", "resend"])
+def test_revoking_while_the_patient_sends_ends_one_way(
+    db_app: Flask, db_client: FlaskClient, staff_action: str
+) -> None:
+    """Staff revoke (or replace) the link at the moment the patient presses "Send my answers":
+    never a server error, and either the answers are kept and the link is sent, or the link is
+    revoked and nothing was kept; each side is told which."""
+    make_staff(db_app)
+    sign_in(db_client)
+    outcomes = set()
+    for round_number in range(6):
+        link = make_invitation(db_client, label=f"race {round_number}")
+        patient = db_app.test_client()
+        patient.post(link, data={"csrf_token": csrf_token(text_of(patient.get(link)))})
+        walk(patient, db_app.extensions["checker.rules"], VIGNETTES[4]["answers"])
+        with db_app.app_context():
+            invitation_id = db.session.scalar(select(Invitation.id).where(Invitation.label == f"race {round_number}"))
+        send_form = {"csrf_token": csrf_token(text_of(patient.get("/check-answers")))}
+        staff_form = {"csrf_token": csrf_token(text_of(db_client.get(f"/staff/invitations/{invitation_id}")))}
+        withdraw = f"/staff/invitations/{invitation_id}/{staff_action}"
+        answered, staff_answered = at_once(
+            [partial(patient.post, "/send", data=send_form), partial(db_client.post, withdraw, data=staff_form)]
+        )
+        answers = {"patient": answered, "staff": staff_answered}
+        assert answers["patient"].status_code in (302, 410), text_of(answers["patient"])[:500]
+        assert answers["staff"].status_code == 302
+        with db_app.app_context():
+            invitation = db.session.get(Invitation, invitation_id)
+            assert invitation is not None
+            kept = db.session.scalar(select(func.count()).where(Submission.invitation_id == invitation_id))
+            sent, revoked = invitation.used_at is not None, invitation.revoked_at is not None
+        assert sent != revoked  # one outcome, never both
+        assert kept == (1 if sent else 0)
+        told = text_of(db_client.get(f"/staff/invitations/{invitation_id}"))
+        if sent:
+            assert answers["patient"].headers["Location"] == "/result"
+            assert "Any answers started with it were deleted" not in told
+        else:
+            assert answers["patient"].status_code == 410
+            assert "This link was withdrawn" in text_of(answers["patient"])
+        outcomes.add("sent" if sent else "revoked")
+    assert outcomes  # (which one wins each round is up to the race)
 
 
 def test_send_twice_shows_what_was_sent(db_app: Flask, db_client: FlaskClient) -> None:

@@ -6,6 +6,7 @@ import re
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from sqlalchemy import func, select, update
 from checker.db import db, utcnow
 from checker.models import AuditEvent, SignInFailure, StaffSession
 
-from .conftest import csrf_token, make_staff, sign_in
+from .conftest import at_once, csrf_token, make_staff, sign_in
 
 
 def text_of(response: Any) -> str:
@@ -180,19 +181,7 @@ def test_no_remember_me_cookie_and_no_hook_for_one(db_app: Flask, db_client: Fla
 
 def _at_once(count: int, send: Callable[[int], int]) -> list[int]:
     """``send(n)`` from ``count`` threads released together; the status each ``n`` got."""
-    start = threading.Barrier(count)
-    statuses = [0] * count
-
-    def run(number: int) -> None:
-        start.wait()
-        statuses[number] = send(number)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return statuses
+    return at_once([partial(send, n) for n in range(count)])
 
 
 def _judged(app: Flask, action: str) -> int:

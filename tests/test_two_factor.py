@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-import threading
 import time
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pyotp
@@ -18,7 +18,7 @@ from checker import create_app
 from checker.db import db, utcnow
 from checker.models import AuditEvent, PendingSignIn, SignInFailure, StaffSession, StaffUser
 
-from .conftest import TEST_CONFIG, csrf_token, make_staff, session_text, sign_in
+from .conftest import TEST_CONFIG, at_once, csrf_token, make_staff, session_text, sign_in
 
 
 def text_of(response: Any) -> str:
@@ -164,21 +164,12 @@ def _past_the_password(app: Flask, count: int) -> list[FlaskClient]:
 
 def _all_at_once(clients: list[FlaskClient], code: str) -> list[int]:
     """Each client sends ``code`` at the same moment; the statuses."""
-    forms = {id(c): csrf_token(text_of(c.get("/staff/sign-in/code"))) for c in clients}
-    start = threading.Barrier(len(clients))
-    statuses: list[int] = []
-
-    def send(client: FlaskClient) -> None:
-        start.wait()
-        response = client.post("/staff/sign-in/code", data={"csrf_token": forms[id(client)], "code": code})
-        statuses.append(response.status_code)
-
-    threads = [threading.Thread(target=send, args=(c,)) for c in clients]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return statuses
+    forms = [csrf_token(text_of(c.get("/staff/sign-in/code"))) for c in clients]
+    sends = [
+        partial(c.post, "/staff/sign-in/code", data={"csrf_token": f, "code": code})
+        for c, f in zip(clients, forms, strict=True)
+    ]
+    return [response.status_code for response in at_once(sends)]
 
 
 def test_one_code_sent_by_eight_browsers_at_once_opens_one_session(required: Flask) -> None:

@@ -81,9 +81,12 @@ def _invitation(invitation_id: int) -> Invitation:
 def revoke_link(invitation_id: int) -> Response:
     invitation = _invitation(invitation_id)
     if ActionForm().validate_on_submit():
-        revoke(invitation)
+        revoked = revoke(invitation)
         db.session.commit()
-        flash(_("The link no longer works. Any answers started with it were deleted."))
+        if revoked:
+            flash(_("The link no longer works. Any answers started with it were deleted."))
+        elif invitation.used_at is not None:
+            flash(_("The patient sent their answers before the link could be revoked. They are kept with the case."))
     return redirect(url_for("clinic.invitation", invitation_id=invitation.id))
 
 
@@ -93,7 +96,11 @@ def resend_link(invitation_id: int) -> Response:
     old = _invitation(invitation_id)
     if not ActionForm().validate_on_submit() or old.used_at is not None or old.case is None:
         return redirect(url_for("clinic.invitation", invitation_id=old.id))
-    revoke(old, "revoked link for a new one")
+    if not revoke(old, "revoked link for a new one"):
+        db.session.commit()
+        if old.used_at is not None:
+            flash(_("The patient sent their answers before the link could be replaced. They are kept with the case."))
+        return redirect(url_for("clinic.invitation", invitation_id=old.id))
     days = max(1, min(365, current_app.config["INVITATION_DAYS"]))
     return _link_page(create_invitation(old.label, days, current_user.id, case=old.case, follow_up=old.follow_up))
 

@@ -8,7 +8,7 @@ from flask_login import current_user
 from sqlalchemy import delete
 
 from ..cases import new_case, refresh, refresh_case_of
-from ..db import db, utcnow
+from ..db import db, lock, utcnow
 from ..models import AuditEvent, Case, ConsultationRequest, Draft, Invitation, Submission, token_hash
 from ..rules import current_rules
 from .shown_once import new_seed, token_from
@@ -45,13 +45,17 @@ def create_invitation(
     return invitation
 
 
-def revoke(invitation: Invitation, action: str = "revoked link") -> None:
-    """The link stops working and any answers started with it are deleted (the caller commits)."""
-    if invitation.revoked_at is None and invitation.used_at is None:
+def revoke(invitation: Invitation, action: str = "revoked link") -> bool:
+    """The link stops working and any answers started with it are deleted (the caller commits);
+    whether it was revoked now. Answers sent a moment before win: a sent link is not revoked."""
+    lock(invitation)  # a "Send my answers" at the same moment finishes first, or waits for this
+    revoked = invitation.revoked_at is None and invitation.used_at is None
+    if revoked:
         invitation.revoked_at = utcnow()
         db.session.execute(delete(Draft).where(Draft.invitation_id == invitation.id, Draft.submission_id.is_(None)))
         audit(action, f"invitation {invitation.id}")
     refresh_case_of(invitation)
+    return revoked
 
 
 def mark_done(record: Submission | ConsultationRequest, done: bool) -> bool:

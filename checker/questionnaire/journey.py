@@ -13,8 +13,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app, g, session
+from flask import abort, current_app, g, make_response, render_template, session
 from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
 
 from ..db import db, utcnow
 from ..engine import Kind, Page, Plan, RuleSet, accepted_answers
@@ -164,7 +165,12 @@ def save_page(page: Page, data: dict[str, Any], resume_at: str | None) -> None:
     draft.page = resume_at
     draft.updated_at = utcnow()
     draft.expires_at = _draft_expiry()
-    db.session.commit()
+    try:
+        db.session.commit()
+    except StaleDataError:  # staff revoked the link a moment ago: its answers were deleted
+        db.session.rollback()
+        session.pop(DRAFT_KEY, None)
+        abort(make_response(render_template("questionnaire/link_problem.html", problem="revoked"), 410))
 
 
 def forget_answers() -> None:

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.wrappers import Response
 
 from ..cases import refresh_case_of
-from ..db import db, utcnow
+from ..db import db, lock, utcnow
 from ..engine import AnswerErrors, assess, plan
 from ..models import Draft, Invitation, Submission, token_hash
 from ..rules import current_rules
@@ -89,8 +89,15 @@ def send() -> Response | tuple[str, int]:
     if draft is None or draft.invitation is None:
         return redirect(url_for("questionnaire.check_answers"))
     invitation = draft.invitation
+    # One outcome when staff revoke (or replace) the link at the same moment: whichever locks the
+    # link first wins, and the other sees what it did.
+    lock(invitation)
+    if invitation.revoked_at is not None:
+        db.session.commit()
+        return render_template("questionnaire/link_problem.html", problem="revoked"), 410
     if invitation.used_at is not None:
         db.session.refresh(draft)  # sent a moment ago by this same draft (another click)?
+        db.session.commit()
         if draft.submission_id is not None:
             return _show_sent(db.session.get(Submission, draft.submission_id))
         return render_template("questionnaire/link_problem.html", problem="sent"), 410
