@@ -20,7 +20,7 @@ from checker import create_app
 from checker.db import db
 from checker.health import ANSWER_KEY
 from checker.models import OutboxMessage, ReadinessProbe
-from checker.web.logs import JsonFormatter, TokenFilter
+from checker.web.logs import TOKEN_PREFIXES, JsonFormatter, TokenFilter
 
 from .conftest import ROOT, TEST_CONFIG, csrf_token, make_staff, sign_in
 from .databases import free_port
@@ -240,12 +240,14 @@ def test_gunicorn_serves_the_app_with_its_settings(tmp_path: Path) -> None:
         with urllib.request.urlopen(f"{server.url}/", timeout=2) as response:
             assert response.status == 200
             assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
-        with pytest.raises(urllib.error.HTTPError, match="HTTP Error (404|503)"):
-            urllib.request.urlopen(f"{server.url}/i/secrettokensecrettoken123", timeout=2)
+        for prefix in TOKEN_PREFIXES:
+            with pytest.raises(urllib.error.HTTPError, match="HTTP Error (404|410|503)"):
+                urllib.request.urlopen(f"{server.url}{prefix}secrettokensecrettoken123", timeout=2)
     output = server.output
     access = [json.loads(line) for line in output.splitlines() if line.startswith('{"time"') and '"path"' in line]
     assert any(entry["path"] == "/" and entry["status"] == 200 for entry in access), output
     assert "secrettokensecrettoken123" not in output
+    assert {entry["path"] for entry in access} >= {f"{prefix}[token]" for prefix in TOKEN_PREFIXES}
     assert any(entry["path"] == "/i/[token]" for entry in access)
 
 

@@ -8,6 +8,7 @@ nginx keeps its own files) and checks that each of those lines is still in the f
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 import ssl
@@ -49,6 +50,7 @@ class Proxy:
     https: str
     https_port: int
     apps: tuple[Gunicorn, ...]
+    folder: Path  # where nginx writes its logs
 
     def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
         return _fetch(self.https + path, headers=headers)
@@ -96,8 +98,10 @@ def nginx_in_front(first: Gunicorn, second: Gunicorn) -> Iterator[Proxy]:
         "listen 80;": f"listen 127.0.0.1:{http_port};",
         "listen 443 ssl http2;": f"listen 127.0.0.1:{https_port} ssl http2;",
         "/etc/nginx/tls/": f"{folder}/",
+        "access_log /dev/stdout checker;": f"access_log {folder}/access.log checker;",
+        "error_log /dev/stderr crit;": f"error_log {folder}/error.log crit;",
         "http {": (
-            f"pid {folder}/nginx.pid;\nhttp {{\n  access_log off;\n  client_body_temp_path {folder}/body;\n"
+            f"pid {folder}/nginx.pid;\nhttp {{\n  client_body_temp_path {folder}/body;\n"
             f"  proxy_temp_path {folder}/proxy;\n  fastcgi_temp_path {folder}/fastcgi;\n"
             f"  uwsgi_temp_path {folder}/uwsgi;\n  scgi_temp_path {folder}/scgi;"
         ),
@@ -109,7 +113,9 @@ def nginx_in_front(first: Gunicorn, second: Gunicorn) -> Iterator[Proxy]:
     checked = subprocess.run([*command, "-t"], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
     process = subprocess.Popen([*command, "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    proxy = Proxy(f"http://127.0.0.1:{http_port}", f"https://127.0.0.1:{https_port}", https_port, (first, second))
+    proxy = Proxy(
+        f"http://127.0.0.1:{http_port}", f"https://127.0.0.1:{https_port}", https_port, (first, second), folder
+    )
     try:
         deadline = time.monotonic() + 20
         while True:
@@ -226,3 +232,29 @@ def test_bodies_too_large_are_refused_by_the_app_or_by_nginx(proxy: Proxy) -> No
     assert b"errors" in content  # the app's own clear answer: over its 64 KiB
     status, _ = proxy.post_json("/api/v1/assess", b" " * 2_000_000)
     assert status == 413  # past nginx's 1 MB, it never reaches the app
+
+
+def test_nginx_logs_no_link_token(proxy: Proxy) -> None:
+    tokens = {"/i/": "InvitationTokenSecret0123456789ab", "/resume/": "ResumeTokenSecret0123456789abcdef",
+              "/staff/set-password/": "PasswordTokenSecret0123456789abc"}  # fmt: skip
+    for prefix, token in tokens.items():
+        proxy.get(f"{prefix}{token}?x=1")
+    log, deadline = proxy.folder / "access.log", time.monotonic() + 10
+    while log.read_text(encoding="utf-8").count("[token]") < len(tokens) and time.monotonic() < deadline:
+        time.sleep(0.05)  # nginx writes each line once its response is sent
+    logged = log.read_text(encoding="utf-8")
+    for prefix, token in tokens.items():
+        assert f"GET {prefix}[token]?x=1 HTTP/" in logged, logged
+        assert token not in logged
+
+
+def test_every_route_with_a_token_has_its_prefix_blanked_in_every_log() -> None:
+    from checker.web.logs import TOKEN_PREFIXES
+
+    app = create_app({**TEST_CONFIG})
+    with_token = sorted(r.rule for r in app.url_map.iter_rules() if "token" in r.arguments)
+    assert with_token == sorted(f"{prefix}<token>" for prefix in TOKEN_PREFIXES)
+    conf = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    blanked = re.search(r"\(\?:([^)]*)\)/\)\[\^/\?\]\+", conf)
+    assert blanked, "deploy/nginx.conf blanks no token"
+    assert sorted(f"/{p}/" for p in blanked.group(1).split("|")) == sorted(TOKEN_PREFIXES)

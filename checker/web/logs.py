@@ -1,8 +1,11 @@
 """Logging without secrets or personal data.
 
 The app logs events by id or reference, never names, contact details or answers. Access
-logs (the development server's, gunicorn's) print request paths, and two kinds of path
-carry a secret token: clinic invitations and resume links. This filter blanks them.
+logs (the development server's, gunicorn's, nginx's) print request paths, and three kinds of
+path carry a secret token: clinic invitations, resume links and staff password links. This
+filter blanks them in every log record the app's loggers and servers write; deploy/nginx.conf
+does the same for its access log, from the same prefixes (a test holds the two together, and
+holds every route with a token to a prefix here).
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from collections.abc import Mapping
 
 from flask import Flask
 
-_TOKEN_PATHS = re.compile(r"(/(?:i|resume)/)[A-Za-z0-9_\-]+")
+TOKEN_PREFIXES = ("/i/", "/resume/", "/staff/set-password/")  # a secret token follows each
+_TOKEN_PATHS = re.compile("(" + "|".join(re.escape(p) for p in TOKEN_PREFIXES) + r")[A-Za-z0-9_\-]+")
 
 
 def scrub(text: str) -> str:
@@ -22,9 +26,13 @@ def scrub(text: str) -> str:
     return _TOKEN_PATHS.sub(r"\1[token]", text)
 
 
+def _has_token(text: str) -> bool:
+    # Substring tests first: this runs on every field of every access log line.
+    return "/i/" in text or "/resume/" in text or "/set-password/" in text
+
+
 def _scrubbed(value: object) -> object:
-    # A substring test first: this runs on every field of every access log line.
-    if isinstance(value, str) and ("/i/" in value or "/resume/" in value):
+    if isinstance(value, str) and _has_token(value):
         return scrub(value)
     return value
 
@@ -36,7 +44,7 @@ class TokenFilter(logging.Filter):
         args = record.args
         if isinstance(args, dict):  # gunicorn's access log: its own dict, edited in place to keep its class
             for key, value in args.items():  # dozens of fields a request: the test inline, no call for each
-                if value.__class__ is str and ("/i/" in value or "/resume/" in value):
+                if value.__class__ is str and _has_token(value):
                     args[key] = scrub(value)
         elif isinstance(args, Mapping):
             record.args = {key: _scrubbed(value) for key, value in args.items()}
