@@ -3,6 +3,11 @@
 Requests never talk to the mail server: :func:`queue_notice` writes the message to the
 outbox in the caller's transaction, and :func:`send_due` (``flask --app checker outbox
 run``) sends it, trying again with growing pauses when the server is slow or down.
+
+Delivery is at least once, not exactly once: a worker stopped (or a database lost) between
+the mail server's "accepted" and the row's "sent" sends that notice again. Each notice has one
+Message-ID and Date from the moment it is queued, so every copy is the same message and mail
+systems that drop duplicates by Message-ID show it once.
 """
 
 from __future__ import annotations
@@ -40,22 +45,27 @@ def clinic_language() -> Any:
     return force_locale(current_app.config["CLINIC_LANGUAGE"])
 
 
+def new_message_id() -> str:
+    """A Message-ID under the site's own domain."""
+    return make_msgid(domain=urlsplit(str(current_app.config["BASE_URL"])).hostname or None)
+
+
 def queue_notice(subject: str, body: str) -> None:
     """Add a notice for the clinic to the current transaction (the caller commits)."""
     if mail_configured():
-        db.session.add(OutboxMessage(subject=subject[:200], body=body))
+        db.session.add(OutboxMessage(subject=subject[:200], body=body, message_id=new_message_id()))
 
 
-def _send(subject: str, body: str) -> None:
-    """Send one message now; raise on any failure."""
+def _send(notice: OutboxMessage) -> None:
+    """Send one notice now, as it was queued (its Message-ID and Date); raise on any failure."""
     config = current_app.config
     message = EmailMessage()
-    message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = make_msgid(domain=urlsplit(str(config["BASE_URL"])).hostname or None)
-    message["Subject"] = subject
+    message["Date"] = formatdate(notice.created_at.timestamp(), usegmt=True)
+    message["Message-ID"] = notice.message_id
+    message["Subject"] = notice.subject
     message["From"] = config["MAIL_FROM"] or config["CLINIC_EMAIL"]
     message["To"] = config["CLINIC_EMAIL"]
-    message.set_content(body)
+    message.set_content(notice.body)
     with smtplib.SMTP(config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=SMTP_TIMEOUT) as smtp:
         if config["MAIL_USE_TLS"]:
             smtp.starttls()
@@ -91,7 +101,7 @@ def send_due(now: datetime | None = None, limit: int = 50) -> tuple[int, int]:
         if message is None:
             break
         try:
-            _send(message.subject, message.body)
+            _send(message)
         except (OSError, smtplib.SMTPException) as exc:
             message.attempts += 1
             message.next_attempt_at = utcnow() + retry_pause(message.attempts)

@@ -121,7 +121,7 @@ def fill_sqlite(app: Flask, path: Path) -> None:
         for size in (3000, 300, 30, 1):  # big rows first, then ever smaller ones into the gaps left
             with pytest.raises(OperationalError, match="disk is full"):  # noqa: PT012 - filling takes a loop
                 for _ in range(2000):
-                    db.session.add(OutboxMessage(subject="filler", body="x" * size))
+                    db.session.add(OutboxMessage(subject="filler", body="x" * size, message_id="<filler@test>"))
                     db.session.commit()
             db.session.rollback()
 

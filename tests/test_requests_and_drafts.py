@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from checker.db import db, utcnow
 from checker.engine import RuleSet
@@ -189,6 +189,29 @@ def test_a_hanging_or_down_mail_server_delays_and_loses_nothing(database_url: st
         hanging.close()
         with app.app_context():
             db.engine.dispose()
+
+
+def test_a_notice_sent_twice_is_one_message(mailing: tuple[Flask, Inbox]) -> None:
+    """A worker stopped between the server's "accepted" and the row's "sent" sends the notice again:
+    the copy has the same Message-ID and Date, made when the notice was queued."""
+    from checker.mail import send_due
+    from checker.models import OutboxMessage
+
+    app, inbox = mailing
+    assert send_request(app.test_client()).status_code == 302
+    with app.app_context():
+        queued = db.session.scalar(select(OutboxMessage))
+        assert queued is not None
+        message_id = queued.message_id
+        assert message_id.endswith("@selfcheck.clinic.example>")
+    assert deliver(app) == (1, 0)
+    with app.app_context():  # as if the worker died before it could record the send
+        db.session.execute(update(OutboxMessage).values(sent_at=None))
+        db.session.commit()
+        assert send_due() == (1, 0)
+    assert len(inbox.messages) == 2
+    assert [m["Message-ID"] for m in inbox.messages] == [message_id, message_id]
+    assert inbox.messages[0]["Date"] == inbox.messages[1]["Date"]
 
 
 def test_save_and_resume_on_the_exact_page(db_app: Flask, db_client: FlaskClient, rules: RuleSet) -> None:

@@ -1,12 +1,14 @@
 """Links shown once from a seed on their own record; red flags reached on a link; a readiness
 probe that needs new space; sign-in's second step kept on the server, two-factor codes spent
-once
+once; one Message-ID per email notice from the moment it is queued
 
 Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-07 10:00:00
 
 """
+from email.utils import make_msgid
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -43,6 +45,14 @@ def upgrade():
     )
     with op.batch_alter_table('spent_code', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_spent_code_at'), ['at'], unique=False)
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('message_id', sa.String(length=255), nullable=True))
+    outbox = sa.table('outbox_message', sa.column('id', sa.Integer), sa.column('message_id', sa.String))
+    connection = op.get_bind()
+    for (row_id,) in connection.execute(sa.select(outbox.c.id)).all():  # notices queued before: one each now
+        connection.execute(outbox.update().where(outbox.c.id == row_id).values(message_id=make_msgid()))
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.alter_column('message_id', existing_type=sa.String(length=255), nullable=False)
     with op.batch_alter_table('staff_user', schema=None) as batch_op:
         batch_op.add_column(sa.Column('pending_totp_secret', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('recovery_seed', sa.String(length=64), nullable=True))
@@ -59,6 +69,8 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.drop_column('message_id')
     with op.batch_alter_table('staff_user', schema=None) as batch_op:
         batch_op.drop_column('recovery_seed')
         batch_op.drop_column('pending_totp_secret')
