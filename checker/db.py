@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event, make_url, text, update
@@ -133,6 +133,17 @@ class DatabaseGroup(DatabaseCommand, click.Group):
     """A group of commands that use the database, as :class:`DatabaseCommand`."""
 
 
+def _end_session(error: BaseException | None) -> None:
+    """Close the request's session once the response is made. A database that went away after
+    the request's commit (its row stored, its answer ready) must not turn that answer into a
+    server error: the failure to roll back what is left is logged, and the answer stands."""
+    try:
+        db.session.remove()
+    except DBAPIError as exc:
+        db.session.registry.clear()  # a session that could not close is dropped, not tried again
+        current_app.logger.error("closing a request's database session failed: %s", database_problem(exc))
+
+
 def database_url(config: Any) -> str:
     """The configured database, or SQLite in the instance folder."""
     return str(config.get("DATABASE_URL") or f"sqlite:///{PROJECT_ROOT / 'instance' / 'checker.db'}")
@@ -154,6 +165,7 @@ def init_app(app: Flask) -> None:
         options["connect_args"] = {"connect_timeout": 5}
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
     db.init_app(app)
+    app.teardown_appcontext(_end_session)  # runs before Flask-SQLAlchemy's own (teardowns run last first)
     migrate.init_app(app, db)
     migrations = app.cli.commands.get("db")  # Flask-Migrate's group (db upgrade ...), explaining as ours do
     if isinstance(migrations, click.Group):

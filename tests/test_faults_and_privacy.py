@@ -143,6 +143,45 @@ def test_postgres_going_down_loses_nothing(postgres: PostgresServer, tmp_path: P
         db.engine.dispose()
 
 
+def test_a_request_stored_before_the_database_went_away_is_answered(
+    postgres: PostgresServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """PostgreSQL stops after the request's commit and before its session is closed: the row is
+    stored, so the patient is told it arrived (302 to the reference), never an empty 500."""
+    from flask_migrate import upgrade
+
+    app = create_app({**TEST_CONFIG, "DATABASE_URL": postgres.new_database()})
+    with app.app_context():
+        upgrade()
+    stop = threading.Event()
+
+    @app.after_request
+    def database_goes_away(response: Any) -> Any:  # after the view's commit and its reads after it
+        if stop.is_set():
+            stop.clear()
+            postgres.stop()
+        return response
+
+    app.logger.addHandler(caplog.handler)  # the app's own handler does not pass records up
+    patient = app.test_client()
+    form = text_of(patient.get("/request-consultation"))
+    data = {"csrf_token": csrf_token(form), "name": "Bo", "phone": "555 010 9999", "contact_time": "any",
+            "consent": "y"}  # fmt: skip
+    stop.set()
+    try:
+        with caplog.at_level(logging.ERROR):
+            sent = patient.post("/request-consultation", data=data)
+    finally:
+        postgres.restart()
+    assert sent.status_code == 302
+    assert sent.headers["Location"] == "/request-consultation/sent"
+    assert rows(app) == 1
+    assert "closing a request's database session failed" in caplog.text
+    assert "Your reference is" in text_of(patient.get("/request-consultation/sent"))
+    with app.app_context():
+        db.engine.dispose()
+
+
 class LiveServer:
     """The app served by werkzeug on loopback, so access logs are real."""
 
