@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import io
 import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -177,6 +179,62 @@ def test_notes_over_the_limit_are_kept_with_an_error(client: FlaskClient, rules:
     assert response.status_code == 200
     assert "Write 1000 characters or fewer" in text_of(response)
     assert "z" * 1001 in text_of(response)
+
+
+def _app_with_rules(tmp_path: Path, edit: Callable[[str], str]) -> Flask:
+    from checker import create_app
+
+    from .conftest import RULES_PATH, TEST_CONFIG
+
+    edited = tmp_path / "rules.yaml"
+    edited.write_text(edit(RULES_PATH.read_text(encoding="utf-8")), encoding="utf-8")
+    return create_app({**TEST_CONFIG, "RULES_PATH": str(edited), "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+
+
+def test_the_pages_take_required_and_lengths_from_the_rules_file(tmp_path: Path) -> None:
+    """Edit rules.yaml: a choice made optional, the notes' limit changed: the pages follow the engine."""
+
+    def edit(text: str) -> str:
+        text = text.replace(
+            "      - id: twitching\n        type: one_of\n",
+            "      - id: twitching\n        type: one_of\n        required: false\n",
+        )
+        assert "required: false\n" in text
+        return text.replace("max_length: 1000", "max_length: 20")
+
+    app = _app_with_rules(tmp_path, edit)
+    client = app.test_client()
+    answers = next(c for c in VIGNETTES if c["name"] == "nine-months-established")["answers"]
+    signs = {k: answers[k] for k in ("asymmetry", "tightness_rest", "pattern", "daily_impact")}  # no twitching
+    rules = app.extensions["checker.rules"]
+    walk(client, rules, {k: v for k, v in answers.items() if k not in ("twitching", "notes")})
+    assert client.get("/questions/signs").status_code == 200
+    sent = post_page(client, "signs", signs)
+    assert sent.status_code == 302  # the engine does not need it, so neither does the page
+    long_note = post_page(client, "notes", {"notes": "x" * 21})
+    assert long_note.status_code == 200
+    assert "Write 20 characters or fewer" in text_of(long_note)
+    assert post_page(client, "notes", {"notes": "x" * 20}).status_code == 302
+
+
+def test_a_text_without_a_limit_in_the_rules_has_none_on_the_page(tmp_path: Path) -> None:
+    app = _app_with_rules(tmp_path, lambda text: text.replace("        max_length: 1000\n", ""))
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        upgrade()
+    client = app.test_client()
+    answers = next(c for c in VIGNETTES if c["name"] == "nine-months-established")["answers"]
+    page = client.get("/questions/safety")
+    safety = {k: answers[k] for k in ("rf_stroke_signs", "rf_eye", "rf_ear_rash", "rf_both_sides", "rf_progressive")}
+    client.post("/questions/safety", data={**safety, "action": "save", "csrf_token": csrf_token(text_of(page))})
+    walk(client, app.extensions["checker.rules"], {k: v for k, v in answers.items() if k != "notes"})
+    note = "a long note " * 1000  # 12,000 characters: the engine takes it, and the page (on the server) too
+    assert post_page(client, "notes", {"notes": note}).headers["Location"] == "/check-answers"
+    with app.app_context():
+        from checker.db import db
+
+        db.engine.dispose()
 
 
 def test_lapsed_form_token_keeps_posted_answers(client: FlaskClient) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from .compile import compile_rules
 from .evaluate import (
     AnswerErrors,
+    AnswerProblem,
     Plan,
     Reason,
     Result,
@@ -29,6 +30,7 @@ from .problems import Problem, RulesError
 
 __all__ = [
     "AnswerErrors",
+    "AnswerProblem",
     "Kind",
     "Option",
     "Outcome",

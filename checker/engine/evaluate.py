@@ -23,6 +23,16 @@ class AnswerErrors(Exception):
         super().__init__("; ".join(f"{k}: {v}" for k, v in self.errors.items()))
 
 
+class AnswerProblem(ValueError):
+    """Why one answer is not valid: the message (the API's words) and its ``kind``, so each
+    interface can word it for its own readers: "text", "too_long" (with ``limit``), "none_chosen",
+    "alone", "not_a_code"."""
+
+    def __init__(self, message: str, kind: str, limit: int | None = None) -> None:
+        super().__init__(message)
+        self.kind, self.limit = kind, limit
+
+
 def _same(text: str) -> str:
     return text
 
@@ -196,22 +206,22 @@ def clean_answer(question: Question, value: Any) -> Any:
     kind = question.kind
     if kind is Kind.TEXT:
         if not isinstance(value, str):
-            raise ValueError("must be text")
+            raise AnswerProblem("must be text", "text")
         if "\x00" in value:  # invisible, and no database can keep it in text
-            raise ValueError("must not contain the NUL character")
+            raise AnswerProblem("must not contain the NUL character", "text")
         value = value.strip()
         if question.max_length is not None and len(value) > question.max_length:
-            raise ValueError(f"must be at most {question.max_length} characters")
+            raise AnswerProblem(f"must be at most {question.max_length} characters", "too_long", question.max_length)
         return value
     if kind is Kind.SEVERAL:
         if not isinstance(value, list) or not value:
-            raise ValueError(f"must be a list of at least one of: {_codes(question)}")
+            raise AnswerProblem(f"must be a list of at least one of: {_codes(question)}", "none_chosen")
         for code in value:
             _check_code(question, code)
         chosen = frozenset(value)
         lonely = chosen & question.alone
         if lonely and len(chosen) > 1:
-            raise ValueError(f"'{sorted(lonely)[0]}' cannot be combined with other answers")
+            raise AnswerProblem(f"'{sorted(lonely)[0]}' cannot be combined with other answers", "alone")
         return chosen
     _check_code(question, value)
     return value
@@ -241,9 +251,9 @@ def _codes(question: Question) -> str:
 def _check_code(question: Question, code: Any) -> None:
     if type(code) is not type(question.codes[0]) or code not in question.code_set:
         if question.kind is Kind.SCALE and type(code) is not int:
-            raise ValueError(f"must be a whole number, one of: {_codes(question)}")
+            raise AnswerProblem(f"must be a whole number, one of: {_codes(question)}", "not_a_code")
         hint = did_you_mean(code, [str(c) for c in question.codes]) if isinstance(code, str) else ""
-        raise ValueError(f"{code!r} is not one of: {_codes(question)}{hint}")
+        raise AnswerProblem(f"{code!r} is not one of: {_codes(question)}{hint}", "not_a_code")
 
 
 MAX_UNKNOWN_LISTED = 20  # unknown question ids named in one answer

@@ -1,4 +1,9 @@
-"""WTForms classes built once from the rule set: one form per page, fields named by question id."""
+"""WTForms classes built once from the rule set: one form per page, fields named by question id.
+
+The forms have no checks of their own: whether an answer is needed, its codes, its length
+and the codes that stand alone are the engine's (:func:`clean_answer`, ``required``), worded
+here for a person. A clinician who edits these in ``rules.yaml`` edits the web pages too.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask_babel import lazy_gettext
-from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import Field, RadioField, SelectMultipleField, TextAreaField
 from wtforms.fields import SelectChoice
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import StopValidation, ValidationError
 
-from ..engine import Kind, Page, Question, RuleSet
+from ..engine import AnswerProblem, Kind, Page, Question, RuleSet, clean_answer
 from ..web.security import Form
 
 
@@ -26,31 +30,44 @@ def _missing_message(question: Question) -> Any:
     return lazy_gettext("Choose an answer")
 
 
-class _Alone:
-    """Codes such as 'none' that cannot be chosen with others."""
+def _problem_message(question: Question, problem: AnswerProblem) -> Any:
+    if problem.kind == "too_long":
+        return lazy_gettext("Write %(max)d characters or fewer", max=problem.limit)
+    if problem.kind == "alone":
+        return lazy_gettext('Choose "None of these" on its own, or only the treatments you had')
+    return _missing_message(question)  # a code the page does not offer: the form was tampered with
 
-    def __init__(self, codes: frozenset[Any]) -> None:
-        self.codes = codes
 
-    def __call__(self, form: FlaskForm, field: Field) -> None:
-        chosen = set(field.data or ())
-        if chosen & self.codes and len(chosen) > 1:
-            raise ValidationError(lazy_gettext('Choose "None of these" on its own, or only the treatments you had'))
+class EngineCheck:
+    """The engine's check of one answer, worded for a person: needed or not (``required``), then
+    :func:`clean_answer` (codes, length, codes that stand alone)."""
+
+    def __init__(self, question: Question) -> None:
+        self.question = question
+        self.field_flags = {"required": question.required}
+
+    def __call__(self, form: Form, field: Field) -> None:
+        value = field.data
+        if value is None or value == "" or value == []:
+            field.errors[:] = []  # a choice left blank is no "not a valid choice"
+            if self.question.required:
+                raise StopValidation(str(_missing_message(self.question)))
+            raise StopValidation()
+        try:
+            clean_answer(self.question, list(value) if self.question.kind is Kind.SEVERAL else value)
+        except AnswerProblem as problem:
+            raise ValidationError(str(_problem_message(self.question, problem))) from None
 
 
 def _field(question: Question) -> Field:
-    choices = [SelectChoice(o.code, o.label) for o in question.options]
+    check = [EngineCheck(question)]
     if question.kind is Kind.TEXT:
-        limit = question.max_length or 10_000
-        return TextAreaField(
-            question.text,
-            validators=[Optional(), Length(max=limit, message=lazy_gettext("Write %(max)d characters or fewer"))],
-        )
-    required = InputRequired(message=_missing_message(question))
+        return TextAreaField(question.text, validators=check)
+    choices = [SelectChoice(o.code, o.label) for o in question.options]
     if question.kind is Kind.SEVERAL:
-        return SelectMultipleField(question.text, choices=choices, validators=[required, _Alone(question.alone)])
+        return SelectMultipleField(question.text, choices=choices, validators=check, validate_choice=False)
     coerce = int if question.kind is Kind.SCALE else str
-    return RadioField(question.text, choices=choices, coerce=coerce, validators=[required])
+    return RadioField(question.text, choices=choices, coerce=coerce, validators=check, validate_choice=False)
 
 
 class ActionForm(Form):
