@@ -13,7 +13,20 @@ from .engine.load import Node, load_text
 
 # Keys whose values are shown to people (question wording, advice, reasons...).
 TEXT_KEYS = frozenset(
-    {"text", "hint", "label", "phrase", "title", "intro", "name", "summary", "advice", "reason", "describe"}
+    {
+        "text",
+        "hint",
+        "label",
+        "phrase",
+        "title",
+        "intro",
+        "name",
+        "summary",
+        "advice",
+        "reason",
+        "describe",
+        "clinician",
+    }
 )
 LIST_KEYS = frozenset({"points"})
 

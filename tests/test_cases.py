@@ -19,10 +19,21 @@ from sqlalchemy import func, select
 
 from checker import create_app
 from checker.db import db
-from checker.engine import RuleSet
+from checker.engine import RulesError, RuleSet, assess, load_rules
 from checker.models import AuditEvent, Case, CaseNote, ConsultationRequest, Draft, Invitation, Submission
 
-from .conftest import TEST_CONFIG, VIGNETTES, Inbox, csrf_token, deliver, make_staff, post_page, sign_in, walk
+from .conftest import (
+    RULES_PATH,
+    TEST_CONFIG,
+    VIGNETTES,
+    Inbox,
+    csrf_token,
+    deliver,
+    make_staff,
+    post_page,
+    sign_in,
+    walk,
+)
 from .test_clinic import answer_link, make_follow_up, shown_link, text_of
 from .test_requests_and_drafts import send_request
 
@@ -729,24 +740,68 @@ def test_two_checks_sent_at_once_both_count(db_app: Flask, staff: FlaskClient, r
     assert case.state == "waiting"
 
 
-def test_every_shipped_reason_has_clinical_wording() -> None:
-    """A reason added to the rules needs its clinical wording too (else the PDF falls back to the patient's)."""
-    import yaml
+def test_every_shipped_reason_and_name_has_clinical_wording() -> None:
+    """Every reason of the shipped rules and of each earlier file has its clinical wording (else the
+    PDF falls back to the patient's): beside it in rules.yaml, or in rules_archive/clinician/."""
+    from checker.exports.clinical import earlier_reasons
+    from checker.stored import archived_rules
 
-    from checker.exports.clinical import REASONS
+    today = load_rules(RULES_PATH)
+    for rules in (today, *archived_rules().values()):
+        templates = {" ".join(r.split()) for r in _reason_templates(rules)}
+        known = set(today.clinician_reasons) | set(rules.clinician_reasons) | set(earlier_reasons())
+        assert sorted(templates - known) == [], f"{rules.path}: reasons without clinical wording"
+    missing = [f.id for f in today.red_flags if not f.clinician] + [
+        o for o, v in today.outcomes.items() if not v.clinician
+    ]
+    missing += [level.id for level in today.triage_levels if not level.clinician]
+    missing += [
+        q.id for q in today.questions.values() if q.kind.value != "text" and q.page != "safety" and not q.clinician
+    ]
+    assert missing == []
 
-    def reasons(node: Any) -> Iterator[str]:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "reason" and isinstance(value, str):
-                    yield " ".join(value.split())
-                else:
-                    yield from reasons(value)
-        elif isinstance(node, list):
-            for item in node:
-                yield from reasons(item)
 
-    root = Path(__file__).resolve().parent.parent
-    for path in (root / "rules.yaml", *sorted((root / "checker" / "rules_archive").glob("*.yaml"))):
-        missing = sorted(set(reasons(yaml.safe_load(path.read_text(encoding="utf-8")))) - set(REASONS))
-        assert missing == [], f"{path.name}: no clinical wording in checker/clinical.py for {missing}"
+def _reason_templates(rules: RuleSet) -> Iterator[str]:
+    def walk(condition: Any) -> Iterator[str]:
+        if condition is None:
+            return
+        if condition.reason:
+            yield condition.reason
+        for part in getattr(condition, "parts", ()) or ((condition.part,) if hasattr(condition, "part") else ()):
+            yield from walk(part)
+
+    for rule in rules.outcome_rules:
+        yield rule.reason
+        yield from walk(rule.when)
+    for derived in rules.derived:
+        yield from walk(derived.when)
+
+
+def test_an_edited_reason_keeps_its_clinical_wording_beside_it(tmp_path: Path) -> None:
+    """Clinical wording lives beside the reason: rewording the patient's sentence cannot lose it."""
+    from checker.exports.clinical import reason_text
+
+    text = RULES_PATH.read_text(encoding="utf-8").replace(
+        'reason: "The unwanted movements happen every time you make a certain movement."',
+        'reason: "The same unwanted movement comes with a certain movement, every time."',
+    )
+    edited = tmp_path / "rules.yaml"
+    edited.write_text(text, encoding="utf-8")
+    rules = load_rules(edited)
+    app = create_app({**TEST_CONFIG, "RULES_PATH": str(edited)})
+    answers = {**BASE, "pattern": "consistent"}
+    result = assess(rules, answers)
+    with app.test_request_context():
+        worded = [reason_text(rules, reason) for reason in result.reasons]
+    assert "Consistent pattern: triggered by every attempt at the movement." in worded
+
+
+def test_clinical_wording_may_quote_only_its_reason_s_placeholders(tmp_path: Path) -> None:
+    text = RULES_PATH.read_text(encoding="utf-8").replace(
+        'clinician: "Consistent pattern: triggered by every attempt at the movement."',
+        'clinician: "Consistent pattern ({daily_impact})."',
+    )
+    edited = tmp_path / "rules.yaml"
+    edited.write_text(text, encoding="utf-8")
+    with pytest.raises(RulesError, match=r"'\{daily_impact\}' is not in the reason beside it"):
+        load_rules(edited)

@@ -57,6 +57,7 @@ class _Compiler:
         self.groups: dict[str, tuple[str, ...]] = {}
         self.derived: dict[str, Derived] = {}
         self.option_sets: dict[str, tuple[Option, ...]] = {}
+        self.clinician_reasons: dict[str, str] = {}  # reason template to its clinical wording
         self.broken: set[str] = set()  # ids defined with errors: already reported, not "unknown"
 
     # -- small readers ---------------------------------------------------------------
@@ -172,7 +173,7 @@ class _Compiler:
         f = self.fields(
             node,
             ["id", "type", "text"],
-            ["hint", "options", "required", "ordered", "alone", "max_length", "phrase", "points"],
+            ["hint", "options", "required", "ordered", "alone", "max_length", "phrase", "points", "clinician"],
         )
         if f is None:
             return None
@@ -226,6 +227,7 @@ class _Compiler:
             max_length=max_length,
             phrase=self.text(f.get("phrase")),
             points=points,
+            clinician=self.text(f.get("clinician")),
         )
         if self.unique(f["id"], qid, self.question_at, "question"):
             self.questions[qid] = question
@@ -284,13 +286,11 @@ class _Compiler:
             self.problem(node, "expected a condition: a mapping with answer, value, all, any or not")
             return None
         keys = set(node.value)
-        reason = self.text(node.value.get("reason"))
-        if reason is not None:
-            self.placeholders(node.value["reason"], reason)
+        reason = self.reason(node.value.get("reason"), node.value.get("clinician"), node)
         combiners = keys & {"all", "any", "not"}
         if combiners:
             word = sorted(combiners)[0]
-            extra = keys - {word, "reason"}
+            extra = keys - {word, "reason", "clinician"}
             if extra:
                 self.problem(node, f"'{word}' cannot be combined with {', '.join(sorted(extra))} in one condition")
             part = node.value[word]
@@ -308,13 +308,15 @@ class _Compiler:
             return self.answer_leaf(node, reason)
         if "value" in keys:
             return self.value_leaf(node, reason)
-        guess = did_you_mean(next(iter(sorted(keys - {"reason"})), ""), ["answer", "value", "all", "any", "not"])
+        guess = did_you_mean(
+            next(iter(sorted(keys - {"reason", "clinician"})), ""), ["answer", "value", "all", "any", "not"]
+        )
         self.problem(node, f"a condition needs one of: answer, value, all, any, not{guess}")
         return None
 
     def operator(self, node: Node, allowed: list[str], subject: str) -> tuple[str, Node] | None:
         keys = cast(dict[str, Node], node.value)
-        ops = [k for k in keys if k not in (subject, "reason")]
+        ops = [k for k in keys if k not in (subject, "reason", "clinician")]
         if len(ops) != 1 or ops[0] not in allowed:
             unknown = [k for k in ops if k not in allowed]
             if unknown:
@@ -422,6 +424,23 @@ class _Compiler:
         check = {"is": number.__eq__, "at_least": number.__le__, "at_most": number.__ge__}[op]
         return Leaf(did, f"{did} {op.replace('_', ' ')} {number}", check, node.plain(), reason)
 
+    def reason(self, reason_node: Node | None, clinician_node: Node | None, owner: Node) -> str | None:
+        """A reason's text, its placeholders checked; its clinical wording (``clinician:``, beside it)
+        kept for staff documents, with no placeholder the reason does not fill."""
+        reason = self.text(reason_node)
+        if reason is not None and reason_node is not None:
+            self.placeholders(reason_node, reason)
+        clinician = self.text(clinician_node)
+        if clinician is None or clinician_node is None:
+            return reason
+        if reason is None:
+            self.problem(owner, "'clinician' is the clinical wording of a 'reason' beside it, and there is none")
+            return reason
+        for name in sorted(set(_PLACEHOLDER.findall(clinician)) - set(_PLACEHOLDER.findall(reason))):
+            self.problem(clinician_node, f"'{{{name}}}' is not in the reason beside it, so nothing would fill it")
+        self.clinician_reasons[reason] = clinician
+        return reason
+
     def placeholders(self, node: Node, text: str) -> None:
         for name in _PLACEHOLDER.findall(text):
             base, _, part = name.partition(".")
@@ -508,7 +527,7 @@ class _Compiler:
         levels: list[TriageLevel] = []
         seen: dict[str, Node] = {}
         for item in self.items(node, "a list of triage levels, most severe first"):
-            f = self.fields(item, ["id", "name"], ["stops_questionnaire", "interrupts", "advice"])
+            f = self.fields(item, ["id", "name"], ["stops_questionnaire", "interrupts", "advice", "clinician"])
             if f is None:
                 continue
             lid = self.ident(f.get("id"))
@@ -518,7 +537,8 @@ class _Compiler:
                 interrupts = self.flag(f.get("interrupts"), False)
                 if stops and interrupts:
                     self.problem(f["interrupts"], "a level that stops the questionnaire cannot also let it continue")
-                levels.append(TriageLevel(lid, name, stops, self.text(f.get("advice")) or "", interrupts))
+                advice = self.text(f.get("advice")) or ""
+                levels.append(TriageLevel(lid, name, stops, advice, interrupts, self.text(f.get("clinician"))))
         if isinstance(node.value, list) and len(levels) < 2:
             self.problem(node, "list at least two triage levels: the last applies when no red flag is present")
         elif levels and (levels[-1].stops or levels[-1].interrupts):
@@ -534,7 +554,7 @@ class _Compiler:
         seen: dict[str, Node] = {}
         level_ids = [level.id for level in levels]
         for item in self.items(node, "a list of red flags"):
-            f = self.fields(item, ["id", "triage", "name", "advice", "when"])
+            f = self.fields(item, ["id", "triage", "name", "advice", "when"], ["clinician"])
             if f is None:
                 continue
             fid = self.ident(f.get("id"))
@@ -555,38 +575,34 @@ class _Compiler:
                 )
                 continue
             if fid and self.unique(f["id"], fid, seen, "red flag") and triage and when:
-                flags.append(
-                    RedFlag(
-                        fid, str(triage.value), self.text(f.get("name")) or fid, self.text(f.get("advice")) or "", when
-                    )
-                )
+                name, advice = self.text(f.get("name")) or fid, self.text(f.get("advice")) or ""
+                flags.append(RedFlag(fid, str(triage.value), name, advice, when, self.text(f.get("clinician"))))
         return tuple(flags)
 
     def outcomes(self, node: Node) -> dict[str, Outcome]:
         outcomes: dict[str, Outcome] = {}
         seen: dict[str, Node] = {}
         for item in self.items(node, "a list of outcomes"):
-            f = self.fields(item, ["id", "name", "summary"])
+            f = self.fields(item, ["id", "name", "summary"], ["clinician"])
             if f is None:
                 continue
             oid = self.ident(f.get("id"))
             if oid and self.unique(f["id"], oid, seen, "outcome"):
-                outcomes[oid] = Outcome(oid, self.text(f.get("name")) or oid, self.text(f.get("summary")) or "")
+                name, summary = self.text(f.get("name")) or oid, self.text(f.get("summary")) or ""
+                outcomes[oid] = Outcome(oid, name, summary, self.text(f.get("clinician")))
         return outcomes
 
     def outcome_rules(self, node: Node, outcomes: dict[str, Outcome]) -> tuple[OutcomeRule, ...]:
         rules: list[OutcomeRule] = []
         items = self.items(node, "a list of outcome rules, the first that holds decides")
         for index, item in enumerate(items):
-            f = self.fields(item, ["outcome", "reason", "describe"], ["when", "otherwise"])
+            f = self.fields(item, ["outcome", "reason", "describe"], ["when", "otherwise", "clinician"])
             if f is None:
                 continue
             target = f.get("outcome")
             if target is not None and target.value not in outcomes:
                 self.problem(target, f"unknown outcome '{target.value}'{did_you_mean(target.value, outcomes)}")
-            reason = self.text(f.get("reason"))
-            if reason is not None:
-                self.placeholders(f["reason"], reason)
+            reason = self.reason(f.get("reason"), f.get("clinician"), item)
             last = index == len(items) - 1
             if ("when" in f) == ("otherwise" in f):
                 self.problem(item, "an outcome rule needs either 'when' or 'otherwise: true'")
@@ -698,4 +714,5 @@ def compile_rules(root: Node, sha256: str) -> RuleSet:
         outcomes=MappingProxyType(outcomes),
         outcome_rules=rules,
         cases=cases,
+        clinician_reasons=MappingProxyType(dict(c.clinician_reasons)),
     )

@@ -52,6 +52,7 @@ class Question:
     max_length: int | None = None
     phrase: str | None = None  # the question as a reason says it (linked movements)
     points: tuple[str, ...] = ()  # a short list shown under the question
+    clinician: str | None = None  # the question as staff documents name it (an SAQ item, a history line)
     codes: tuple[Code, ...] = field(init=False)
     code_set: frozenset[Code] = field(init=False)
     code_texts: frozenset[str] = field(init=False)  # the codes as a form or an address sends them
@@ -111,6 +112,7 @@ class TriageLevel:
     stops: bool  # the questionnaire ends when a red flag of this level is present
     advice: str = ""  # what to do, shown under the level's name
     interrupts: bool = False  # shown on a page of its own as soon as the answers reveal it
+    clinician: str | None = None  # the level in clinical words, for staff documents
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,7 @@ class RedFlag:
     name: str
     advice: str
     when: Condition
+    clinician: str | None = None  # the flag in clinical words, for staff documents
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +130,7 @@ class Outcome:
     id: str
     name: str
     summary: str
+    clinician: str | None = None  # the stage in clinical words, for staff documents
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +167,9 @@ class RuleSet:
     outcomes: Mapping[str, Outcome]
     outcome_rules: tuple[OutcomeRule, ...]
     cases: tuple[WorkedCase, ...]
+    # Each reason's template (as a person reads it) to its clinical wording (``clinician:`` beside
+    # the ``reason:`` in the file), for staff documents.
+    clinician_reasons: Mapping[str, str] = field(default_factory=dict)
 
     @cached_property
     def stops_after(self) -> Mapping[str, tuple[Condition, ...]]:
