@@ -14,6 +14,7 @@ from fhir.resources.R4B.questionnaire import Questionnaire
 from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from flask import Flask
 from flask.testing import FlaskClient
+from PIL import ImageChops
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -73,6 +74,37 @@ def test_pdf_page_renders_to_a_picture(client: FlaskClient, rules: RuleSet) -> N
     assert dark > 2000  # text was drawn: the page is not blank
     assert grey.getpixel((2, 2)) > 250  # the margin is white
     document.close()
+
+
+def _brand_pixels(app: Flask, answers: dict[str, Any]) -> int:
+    """How many pixels of the score bar's colour page 1 of a patient's PDF has."""
+    client = app.test_client()
+    walk(client, app.extensions["checker.rules"], answers)
+    document = pypdfium2.PdfDocument(client.get("/result.pdf").data)
+    image = document[0].render(scale=2).to_pil().convert("RGB")
+    document.close()
+    bands = [
+        band.point(lambda v, c=c: 255 if abs(v - c) < 24 else 0)
+        for band, c in zip(image.split(), (17, 79, 107), strict=True)
+    ]
+    near = ImageChops.multiply(ImageChops.multiply(bands[0], bands[1]), bands[2])  # near the colour in all three
+    return int(near.histogram()[255])
+
+
+def test_the_pdf_score_bar_is_filled_to_the_score(app: Flask) -> None:
+    """The bar fills in the brand colour in proportion to the score, with 20 and 100 at its ends (it
+    was once a full black bar whatever the score)."""
+    low = dict(NINE_MONTHS["answers"], **{q: 1 for q in NINE_MONTHS["answers"] if q.startswith("saq_")})
+    low["saq_eye_smile"] = 5  # 22.2: a sliver of bar
+    high = dict(NINE_MONTHS["answers"], **{q: 5 for q in NINE_MONTHS["answers"] if q.startswith("saq_")})  # 100
+    sliver, middle, full = (_brand_pixels(app, answers) for answers in (low, NINE_MONTHS["answers"], high))
+    # Headings in the brand colour count in all three: the bar makes the differences, in proportion.
+    assert full > middle > sliver
+    assert 0.2 < (middle - sliver) / (full - sliver) < 0.37  # 44.4 is (44.4 - 22.2) / (100 - 22.2) = 0.29 of the way
+    client = app.test_client()
+    walk(client, app.extensions["checker.rules"], NINE_MONTHS["answers"])
+    text = pdf_text(client.get("/result.pdf").data)
+    assert "44.4 out of 100 20 100" in text  # the bar's two ends are labelled
 
 
 def test_pdf_needs_a_finished_check(client: FlaskClient) -> None:
