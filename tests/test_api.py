@@ -133,8 +133,34 @@ def test_stroke_yes_is_the_emergency_whatever_later_pages_hold(client: FlaskClie
     answers = {"rf_stroke_signs": "yes", "cause": "not-a-cause", "saq_eye_smile": 9, "treatments": "none"}
     body = client.post("/api/v1/assess", json={"answers": answers}).get_json()
     assert (body["triage"], body["outcome"], body["saq"]) == ("emergency", None, None)
-    unknown = client.post("/api/v1/assess", json={"answers": {"rf_stroke_signs": "yes", "no_such_question": 1}})
-    assert unknown.status_code == 400  # an id outside the contract is still an error
+
+
+@pytest.mark.parametrize(
+    "others",
+    [
+        {"rf_eye": "maybe"},
+        {"rf_ear_rash": True, "rf_both_sides": 3},
+        {"no_such_question": 1},
+        {"rf_eye": "yes", "x": 1},
+    ],
+)
+def test_stroke_yes_comes_before_every_other_problem(client: FlaskClient, others: dict[str, Any]) -> None:
+    """A bad code on the safety page itself, or an id outside the contract: the emergency still
+    comes first, as on the pages (an answer it cannot read is left out, never a 400 first)."""
+    answered = client.post("/api/v1/assess", json={"answers": {"rf_stroke_signs": "yes", **others}})
+    assert answered.status_code == 200
+    body = answered.get_json()
+    assert (body["triage"], body["outcome"], body["red_flags"][0]) == ("emergency", None, "stroke_signs")
+    assert ("eye_exposure" in body["red_flags"]) == (others.get("rf_eye") == "yes")  # those given are reported
+
+
+def test_the_catalogue_is_in_the_language_the_address_asks_for(client: FlaskClient) -> None:
+    spanish = client.get("/api/v1/questionnaire?lang=es").get_json()
+    assert spanish["language"] == "es"
+    assert "¿Tiene débiles los dos lados de la cara?" in str(spanish)
+    assert client.get("/api/v1/questionnaire?lang=es").headers.get("Set-Cookie") is None  # nothing remembered
+    assert client.get("/api/v1/questionnaire").get_json()["language"] == "en"
+    assert client.get("/api/v1/questionnaire?lang=xx").get_json()["language"] == "en"
 
 
 def test_a_flood_of_unknown_keys_gets_a_short_answer(client: FlaskClient) -> None:

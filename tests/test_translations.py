@@ -50,20 +50,13 @@ def test_browser_language_is_used(client: FlaskClient) -> None:
 
 def test_switcher_on_every_page_and_remembered(client: FlaskClient, rules: RuleSet) -> None:
     walk(client, rules, NINE_MONTHS["answers"])
-    for url in (
-        "/",
-        "/questions/safety",
-        "/check-answers",
-        "/result",
-        "/how-this-works",
-        "/accessibility",
-        "/emergency",
-    ):
+    for url in ("/", "/check-answers", "/result", "/how-this-works", "/accessibility", "/emergency"):
         html = client.get(url).get_data(as_text=True)
         assert 'hreflang="es"' in html, url
-    assert 'href="/questions/signs?change=1&amp;lang=es"' in client.get("/questions/signs?change=1").get_data(
-        as_text=True
-    )
+    # On a question page the switch sends the page's form, so choices not saved yet are kept.
+    question = client.get("/questions/signs?change=1").get_data(as_text=True)
+    assert 'form="question-form" name="language" value="es"' in question
+    assert '<form method="post" novalidate class="question-form" id="question-form">' in question
     client.get("/result?lang=es")
     html = client.get("/result").get_data(as_text=True)  # no parameter, no header: remembered
     assert '<html lang="es">' in html
@@ -73,6 +66,38 @@ def test_switcher_on_every_page_and_remembered(client: FlaskClient, rules: RuleS
     assert "el ojo se le cierra o se le achica al sonreír y el ojo se le cierra" in html  # joined in Spanish
     client.get("/?lang=en")
     assert '<html lang="en">' in client.get("/result").get_data(as_text=True)
+
+
+def test_switching_language_on_a_question_page_keeps_what_was_chosen(client: FlaskClient) -> None:
+    page = client.get("/questions/safety").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token
+    # Two answers chosen, three not yet: the switch is not "Continue", so nothing is missing.
+    chosen = {"rf_stroke_signs": "no", "rf_eye": "yes", "language": "es", "csrf_token": token.group(1)}
+    switched = client.post("/questions/safety", data=chosen)
+    assert switched.headers["Location"] == "/questions/safety"
+    spanish = client.get("/questions/safety").get_data(as_text=True)
+    assert '<html lang="es">' in spanish
+    assert re.search(r'id="rf_eye" name="rf_eye" value="yes"\s+checked', spanish)
+    assert re.search(r'name="rf_stroke_signs" value="no"\s+checked', spanish)
+    assert "Elija sí o no" not in spanish  # no errors for what is still to answer
+
+
+def test_the_stop_comes_before_a_language_switch(client: FlaskClient) -> None:
+    page = client.get("/questions/safety").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token
+    data = {"rf_stroke_signs": "yes", "language": "es", "csrf_token": token.group(1)}
+    assert client.post("/questions/safety", data=data).headers["Location"] == "/emergency"
+
+
+def test_a_spanish_check_s_fhir_response_says_it_is_spanish(client: FlaskClient, rules: RuleSet) -> None:
+    client.get("/?lang=es")
+    walk(client, rules, NINE_MONTHS["answers"])
+    bundle = client.get("/result.fhir.json").get_json()
+    response = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "QuestionnaireResponse")
+    assert response["language"] == "es"
+    assert "Cuando sonrío" in str(response)
 
 
 def test_how_this_works_says_the_translation_awaits_review(client: FlaskClient) -> None:
@@ -148,7 +173,10 @@ def test_the_glossary_is_followed_everywhere() -> None:
 @pytest.mark.parametrize("query", ["endpoint=x", "_method=DELETE", "page_id=x", "lang=es&lang=xx"])
 def test_any_query_string_keeps_the_page_and_its_language_link(client: FlaskClient, query: str) -> None:
     """The language link copies the query as text: names url_for would read never reach it."""
-    for path in ("/", "/questions/safety", "/how-this-works"):
+    question = client.get(f"/questions/safety?{query}")
+    assert question.status_code == 200
+    assert 'name="language" value="' in question.get_data(as_text=True)  # a question page sends its form instead
+    for path in ("/", "/how-this-works"):
         response = client.get(f"{path}?{query}")
         assert response.status_code == 200, (path, query)
         link = re.search(r'<a href="([^"]+)" lang="(\w+)" hreflang=', response.get_data(as_text=True))

@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, render_template, request
-from flask_babel import get_locale
 
 from ..db import utcnow
 from ..engine import AnswerErrors, Question, Result, RuleSet, assess
@@ -15,7 +14,7 @@ from ..exports.reports import pdf_response
 from ..payload import parse_document
 from ..rules import current_rules
 from ..urls import fhir_canon
-from ..web.i18n import reason_text, translate
+from ..web.i18n import current_language, reason_text, translate
 from ..web.limits import limit_blueprint, limited
 from ..web.security import body_cut_at_limit
 
@@ -96,7 +95,7 @@ def catalogue(rules: RuleSet, language: str) -> dict[str, Any]:
 
 @bp.get("/questionnaire")
 def questionnaire_catalogue() -> Response:
-    return jsonify(catalogue(current_rules(), str(get_locale() or "en")))
+    return jsonify(catalogue(current_rules(), current_language()))
 
 
 JSON_TYPES = ("application/json", "application/fhir+json")
@@ -155,5 +154,5 @@ def report_fhir() -> Response | tuple[Response, int]:
         result = _assessed()
     except AnswerErrors as exc:
         return jsonify({"errors": exc.errors}), 400
-    bundle = result_bundle(result, utcnow(), fhir_canon(), translate, reason_text)
+    bundle = result_bundle(result, utcnow(), fhir_canon(), translate, reason_text, language=current_language())
     return Response(json.dumps(bundle, ensure_ascii=False), mimetype="application/fhir+json")

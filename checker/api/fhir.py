@@ -17,7 +17,7 @@ from ..rules import current_rules
 from ..stored import archived_rules
 from ..urls import fhir_canon
 from ..web.errors import FHIR_JSON, prefers_fhir
-from ..web.i18n import reason_text, translate
+from ..web.i18n import current_language, reason_text, translate
 from . import bp, json_body
 
 
@@ -121,7 +121,7 @@ def fhir_assess() -> Response | tuple[Response, int]:
     except AnswerErrors as exc:
         return _errors(exc.errors, reading.paths, 422, native)
     if request.args.get("_format") == "bundle":
-        return _fhir(fhir.result_bundle(result, utcnow(), canon, translate, reason_text))
+        return _fhir(fhir.result_bundle(result, utcnow(), canon, translate, reason_text, language=current_language()))
     if native:
         return _fhir(fhir.assessment(result, canon, translate, reason_text))
     return Response(json.dumps(result.to_json(), ensure_ascii=False), mimetype="application/json"), 200

@@ -297,7 +297,7 @@ def validate(rules: RuleSet, answers: Any) -> tuple[Mapping[str, Any], Plan]:
                 errors[question.id] = "an answer is required"
     if unknown > MAX_UNKNOWN_LISTED:
         errors["answers"] = f"{unknown - MAX_UNKNOWN_LISTED} more unknown question ids, not listed"
-    if errors:
+    if errors and route.stopped_after is None:  # a stop comes first: answers it cannot read do not hold it up
         raise AnswerErrors(errors)
     return used, route
 

@@ -17,7 +17,7 @@ from ..exports.reports import fhir_download, pdf_response
 from ..rules import current_rules
 from ..urls import fhir_canon
 from ..web.context import unproxied
-from ..web.i18n import reason_text, translate
+from ..web.i18n import LANGUAGE_KEY, current_language, reason_text, translate
 from ..web.limits import limited
 from .forms import ActionForm, tampered
 from .journey import (
@@ -136,6 +136,12 @@ def question_page(page_id: str) -> Response | str:
             # valid here is kept for later, and the earlier page is asked first.
             save_page(page, given, resume_at=blocker.id)
             return redirect(page_url(blocker))
+        language = req.form.get("language")
+        if language in current_app.config["LANGUAGES"] and not session_lapsed and fits_in_browser(page, given):
+            # The language switch on a question page: what is chosen so far is kept, nothing is required.
+            save_page(page, given, resume_at=page.id)
+            session[LANGUAGE_KEY] = language
+            return redirect(page_url(page, change=changing))
         if req.form.get("action") == "save" and not session_lapsed:
             return _save_for_later(page, form)
         data = {q.id: form[q.id].data for q in page.questions}
@@ -309,7 +315,7 @@ def result_fhir() -> Response:
     if outcome is None:
         return redirect(url_for("questionnaire.result"))
     return fhir_download(
-        result_bundle(outcome, utcnow(), fhir_canon(), translate, reason_text),
+        result_bundle(outcome, utcnow(), fhir_canon(), translate, reason_text, language=current_language()),
         f"synkinesis-self-check-{utcnow():%Y-%m-%d}.json",
     )
 

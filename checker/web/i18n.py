@@ -22,8 +22,13 @@ LANGUAGE_NAMES = {"en": "English", "es": "Español"}
 
 
 def select_locale() -> str | None:
-    """The language chosen on the site (remembered), else the browser's, else the default."""
+    """The language asked for in the address (``?lang=es``: an API call, or a page that then
+    remembers it), else the one chosen on the site, else the browser's, else the default."""
     languages: list[str] = current_app.config["LANGUAGES"]
+    if b"lang=" in request.query_string:  # most requests have no query to parse
+        asked = request.args.get(LANGUAGE_KEY)
+        if asked in languages:
+            return str(asked)
     chosen = session.get(LANGUAGE_KEY)
     if chosen in languages:
         return str(chosen)
@@ -37,6 +42,11 @@ def remember_language() -> None:
     wanted = request.args.get(LANGUAGE_KEY)
     if wanted in current_app.config["LANGUAGES"]:
         session[LANGUAGE_KEY] = wanted
+
+
+def current_language() -> str:
+    """This request's language code, such as "es"."""
+    return str(get_locale() or current_app.config["LANGUAGES"][0])
 
 
 def language_links() -> list[tuple[str, str, str]]:

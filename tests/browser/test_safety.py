@@ -136,3 +136,13 @@ def test_the_start_button_answers_space_and_enter(page: Page, live: LiveServer, 
     with page.expect_navigation():
         page.keyboard.press(key)
     assert page.url.endswith("/questions/safety")
+
+
+def test_switching_language_keeps_the_choices_on_the_page(check: SelfCheck) -> None:
+    check.answer_current_page({"rf_stroke_signs": "no", "rf_eye": "yes"})
+    with check.page.expect_navigation():
+        check.page.click("header button[name=language]")
+    assert check.page.locator("html").get_attribute("lang") == "es"
+    assert check.page.is_checked("input[name='rf_stroke_signs'][value='no']")
+    assert check.page.is_checked("input[name='rf_eye'][value='yes']")
+    assert check.page.locator(".error-summary").count() == 0

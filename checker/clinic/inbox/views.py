@@ -18,7 +18,7 @@ from ...models import AuditEvent, ConsultationRequest, Draft, Invitation, Submis
 from ...rules import current_rules
 from ...stored import StoredResult
 from ...urls import external_url, fhir_canon
-from ...web.i18n import reason_text, translate
+from ...web.i18n import current_language, reason_text, translate
 from ...web.limits import limited
 from ..blueprint import bp
 from ..forms import ActionForm, InvitationForm
@@ -93,8 +93,9 @@ def submission_pdf(submission_id: int) -> Response:
 def submission_fhir(submission_id: int) -> Response:
     record, result = _export(submission_id, "FHIR")
     patient = record.case.reference if record.case is not None and record.case.reference else None
+    record_ids = Record(str(record.id), patient)
     bundle = result_bundle(
-        result, record.submitted_at, fhir_canon(), translate, reason_text, Record(str(record.id), patient)
+        result, record.submitted_at, fhir_canon(), translate, reason_text, record_ids, language=current_language()
     )
     return fhir_download(bundle, f"self-check-{record.id}.fhir.json")
 

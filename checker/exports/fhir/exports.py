@@ -66,8 +66,10 @@ def questionnaire_response(
     translate: Translate = same,
     status: str = "completed",
     record: Record = Record(),  # noqa: B008  (frozen)
+    language: str | None = None,
 ) -> dict[str, Any]:
-    """The answers the result was made from, as a QuestionnaireResponse (skipped pages left out)."""
+    """The answers the result was made from, as a QuestionnaireResponse (skipped pages left out),
+    its texts in ``language`` (a BCP 47 code such as "es")."""
     rules, answers = result.rules, result.answers
     groups = []
     for page in result.plan.asked:
@@ -81,6 +83,7 @@ def questionnaire_response(
     resource = {
         "resourceType": "QuestionnaireResponse",
         "id": record.uuid(canon, "response") if record.submission else None,  # the Bundle sets its own
+        "language": language,
         "identifier": record.identifier(canon),
         "questionnaire": f"{canon.questionnaire}|{rules.version}",
         "status": status,
@@ -98,8 +101,10 @@ def result_bundle(
     translate: Translate = same,
     reason_text: Callable[[Reason], str] = Reason.text,
     record: Record = Record(),  # noqa: B008  (frozen)
+    language: str | None = None,
 ) -> dict[str, Any]:
-    """A Bundle with the QuestionnaireResponse and Observations for outcome, triage and SAQ total."""
+    """A Bundle with the QuestionnaireResponse and Observations for outcome, triage and SAQ total,
+    their texts in ``language``."""
     rules = result.rules
     response_id = record.uuid(canon, "response")
     response_url = f"urn:uuid:{response_id}"
@@ -145,7 +150,7 @@ def result_bundle(
     if result.saq_total is not None:
         score = {"value": result.saq_total, "unit": "score", "system": UCUM, "code": "{score}"}
         observations.append(observation("saq-total", valueQuantity=score))
-    response = questionnaire_response(result, authored, canon, translate, record=record)
+    response = questionnaire_response(result, authored, canon, translate, record=record, language=language)
     entries = [{"fullUrl": response_url, "resource": {**response, "id": response_id}}]
     entries += [{"fullUrl": f"urn:uuid:{o['id']}", "resource": drop_none(o)} for o in observations]
     bundle = {
