@@ -112,7 +112,7 @@ def test_questions_errors_and_pdf_in_spanish(client: FlaskClient, rules: RuleSet
 
     client.get("/?lang=es")
     page = client.get("/questions/safety").get_data(as_text=True)
-    assert "Paso 1 de 7: Comprobación de seguridad" in page
+    assert "Paso 1 de 7: Preguntas de seguridad" in page
     assert "¿Tiene débiles los dos lados de la cara?" in page
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
     assert token

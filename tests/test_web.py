@@ -538,7 +538,7 @@ def test_score_is_drawn_in_one_neutral_colour(client: FlaskClient, rules: RuleSe
     walk(client, rules, BY_NAME["nine-months-established"]["answers"])
     html = text_of(client.get("/result"))
     assert "<meter" not in html  # a meter's low/high/optimum colour it green, amber or red
-    assert re.search(r'<rect x="0" y="0" width="24.40" height="4" class="score__fill"/>', html)  # 44.4 on 20..100
+    assert re.search(r'<rect x="0" y="0" width="24.40" height="4" class="score__fill" fill="#114f6b"/>', html)
     assert "green" not in html
     assert "amber" not in html
 
@@ -564,14 +564,14 @@ def test_not_suggested_with_movements_says_why_a_doctor_should_look(client: Flas
 @pytest.mark.parametrize(
     ("cause", "heading"),
     [("bells_palsy", "After Bell's palsy"), ("ramsay_hunt", "After Ramsay Hunt syndrome"),
-     ("surgery", "After an operation or an injury"), ("injury", "After an operation or an injury"),
+     ("surgery", "After an operation"), ("injury", "After an injury"),
      ("other", "When the cause is not known"), ("unknown", "When the cause is not known")],
 )  # fmt: skip
 def test_stage_1_education_follows_the_cause(client: FlaskClient, rules: RuleSet, cause: str, heading: str) -> None:
     walk(client, rules, {**BY_NAME["bell-2-weeks-recovering"]["answers"], "cause": cause})
     html = text_of(client.get("/result"))
     assert heading in html
-    others = {"After Bell's palsy", "After Ramsay Hunt syndrome", "After an operation or an injury"} - {heading}
+    others = {"After Bell's palsy", "After Ramsay Hunt syndrome", "After an operation", "After an injury"} - {heading}
     assert not [h for h in others if h in html]
 
 
@@ -583,3 +583,117 @@ def test_eye_care_on_every_result_where_the_eye_does_not_close(
     html = text_of(client.get("/result"))
     assert "Long-term management" in html  # whatever the stage
     assert ("Caring for your eye" in html) is shown
+
+
+QUIET = {q: 1 for q in ("saq_eye_smile", "saq_eye_speak", "saq_eye_pucker", "saq_neck_smile", "saq_face_tight_eyes",
+                        "saq_mouth_eyes", "saq_neck_eyes", "saq_tears_eating", "saq_chin_dimple")}  # fmt: skip
+STAGE_1 = {**next(c for c in VIGNETTES if c["name"] == "nine-months-established")["answers"], **QUIET,
+           "twitching": "never", "asymmetry": "none", "tightness_rest": "never", "pattern": "none",
+           "daily_impact": "none", "treatments": ["none"], "eye_closure": "yes"}  # fmt: skip
+
+
+def result_for(client: FlaskClient, rules: RuleSet, **answers: Any) -> str:
+    walk(client, rules, {**STAGE_1, **answers})
+    return " ".join(text_of(client.get("/result")).split())
+
+
+def test_eye_care_says_what_the_person_answered(client: FlaskClient, rules: RuleSet) -> None:
+    gap = result_for(client, rules, eye_closure="no", recovery="some")
+    assert "You said a gap stays open when you close the eye on the weak side." in gap
+    assert "without effort" not in gap
+    squeeze = result_for(client, rules, eye_closure="with_effort", recovery="some")
+    assert "closes all the way only when you squeeze it shut" in squeeze
+    assert "hold the lid shut with medical tape" in squeeze
+
+
+def test_stage_1_a_year_on_with_nothing_back_speaks_of_a_specialist_review(client: FlaskClient, rules: RuleSet) -> None:
+    page = result_for(client, rules, time_since_onset="gt_18m", recovery="none_yet", cause="bells_palsy")
+    assert "Nerve injury and recovery" in page
+    assert "The facial nerve is healing" not in page  # not after 18 months with nothing back
+    assert "Take this check again in a few weeks" not in page
+    assert "facial reanimation" in page
+    assert "Steroid tablets help most" not in page  # only where it can still apply
+
+
+@pytest.mark.parametrize(
+    ("since", "steroids"), [("lt_3d", True), ("3d_3w", False), ("3w_3m", False), ("6m_12m", False)]
+)
+def test_the_steroid_advice_only_where_it_can_still_apply(
+    client: FlaskClient, rules: RuleSet, since: str, steroids: bool
+) -> None:
+    page = result_for(client, rules, time_since_onset=since, recovery="some", cause="bells_palsy")
+    assert ("Steroid tablets help most" in page) is steroids
+
+
+def test_no_surgeon_after_an_injury_without_an_operation(client: FlaskClient, rules: RuleSet) -> None:
+    injury = result_for(client, rules, cause="injury", time_since_onset="3w_3m", recovery="some")
+    assert "surgeon" not in injury
+    assert "ask the doctors treating you whether the nerve needs an operation" in injury
+    surgery = result_for(client, rules, cause="surgery", time_since_onset="3w_3m", recovery="some")
+    assert "Your surgeon's team plans your recovery" in surgery
+
+
+def test_one_number_of_weeks_for_no_recovery(client: FlaskClient, rules: RuleSet) -> None:
+    early = result_for(client, rules, time_since_onset="3d_3w", recovery="none_yet")
+    late = result_for(client, rules, time_since_onset="3w_3m", recovery="none_yet")
+    for page in (early, late):
+        assert "3 to 4 weeks" not in page
+    assert "If no movement at all has come back 3 weeks after the start" in early
+    assert "3 weeks or more after the start" in late  # the red flag and the advice agree
+
+
+def test_stage_2_past_18_months_is_not_the_best_time(client: FlaskClient, rules: RuleSet) -> None:
+    late = result_for(client, rules, time_since_onset="gt_18m", recovery="mostly", twitching="sometimes")
+    assert "Early signs" in late
+    assert "This is the best time to start" not in late
+    assert "Specialist facial therapy can help at any time" in late
+    sooner = result_for(client, rules, time_since_onset="6m_12m", recovery="mostly", twitching="sometimes")
+    assert "This is the best time to start" in sooner
+
+
+def test_without_a_past_weakness_the_score_is_not_presented_as_synkinesis(client: FlaskClient, rules: RuleSet) -> None:
+    page = result_for(client, rules, cause="none", twitching="often")
+    assert "Your linked movement score" not in page
+    assert "Your answers about movements, as a score" in page
+    assert "it does not measure synkinesis" in page
+
+
+def test_ear_rash_advice_fits_someone_with_no_past_weakness(rules: RuleSet) -> None:
+    advice = rules.red_flag("ear_rash").advice
+    assert "together with facial weakness" not in advice
+    assert "can also weaken the face" in advice
+
+
+def test_how_this_works_says_which_signs_interrupt_and_which_wait(client: FlaskClient, rules: RuleSet) -> None:
+    page = " ".join(text_of(client.get("/how-this-works")).split())
+    at_once = page[page.index("At once, on a page of their own") : page.index("With your result, in a box")]
+    with_result = page[page.index("With your result, in a box") :]
+    assert "Your eye may be at risk" in at_once
+    assert "The weakness started in the last 3 days" in at_once
+    assert "Your eye does not close all the way" not in at_once
+    assert "Your eye does not close all the way" in with_result[:600]
+    assert "No movement has come back yet" in with_result[:600]
+    assert "an eye that cannot close, need medical care soon, and you are told at once" not in page
+
+
+def test_us_english(client: FlaskClient) -> None:
+    assert "gotten worse" in text_of(client.get("/questions/safety"))
+    assert "Do not drive yourself to the hospital." in text_of(client.get("/emergency"))
+
+
+@pytest.mark.parametrize(
+    ("words", "joined"),
+    [
+        (["terapia facial", "inyecciones"], "terapia facial e inyecciones"),
+        (["a", "b", "hipo"], "a, b e hipo"),
+        (["agua", "hielo"], "agua y hielo"),
+        (["uno", "dos"], "uno y dos"),
+    ],
+)
+def test_spanish_lists_say_e_before_an_i_sound(app: Flask, words: list[str], joined: str) -> None:
+    from checker.web.i18n import join_list
+
+    with app.test_request_context("/?lang=es"):
+        assert join_list(words) == joined
+    with app.test_request_context("/?lang=en"):
+        assert join_list(["facial therapy", "injections"]) == "facial therapy and injections"

@@ -107,6 +107,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(gettext=template_gettext, _=template_gettext)
     app.before_request(remember_language)
     app.jinja_env.filters["bdi"] = isolated
+    app.jinja_env.filters["translated"] = translate  # text from the rules file, in the page's language
     app.jinja_env.globals.update(language_links=language_links)
     app.jinja_env.globals.update(
         reason_text=reason_text,
@@ -135,7 +136,21 @@ def translate(text: str) -> str:
 
 def join_list(words: list[str]) -> str:
     """'a, b and c' in the current language."""
-    return format_list(words, locale=get_locale() or "en") if words else ""
+    if not words:
+        return ""
+    locale = get_locale()
+    if locale is not None and locale.language == "es" and len(words) > 1:
+        return ", ".join(words[:-1]) + f" {spanish_and(words[-1])} " + words[-1]
+    return format_list(words, locale=locale or "en")
+
+
+def spanish_and(word: str) -> str:
+    """Spanish "y", or "e" before a word that starts with the sound i ("terapia facial e
+    inyecciones"), but not before a diphthong ("agua y hielo"). Babel's lists always say "y"."""
+    start = word.lower()
+    if start.startswith(("i", "í")) or (start.startswith(("hi", "hí")) and start[2:3] not in ("a", "e", "o", "u")):
+        return "e"
+    return "y"
 
 
 def reason_text(reason: Reason) -> str:
