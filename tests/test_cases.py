@@ -261,7 +261,7 @@ def test_urgent_advice_on_a_link_reaches_the_clinic_unsent(mailing: tuple[Flask,
     assert "E-12" not in str(inbox.messages[0].get_payload())
     page = text_of(staff.get(f"/staff/cases/{case.id}"))
     assert "Told to get care today, answers not sent" in page
-    assert "Your eye may be at risk" in page
+    assert "Exposure keratopathy risk" in page  # the flag in clinical words
     # The same answer again tells nobody twice; seen, the case leaves Urgent and keeps its urgency.
     post_page(patient, "safety", safety)
     seen = re.search(r"/staff/invitations/(\d+)/seen", page)
