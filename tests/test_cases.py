@@ -777,16 +777,24 @@ def _reason_templates(rules: RuleSet) -> Iterator[str]:
         yield from walk(derived.when)
 
 
+def _rules_with(folder: Path, shipped: str, edited: str) -> Path:
+    """A copy of rules.yaml with one line changed."""
+    text = RULES_PATH.read_text(encoding="utf-8")
+    assert shipped in text
+    path = folder / "rules.yaml"
+    path.write_text(text.replace(shipped, edited), encoding="utf-8")
+    return path
+
+
 def test_an_edited_reason_keeps_its_clinical_wording_beside_it(tmp_path: Path) -> None:
     """Clinical wording lives beside the reason: rewording the patient's sentence cannot lose it."""
     from checker.exports.clinical import reason_text
 
-    text = RULES_PATH.read_text(encoding="utf-8").replace(
+    edited = _rules_with(
+        tmp_path,
         'reason: "The unwanted movements happen every time you make a certain movement."',
         'reason: "The same unwanted movement comes with a certain movement, every time."',
     )
-    edited = tmp_path / "rules.yaml"
-    edited.write_text(text, encoding="utf-8")
     rules = load_rules(edited)
     app = create_app({**TEST_CONFIG, "RULES_PATH": str(edited)})
     answers = {**BASE, "pattern": "consistent"}
@@ -797,11 +805,10 @@ def test_an_edited_reason_keeps_its_clinical_wording_beside_it(tmp_path: Path) -
 
 
 def test_clinical_wording_may_quote_only_its_reason_s_placeholders(tmp_path: Path) -> None:
-    text = RULES_PATH.read_text(encoding="utf-8").replace(
+    edited = _rules_with(
+        tmp_path,
         'clinician: "Consistent pattern: triggered by every attempt at the movement."',
         'clinician: "Consistent pattern ({daily_impact})."',
     )
-    edited = tmp_path / "rules.yaml"
-    edited.write_text(text, encoding="utf-8")
     with pytest.raises(RulesError, match=r"'\{daily_impact\}' is not in the reason beside it"):
         load_rules(edited)

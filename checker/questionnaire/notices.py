@@ -4,7 +4,8 @@ and, on a follow-up link, the person's earlier scores."""
 from __future__ import annotations
 
 from flask import session
-from flask_babel import gettext as _
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 
 from ..cases import is_urgent, refresh_case_of
 from ..db import db, utcnow
@@ -16,6 +17,40 @@ from ..trend import Point, trend
 from ..urls import external_url
 from .journey import SENT_KEY, current_draft
 
+# The clinic's emails about a case: a subject, and a body with the case's address (no personal details).
+STOPPED = (
+    _l("A patient stopped at the emergency page"),
+    _l(
+        "A patient who opened one of the clinic's links answered that they have signs of a possible "
+        "stroke. They were told to call the emergency number now. Sign in to see the case:\n%(url)s\n\n"
+        "This email holds no personal details on purpose."
+    ),
+)
+TOLD_TODAY = (
+    _l("A patient on a clinic link was told to get care today"),
+    _l(
+        "A patient who opened one of the clinic's links gave answers that need medical care today, "
+        "and was shown that advice. They may not have sent their answers. Sign in to see the case:\n"
+        "%(url)s\n\nThis email holds no personal details on purpose."
+    ),
+)
+ARRIVED = (
+    _l("A self-check with warning signs has arrived"),
+    _l(
+        "A self-check sent through one of the clinic's links shows warning signs that need care today "
+        "or sooner. Sign in to see the case:\n%(url)s\n\nThis email holds no personal details on purpose."
+    ),
+)
+
+
+def _tell_clinic(notice: tuple[LazyString, LazyString], case_id: int | None) -> None:
+    """Queue one of the notices above for a case, in the clinic's language (the caller commits)."""
+    if case_id is None:
+        return
+    subject, body = notice
+    with clinic_language():
+        queue_notice(str(subject), str(body) % {"url": external_url("clinic.case", case_id=case_id)})
+
 
 def record_stop() -> None:
     """A person on a clinic's link reached the emergency page: the clinic sees it, and is told once."""
@@ -25,16 +60,7 @@ def record_stop() -> None:
         return
     invitation.stopped_at = utcnow()
     refresh_case_of(invitation)
-    if invitation.case_id is not None:
-        with clinic_language():
-            subject = _("A patient stopped at the emergency page")
-            body = _(
-                "A patient who opened one of the clinic's links answered that they have signs of a possible "
-                "stroke. They were told to call the emergency number now. Sign in to see the case:\n%(url)s\n\n"
-                "This email holds no personal details on purpose.",
-                url=external_url("clinic.case", case_id=invitation.case_id),
-            )
-        queue_notice(subject, body)
+    _tell_clinic(STOPPED, invitation.case_id)
     db.session.commit()
 
 
@@ -54,16 +80,8 @@ def record_flags(rules: RuleSet, flags: tuple[RedFlag, ...]) -> None:
     invitation.flags_triage = min(levels, key=lambda level: rules.severity.get(level, len(rules.severity)))
     invitation.flags_reviewed_at = None
     refresh_case_of(invitation)
-    if not waiting and invitation.case_id is not None:
-        with clinic_language():
-            subject = _("A patient on a clinic link was told to get care today")
-            body = _(
-                "A patient who opened one of the clinic's links gave answers that need medical care today, "
-                "and was shown that advice. They may not have sent their answers. Sign in to see the case:\n"
-                "%(url)s\n\nThis email holds no personal details on purpose.",
-                url=external_url("clinic.case", case_id=invitation.case_id),
-            )
-        queue_notice(subject, body)
+    if not waiting:
+        _tell_clinic(TOLD_TODAY, invitation.case_id)
     db.session.commit()
 
 
@@ -77,14 +95,7 @@ def tell_clinic_if_urgent(submission: Submission) -> None:
         return
     if submission.invitation is not None and submission.invitation.flagged_at is not None:
         return
-    with clinic_language():
-        subject = _("A self-check with warning signs has arrived")
-        body = _(
-            "A self-check sent through one of the clinic's links shows warning signs that need care today "
-            "or sooner. Sign in to see the case:\n%(url)s\n\nThis email holds no personal details on purpose.",
-            url=external_url("clinic.case", case_id=submission.case_id),
-        )
-    queue_notice(subject, body)
+    _tell_clinic(ARRIVED, submission.case_id)
 
 
 def score_history(result: Result) -> list[Point]:
