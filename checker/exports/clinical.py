@@ -10,19 +10,19 @@ stand in today's), else the patient's own words, so nothing is ever left unnamed
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from functools import cache
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from functools import cache, partial
 
 import yaml
 from flask_babel import lazy_gettext as _l
 
 from ..engine import Reason, RuleSet
 from ..rules import current_rules
+from ..stored import ARCHIVE
 from ..web.i18n import join_list, translate
 from ..web.i18n import reason_text as patient_reason_text
 
-EARLIER_REASONS = Path(__file__).resolve().parent.parent / "rules_archive" / "clinician"
+EARLIER_REASONS = ARCHIVE / "clinician"
 
 
 @cache
@@ -35,12 +35,12 @@ def earlier_reasons() -> Mapping[str, str]:
     return found
 
 
-def _clinical(rules: RuleSet, pick: object) -> str | None:
+def _clinical(rules: RuleSet, pick: Callable[[RuleSet], str | None]) -> str | None:
     """The first clinical wording ``pick`` finds in the rules that made a result, then in today's."""
     for source in (rules, current_rules()):
-        found = pick(source)  # type: ignore[operator]
+        found = pick(source)
         if found:
-            return str(found)
+            return found
     return None
 
 
@@ -52,9 +52,10 @@ def reason_text(rules: RuleSet, reason: Reason) -> str:
         return patient_reason_text(reason)
     items = {}  # an SAQ item's phrase, as the reason lists it, to its clinical name
     for question in rules.questions.values():
-        found = question.phrase and _clinical(rules, lambda r, qid=question.id: _clinician_of(r, qid))
-        if found and question.phrase:
-            items[question.phrase] = translate(found)
+        if question.phrase:
+            found = _clinical(rules, partial(_clinician_of, question_id=question.id))
+            if found:
+                items[question.phrase] = translate(found)
 
     def words(text: str) -> str:
         if text == reason.template:
