@@ -7,15 +7,17 @@ columns never disagree with what they summarise.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import select
 
 from .db import db, utcnow
 from .engine import RuleSet
 from .models import Case, ConsultationRequest, Invitation, Submission
 from .rules import current_rules
-from .trend import Point, trend
+from .trend import Event, Trend, trend
 
 NO_TRIAGE = 99  # the priority of a case with nothing to rank it by: after every triage level
 
@@ -93,9 +95,19 @@ def refresh(case: Case, rules: RuleSet, now: datetime | None = None) -> None:
     case.search_text = " ".join(w for w in words if w).lower()
 
 
-def case_trend(case: Case, until: datetime | None = None) -> list[Point]:
-    """The case's SAQ totals over time (up to ``until``), with each change."""
-    return trend((s.submitted_at, s.saq_total) for s in case.submissions if until is None or s.submitted_at <= until)
+def clinic_zone() -> ZoneInfo:
+    return ZoneInfo(str(current_app.config["TIMEZONE"]))
+
+
+def case_trend(case: Case, until: datetime | None = None) -> Trend:
+    """The case's SAQ totals over time (up to ``until``), with each change and the events
+    recorded on the case (as of noon on their day, in the clinic's zone)."""
+    zone = clinic_zone()
+    checks = [(s.submitted_at, s.saq_total) for s in case.submissions if until is None or s.submitted_at <= until]
+    events = [Event(datetime.combine(e.on, time(12), zone), e.kind, e.note) for e in case.events]
+    if until is not None:
+        events = [e for e in events if e.at <= until]
+    return trend(checks, events if any(total is not None for _, total in checks) else (), zone)
 
 
 def refresh_case_of(record: Submission | ConsultationRequest | Invitation) -> None:

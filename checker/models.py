@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Date, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import UTCDateTime, db, utcnow
@@ -180,6 +180,9 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
     notes: Mapped[list[CaseNote]] = relationship(
         back_populates="case", order_by="CaseNote.id", cascade="all, delete-orphan"
     )
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="(CaseEvent.on, CaseEvent.id)", cascade="all, delete-orphan"
+    )
 
     def link_status(self, now: datetime) -> str | None:
         """The newest link's state now: the stored one, or "expired" once an unused link ran out."""
@@ -193,6 +196,26 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
         Index("ix_clinic_case_request_queue", "has_request", "priority", "since", "id"),
         Index("ix_clinic_case_link_queue", "link_state", "priority", "since", "id"),
     )
+
+
+EVENT_KINDS = ("toxin", "operation", "other")
+
+
+class CaseEvent(db.Model):  # type: ignore[name-defined,misc]
+    """Something dated that staff record on a case because it may change the score: a botulinum
+    toxin session, an operation. Marked on the trend; follow-up schedules can count from it."""
+
+    __tablename__ = "case_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("clinic_case.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))  # one of EVENT_KINDS
+    on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str] = mapped_column(String(80), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="events")
 
 
 class CaseNote(db.Model):  # type: ignore[name-defined,misc]

@@ -229,3 +229,35 @@ def deliver(app: Flask) -> tuple[int, int]:
 
     with app.app_context():
         return send_due()
+
+
+# A person followed for 18 months: 12 checks (SAQ item sums) and two toxin sessions (days after the first check).
+MONTHS_OF_CHECKS = [26, 24, 21, 19, 20, 18, 17, 16, 17, 15, 14, 16]
+TOXIN_DAYS = (95, 215)
+
+
+def seed_case_over_months(app: Flask, rules: RuleSet, reference: str = "MRN-100231") -> int:
+    """A case with 12 checks over 18 months (each through the engine) and two toxin sessions; its id."""
+    from datetime import UTC, datetime, timedelta
+
+    from checker.cases import new_case, refresh
+    from checker.engine import assess
+    from checker.models import CaseEvent, Submission
+
+    base = next(c for c in VIGNETTES if c["name"] == "nine-months-established")["answers"]
+    items = [q for q in base if q.startswith("saq_")]
+    start = datetime(2025, 5, 12, 15, 30, tzinfo=UTC)
+    with app.app_context():
+        case = new_case(reference)
+        db.session.flush()
+        for n, total in enumerate(MONTHS_OF_CHECKS):
+            scores = [total // 9 + (1 if i < total % 9 else 0) for i in range(9)]
+            answers = {**base, **dict(zip(items, scores, strict=True))}
+            at = start + timedelta(days=round(n * 548 / 11))
+            result = assess(rules, answers)
+            db.session.add(Submission.of(answers, result, case_id=case.id, started_at=at, submitted_at=at))
+        for days in TOXIN_DAYS:
+            db.session.add(CaseEvent(case_id=case.id, kind="toxin", on=(start + timedelta(days=days)).date()))
+        refresh(case, rules)
+        db.session.commit()
+        return int(case.id)

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from checker import create_app
 from checker.db import db
 from checker.engine import RulesError, RuleSet, assess, load_rules
-from checker.models import AuditEvent, Case, CaseNote, ConsultationRequest, Draft, Invitation, Submission
+from checker.models import AuditEvent, Case, CaseEvent, CaseNote, ConsultationRequest, Draft, Invitation, Submission
 
 from .conftest import (
     RULES_PATH,
@@ -107,14 +107,19 @@ def test_a_case_with_three_follow_ups_shows_the_trend(db_app: Flask, staff: Flas
     assert 'class="trend__line"' in chart
     for total in totals:
         assert f">{total:.1f}</text>" in chart
-    # The table of the same numbers, with each change and its reading against the SDC.
+    # The table of the same numbers, each change read against the check before and the first.
     table = page[page.index("Score at each check") :]
-    rows = re.findall(r"<tr>\s*<td>[^<]+</td>\s*<td>([\d.]+)</td>\s*<td>([^<]+)</td>\s*<td>([^<]*)</td>", table)
-    assert [float(total) for total, _, _ in rows] == totals
-    assert [change for _, change, _ in rows] == ["—", "+6.7", "+20.0", "+40.0"]
-    assert "may be normal variation" in rows[1][2]
-    assert "possibly a real change" in rows[2][2]
-    assert "likely a real change" in rows[3][2]
+    cells = r"\s*<td>([^<]*)</td>"
+    rows = re.findall(r"<tr>\s*<td>[^<]+</td>" + cells * 3 + r"\s*<td>(.*?)</td>", table, re.S)
+    assert [float(total) for total, *_ in rows] == totals
+    assert [row[1:3] for row in rows] == [("—", "—"), ("+6.7", "+6.7"), ("+20.0", "+26.7"), ("+40.0", "+66.7")]
+    assert "may be normal variation" in rows[1][3]
+    assert "since the first check" not in rows[1][3]  # the first and the previous are the same check
+    assert "possibly a real change" in rows[2][3]
+    assert "Beyond measurement noise since the first check (over 13.1" in rows[2][3]
+    assert "likely a real change" in rows[3][3]
+    assert "Beyond measurement noise since the first check by both" in rows[3][3]
+    assert "Latest check: +66.7 points since the first check" in page
     # Latest first in the inbox's summary: the newest check's score.
     inbox = text_of(staff.get("/staff/?show=all"))
     assert "MRN-0042" in inbox
@@ -812,3 +817,47 @@ def test_clinical_wording_may_quote_only_its_reason_s_placeholders(tmp_path: Pat
     )
     with pytest.raises(RulesError, match=r"'\{daily_impact\}' is not in the reason beside it"):
         load_rules(edited)
+
+
+def test_staff_record_dated_events_that_the_trend_marks(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    from .conftest import seed_case_over_months
+
+    case_id = seed_case_over_months(db_app, rules)
+    page = text_of(staff.get(f"/staff/cases/{case_id}"))
+    assert page.count('class="trend__event-mark"') == 2
+    token = csrf_token(page)
+    for bad, error in [
+        ({"kind": "toxin", "on": "14/03/2026"}, "Enter the date as year-month-day"),
+        ({"kind": "toxin", "on": ""}, "Enter the date, like 2026-03-14"),
+        ({"kind": "toxin", "on": "1901-01-01"}, "Enter a date within the last 30 years"),
+        ({"kind": "séance", "on": "2026-01-01"}, "Not a valid choice"),
+        ({"kind": "other", "on": "2026-01-01", "note": "x" * 81}, "Write 80 characters or fewer"),
+    ]:
+        refused = staff.post(f"/staff/cases/{case_id}/events", data={"csrf_token": token, **bad})
+        assert refused.status_code == 302
+        assert error in text_of(staff.get(refused.headers["Location"])), bad
+    made = staff.post(
+        f"/staff/cases/{case_id}/events",
+        data={"csrf_token": token, "kind": "operation", "on": "2026-08-20", "note": "cross-face graft"},
+    )
+    assert "Event recorded." in text_of(staff.get(made.headers["Location"]))
+    with db_app.app_context():
+        events = list(db.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.on)))
+        latest = events[-1]
+        assert (latest.kind, latest.on.isoformat(), latest.note) == ("operation", "2026-08-20", "cross-face graft")
+        operation_id = events[-1].id
+    page = text_of(staff.get(f"/staff/cases/{case_id}"))
+    assert page.count('class="trend__event-mark"') == 3
+    assert "cross-face graft" in page
+    assert staff.post(f"/staff/events/{operation_id}/delete", data={"csrf_token": "forged"}).status_code in (302, 400)
+    with db_app.app_context():
+        assert db.session.get(CaseEvent, operation_id) is not None
+    staff.post(f"/staff/events/{operation_id}/delete", data={"csrf_token": token})
+    with db_app.app_context():
+        assert db.session.get(CaseEvent, operation_id) is None
+    actions = [a for a in audit_actions(db_app) if "event" in a[0]]
+    assert actions == [
+        ("recorded event", f"case {case_id} event {operation_id} (operation 2026-08-20)"),
+        ("deleted event", f"case {case_id} event {operation_id}"),
+    ]
+    assert staff.post("/staff/events/999999/delete", data={"csrf_token": token}).status_code == 404

@@ -19,10 +19,10 @@ from werkzeug.wrappers import Response
 
 from ..cases import case_trend, refresh, refresh_case_of
 from ..db import db, utcnow
-from ..models import Case, CaseNote, ConsultationRequest, Invitation, StaffUser, Submission
+from ..models import Case, CaseEvent, CaseNote, ConsultationRequest, Invitation, StaffUser, Submission
 from ..rules import current_rules
 from .blueprint import bp
-from .forms import ActionForm, AssignForm, FollowUpForm, NoteForm
+from .forms import ActionForm, AssignForm, EventForm, FollowUpForm, NoteForm
 from .records import audit, create_invitation, revoke
 
 
@@ -53,6 +53,7 @@ def case(case_id: int) -> str:
         follow_up_form=FollowUpForm(days=current_app.config["INVITATION_DAYS"]),
         note_form=NoteForm(),
         assign_form=_assign_form(record),
+        event_form=EventForm(),
     )
 
 
@@ -139,6 +140,38 @@ def add_note(case_id: int) -> Response:
     elif form.text.errors:
         flash(form.text.errors[0])
     return redirect(url_for("clinic.case", case_id=record.id, _anchor="notes"))
+
+
+@bp.post("/cases/<int:case_id>/events")
+def add_event(case_id: int) -> Response:
+    """A dated event on the case (a toxin session, an operation): marked on the trend."""
+    record = _case(case_id)
+    form = EventForm()
+    if form.validate_on_submit():
+        note = (form.note.data or "").strip()
+        event = CaseEvent(
+            case_id=record.id, kind=form.kind.data, on=form.on.data, note=note, created_by_id=current_user.id
+        )
+        db.session.add(event)
+        db.session.flush()
+        audit("recorded event", f"case {record.id} event {event.id} ({event.kind} {event.on.isoformat()})")
+        db.session.commit()
+        flash(_("Event recorded."))
+    else:
+        flash(next(iter(form.errors.values()))[0] if form.errors else _("The form had expired. Try again."))
+    return redirect(url_for("clinic.case", case_id=record.id, _anchor="events"))
+
+
+@bp.post("/events/<int:event_id>/delete")
+def delete_event(event_id: int) -> Response:
+    event = db.session.get(CaseEvent, event_id) or abort(404)
+    case_id = event.case_id
+    if ActionForm().validate_on_submit():
+        db.session.delete(event)
+        audit("deleted event", f"case {case_id} event {event_id}")
+        db.session.commit()
+        flash(_("Event deleted."))
+    return redirect(url_for("clinic.case", case_id=case_id, _anchor="events"))
 
 
 @bp.post("/cases/<int:case_id>/assign")

@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from flask_babel import lazy_gettext as _l
-from wtforms import EmailField, IntegerField, PasswordField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import (
+    DateField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields import SelectChoice
-from wtforms.validators import InputRequired, Length, NumberRange, Optional
+from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
 from ..web.security import Form
 from .accounts.staff import MAX_PASSWORD_LENGTH
@@ -67,6 +78,35 @@ class ActionForm(Form):
 
 class FollowUpForm(Form):
     days = _link_days()
+
+
+class EventForm(Form):
+    kind = SelectField(
+        _l("What happened"),
+        choices=[
+            SelectChoice("toxin", _l("Botulinum toxin session")),
+            SelectChoice("operation", _l("Operation")),
+            SelectChoice("other", _l("Other event")),
+        ],
+        validators=[InputRequired(_l("Choose what happened"))],
+    )
+    on = DateField(
+        _l("Date"),
+        description=_l("A planned session can be recorded ahead of time."),
+        validators=[InputRequired(_l("Enter the date, like 2026-03-14"))],
+        invalid_value_message=_l("Enter the date as year-month-day, like 2026-03-14"),
+    )
+    note = StringField(
+        _l("Note (optional)"),
+        description=_l('For example "left side, 30 units". Avoid names.'),
+        validators=[Optional(), Length(max=80, message=_l("Write 80 characters or fewer"))],
+    )
+
+    def validate_on(self, field: DateField) -> None:
+        today = date.today()
+        earliest, latest = today - timedelta(days=30 * 365), today + timedelta(days=2 * 366)
+        if field.data is not None and not earliest <= field.data <= latest:
+            raise ValidationError(_l("Enter a date within the last 30 years or the next 2 years"))
 
 
 class NoteForm(Form):

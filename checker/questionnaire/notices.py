@@ -7,13 +7,13 @@ from flask import session
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
-from ..cases import is_urgent, refresh_case_of
+from ..cases import clinic_zone, is_urgent, refresh_case_of
 from ..db import db, utcnow
 from ..engine import RedFlag, Result, RuleSet
 from ..mail import clinic_language, queue_notice
 from ..models import Submission
 from ..rules import current_rules
-from ..trend import Point, trend
+from ..trend import Trend, trend
 from ..urls import external_url
 from .journey import SENT_KEY, current_draft
 
@@ -98,21 +98,21 @@ def tell_clinic_if_urgent(submission: Submission) -> None:
     _tell_clinic(ARRIVED, submission.case_id)
 
 
-def score_history(result: Result) -> list[Point]:
+def score_history(result: Result) -> Trend | None:
     """On a follow-up link: the person's earlier SAQ totals with this one, oldest first.
 
     Empty when the person did not come through a follow-up link or there is nothing earlier.
     """
     if result.saq_total is None:
-        return []
+        return None
     sent_id = session.get(SENT_KEY)
     sent = db.session.get(Submission, sent_id) if isinstance(sent_id, int) else None
     draft = current_draft()
     invitation = sent.invitation if sent is not None else draft.invitation if draft is not None else None
     if invitation is None or not invitation.follow_up or invitation.case is None:
-        return []
+        return None
     now = sent.submitted_at if sent is not None else utcnow()
     earlier = [(s.submitted_at, s.saq_total) for s in invitation.case.submissions if s.submitted_at < now]
     if not any(total is not None for _, total in earlier):
-        return []
-    return trend([*earlier, (now, result.saq_total)])
+        return None
+    return trend([*earlier, (now, result.saq_total)], zone=clinic_zone())
