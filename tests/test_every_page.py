@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from werkzeug.exceptions import (
 from checker import create_app
 from checker.db import db
 from checker.exports import reports
-from checker.models import ConsultationRequest, Invitation, Submission
+from checker.models import CaseEvent, ConsultationRequest, Invitation, Submission
 from checker.web.errors import handle_http_error
 
 from .conftest import ROOT, TEST_CONFIG, VIGNETTES, Inbox, csrf_token, deliver, make_staff, post_page, sign_in, walk
@@ -235,7 +236,12 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]
         submission = db.session.scalar(select(Submission.id))
         consultation = db.session.scalar(select(ConsultationRequest.id))
         invitation = db.session.scalar(select(Invitation.id))
+        event = CaseEvent(case_id=case_id, kind="toxin", on=date(2026, 3, 2), note="30 units")
+        db.session.add(event)
+        db.session.commit()
+        event_id = event.id
     args = {
+        "event_id": str(event_id),
         "submission_id": str(submission),
         "case_id": str(case_id),
         "request_id": str(consultation),
