@@ -11,22 +11,100 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from .db import db, utcnow
 from .engine import RuleSet
-from .models import Case, ConsultationRequest, Invitation, Submission
+from .models import Case, CaseEvent, CaseNote, ConsultationRequest, Invitation, Submission
 from .rules import current_rules
 from .trend import Event, Trend, trend
 
 NO_TRIAGE = 99  # the priority of a case with nothing to rank it by: after every triage level
 
 
+def reference_key(reference: str) -> str | None:
+    """A clinic reference as compared: "MRN 100231" and "mrn100231" are one person."""
+    return "".join(reference.split()).casefold() or None
+
+
+def case_with_reference(reference: str) -> Case | None:
+    """The open (not merged) case that has this reference, if any."""
+    key = reference_key(reference)
+    return db.session.scalar(select(Case).where(Case.reference_key == key)) if key else None
+
+
 def new_case(reference: str = "") -> Case:
     """A case added to the current transaction (the caller commits)."""
-    case = Case(reference=reference.strip(), since=utcnow())
+    case = Case(reference=reference.strip(), reference_key=reference_key(reference), since=utcnow())
     db.session.add(case)
     return case
+
+
+def case_for(reference: str) -> tuple[Case, bool]:
+    """The open case with this reference, or a new one (in the caller's transaction); whether it
+    was already there. Two staff making a link for the same new reference at the same moment
+    get one case: the database refuses the second, which then finds the first."""
+    if (found := case_with_reference(reference)) is not None:
+        return found, True
+    try:
+        with db.session.begin_nested():
+            case = new_case(reference)
+            db.session.flush()
+        return case, False
+    except IntegrityError:
+        found = case_with_reference(reference)
+        if found is None:
+            raise
+        return found, True
+
+
+def set_reference(case: Case, reference: str) -> Case | None:
+    """Give the case this reference (or none); the other open case that already has it, if one
+    does (then nothing changes)."""
+    other = case_with_reference(reference)
+    if other is not None and other.id != case.id:
+        return other
+    try:
+        with db.session.begin_nested():
+            case.reference, case.reference_key = reference.strip(), reference_key(reference)
+            db.session.flush()
+    except IntegrityError:  # another case took it a moment ago
+        other = case_with_reference(reference)
+        if other is None:
+            raise
+        return other
+    refresh(case, current_rules())
+    return None
+
+
+def merge(source: Case, target: Case) -> None:
+    """Move everything of ``source`` (links, checks, requests, notes, events) to ``target``, in
+    the caller's transaction; ``source`` stays as a record that points to ``target``, so its
+    address still leads there and every link keeps working."""
+    # Both locked, always in the same order, then read again: a merge at the same moment went first.
+    db.session.execute(select(Case.id).where(Case.id.in_((source.id, target.id))).order_by(Case.id).with_for_update())
+    db.session.refresh(source)
+    db.session.refresh(target)
+    if source.id == target.id or source.merged_into_id is not None or target.merged_into_id is not None:
+        raise ValueError("a case can be merged only into another open case")
+    for part in (Invitation, Submission, ConsultationRequest, CaseNote, CaseEvent):
+        db.session.execute(
+            update(part)
+            .where(part.case_id == source.id)
+            .values(case_id=target.id)
+            .execution_options(synchronize_session=False)
+        )
+    now = utcnow()
+    source.merged_into_id, source.merged_at, source.state = target.id, now, "merged"
+    source.reference_key = None
+    db.session.flush()
+    if not target.reference and source.reference:
+        target.reference, target.reference_key = source.reference, reference_key(source.reference)
+    target.assigned_to_id = target.assigned_to_id or source.assigned_to_id
+    db.session.flush()
+    db.session.expire_all()  # the parts' collections were moved behind the session's back
+    refresh(target, current_rules(), now)
 
 
 def is_urgent(rules: RuleSet, triage: str) -> bool:

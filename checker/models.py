@@ -154,10 +154,17 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(40), default="")  # the clinic's own, e.g. a record number
+    # The reference as compared (no spaces, case-folded): unique, so one person has one open case.
+    # None when there is no reference, or once the case is merged into another.
+    reference_key: Mapped[str | None] = mapped_column(String(40), unique=True)
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("clinic_case.id", ondelete="CASCADE"), index=True)
+    merged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     # What the inbox sorts and filters by (see checker.cases.refresh):
-    state: Mapped[str] = mapped_column(String(10), default="open")  # waiting | reviewed | open (nothing received)
+    state: Mapped[str] = mapped_column(
+        String(10), default="open"
+    )  # waiting | reviewed | open (nothing received) | merged
     priority: Mapped[int] = mapped_column(default=99)  # the triage level's place, most severe = 0
     triage: Mapped[str | None] = mapped_column(String(40))
     since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # waiting since, or last activity

@@ -122,6 +122,15 @@ def db_client(db_app: Flask) -> FlaskClient:
     return db_app.test_client()
 
 
+@pytest.fixture
+def staff(db_app: Flask) -> FlaskClient:
+    """A staff member signed in (on each database)."""
+    make_staff(db_app)
+    client = db_app.test_client()
+    sign_in(client)
+    return client
+
+
 def make_staff(app: Flask, email: str = "nurse@clinic.example", password: str = "correct horse battery") -> str:
     with app.app_context():
         create_staff(email, password)

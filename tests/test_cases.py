@@ -55,14 +55,6 @@ def audit_actions(app: Flask) -> list[tuple[str, str]]:
         return [(e.action, e.target) for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
 
 
-@pytest.fixture
-def staff(db_app: Flask) -> FlaskClient:
-    make_staff(db_app)
-    client = db_app.test_client()
-    sign_in(client)
-    return client
-
-
 def make_case(staff: FlaskClient, reference: str = "MRN-0042", label: str = "") -> str:
     page = staff.get("/staff/invitations")
     made = staff.post(
@@ -861,3 +853,17 @@ def test_staff_record_dated_events_that_the_trend_marks(db_app: Flask, staff: Fl
         ("deleted event", f"case {case_id} event {operation_id}"),
     ]
     assert staff.post("/staff/events/999999/delete", data={"csrf_token": token}).status_code == 404
+
+
+def test_staff_pages_name_urgency_in_clinical_words(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    """The inbox, the case and its table speak to staff: "No red flags", not the patient's sentence."""
+    assert answer_link(db_app.test_client(), make_case(staff), rules, BASE).status_code == 302
+    case_id = only_case(db_app).id
+    for address in ("/staff/?show=all", f"/staff/cases/{case_id}"):
+        joiner = "&" if "?" in address else "?"
+        page = text_of(staff.get(address + joiner + "lang=en"))
+        assert "No red flags" in page
+        assert "No warning signs in your answers" not in page
+        spanish = text_of(staff.get(address + joiner + "lang=es"))
+        assert "Sin señales de alarma" in spanish
+        assert "Sus respuestas no muestran" not in spanish

@@ -17,7 +17,7 @@ from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from checker import create_app
-from checker.clinic.records import create_invitation
+from checker.clinic.records import invite
 from checker.db import db
 from checker.engine import RuleSet
 from checker.models import CaseNote
@@ -97,7 +97,7 @@ def test_rate_limits_count_once_across_both(pair: Pair) -> None:
 def test_five_hundred_writes_over_both_lose_and_duplicate_nothing(pair: Pair) -> None:
     app = create_app({**TEST_CONFIG, "DATABASE_URL": pair.database_url})
     with app.test_request_context():
-        invitation = create_invitation("Tue 3 Dec", 30, staff_id=1, reference="MRN-500")
+        invitation, _known = invite("Tue 3 Dec", 30, staff_id=1, reference="MRN-500")
         db.session.commit()
         case_id = invitation.case_id
     failures: list[str] = []

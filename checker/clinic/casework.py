@@ -17,18 +17,23 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from ..cases import case_trend, refresh, refresh_case_of
+from ..cases import case_trend, case_with_reference, merge, reference_key, refresh, refresh_case_of, set_reference
 from ..db import db, utcnow
 from ..models import Case, CaseEvent, CaseNote, ConsultationRequest, Invitation, StaffUser, Submission
 from ..rules import current_rules
 from .blueprint import bp
-from .forms import ActionForm, AssignForm, EventForm, FollowUpForm, NoteForm
+from .forms import ActionForm, AssignForm, EventForm, FollowUpForm, MergeForm, NoteForm, ReferenceForm
 from .records import audit, create_invitation, revoke
 
 
 def _case(case_id: int) -> Case:
+    """The case, or the case it was merged into (so a page open from before a merge still works)."""
     found: Case = db.session.get(Case, case_id) or abort(404)
-    return found
+    for _hop in range(100):
+        if found.merged_into_id is None:
+            return found
+        found = db.session.get(Case, found.merged_into_id) or abort(404)
+    abort(404)
 
 
 def _assign_form(case: Case) -> AssignForm:
@@ -39,8 +44,11 @@ def _assign_form(case: Case) -> AssignForm:
 
 
 @bp.get("/cases/<int:case_id>")
-def case(case_id: int) -> str:
+def case(case_id: int) -> Response | str:
     record = _case(case_id)
+    if record.id != case_id:
+        flash(_("Case %(id)s was merged into this case.", id=case_id))
+        return redirect(url_for("clinic.case", case_id=record.id))
     audit("viewed", f"case {record.id}")
     db.session.commit()
     return render_template(
@@ -54,7 +62,91 @@ def case(case_id: int) -> str:
         note_form=NoteForm(),
         assign_form=_assign_form(record),
         event_form=EventForm(),
+        reference_form=ReferenceForm(reference=record.reference),
+        merge_form=MergeForm(other=request.args.get("other", "")[:40]),
+        same_reference=_same_reference(record),
     )
+
+
+def _same_reference(case: Case) -> list[Case]:
+    """Other open cases with this case's reference (made before references were one per person)."""
+    if not case.reference_key:
+        return []
+    others = select(Case).where(Case.id != case.id, Case.merged_into_id.is_(None), Case.reference_key.is_(None))
+    return [other for other in db.session.scalars(others) if reference_key(other.reference) == case.reference_key]
+
+
+@bp.post("/cases/<int:case_id>/reference")
+def change_reference(case_id: int) -> Response:
+    """Add or correct the clinic's reference; one already on another open case is refused."""
+    record = _case(case_id)
+    form = ReferenceForm()
+    if not form.validate_on_submit():
+        flash(form.reference.errors[0] if form.reference.errors else _("The form had expired. Try again."))
+        return redirect(url_for("clinic.case", case_id=record.id))
+    before, wanted = record.reference, (form.reference.data or "").strip()
+    other = set_reference(record, wanted)
+    if other is not None:
+        db.session.rollback()
+        flash(
+            _(
+                "%(reference)s is already the reference of case %(id)s. To make them one record, merge that case"
+                " into this one below.",
+                reference=wanted,
+                id=other.id,
+            )
+        )
+        return redirect(url_for("clinic.case", case_id=record.id, other=other.id, _anchor="merge"))
+    if wanted != before:
+        audit("changed reference", f"case {record.id} ({before or '-'} to {wanted or '-'})")
+        flash(_("Patient reference saved."))
+    db.session.commit()
+    return redirect(url_for("clinic.case", case_id=record.id))
+
+
+def _other_case(record: Case, asked: str) -> Case | None:
+    """The case a staff member means by a number or a reference (not ``record`` itself)."""
+    asked = asked.strip()
+    found = case_with_reference(asked)
+    if found is None and asked.isdigit() and len(asked) < 12:
+        found = db.session.get(Case, int(asked))
+    return found if found is not None and found.id != record.id and found.merged_into_id is None else None
+
+
+@bp.post("/cases/<int:case_id>/merge")
+def merge_ask(case_id: int) -> Response | str:
+    """Which case to merge into this one: shown side by side before anything moves."""
+    record = _case(case_id)
+    form = MergeForm()
+    if not form.validate_on_submit():
+        flash(form.other.errors[0] if form.other.errors else _("The form had expired. Try again."))
+        return redirect(url_for("clinic.case", case_id=record.id, _anchor="merge"))
+    other = _other_case(record, form.other.data or "")
+    if other is None:
+        flash(_("No other open case has that number or patient reference."))
+        return redirect(url_for("clinic.case", case_id=record.id, _anchor="merge"))
+    return render_template("clinic/merge.html", case=record, other=other, form=ActionForm(), rules=current_rules())
+
+
+@bp.post("/cases/<int:case_id>/merge/<int:other_id>")
+def merge_cases(case_id: int, other_id: int) -> Response:
+    record = _case(case_id)
+    other = db.session.get(Case, other_id) or abort(404)
+    if not ActionForm().validate_on_submit():
+        return redirect(url_for("clinic.case", case_id=record.id))
+    try:
+        merge(other, record)
+    except ValueError:
+        db.session.rollback()
+        flash(_("That case was already merged."))
+        return redirect(url_for("clinic.case", case_id=record.id))
+    audit(
+        "merged case",
+        f"case {other.id} ({other.reference or '-'}) into case {record.id} ({record.reference or '-'})",
+    )
+    db.session.commit()
+    flash(_("Case %(other)s was merged into this case.", other=other.id))
+    return redirect(url_for("clinic.case", case_id=record.id))
 
 
 @bp.post("/cases/<int:case_id>/follow-up")
@@ -65,7 +157,7 @@ def follow_up(case_id: int) -> Response:
     if not form.validate_on_submit():
         flash(form.days.errors[0] if form.days.errors else _("The form had expired. Try again."))
         return redirect(url_for("clinic.case", case_id=record.id))
-    return _link_page(create_invitation("", form.days.data, current_user.id, case=record, follow_up=True))
+    return _link_page(create_invitation("", form.days.data, current_user.id, record, follow_up=True))
 
 
 def _link_page(invitation: Invitation) -> Response:
@@ -103,7 +195,7 @@ def resend_link(invitation_id: int) -> Response:
             flash(_("The patient sent their answers before the link could be replaced. They are kept with the case."))
         return redirect(url_for("clinic.invitation", invitation_id=old.id))
     days = max(1, min(365, current_app.config["INVITATION_DAYS"]))
-    return _link_page(create_invitation(old.label, days, current_user.id, case=old.case, follow_up=old.follow_up))
+    return _link_page(create_invitation(old.label, days, current_user.id, old.case, follow_up=old.follow_up))
 
 
 @bp.post("/invitations/<int:invitation_id>/seen")

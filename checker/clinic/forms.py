@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     DateField,
@@ -58,12 +59,34 @@ def _link_days() -> WholeNumberField:
     )
 
 
-class InvitationForm(Form):
-    reference = StringField(
-        _l("Patient reference (optional)"),
-        description=_l("Your clinic's own reference for this patient, such as a record number. Not a name."),
+def _reference(label: str | LazyString) -> StringField:
+    return StringField(
+        label,
+        description=_l(
+            "Your clinic's own reference for this patient, such as a record number. Not a name. "
+            "One reference is one patient: a link for a reference already in use joins that case."
+        ),
         validators=[Optional(), Length(max=40, message=_l("Write 40 characters or fewer"))],
     )
+
+
+class ReferenceForm(Form):
+    reference = _reference(_l("Patient reference"))
+
+
+class MergeForm(Form):
+    other = StringField(
+        _l("The other case's number or patient reference"),
+        description=_l("Its links, self-checks, requests, notes and events move to this case. Its links keep working."),
+        validators=[
+            InputRequired(_l("Enter the other case's number or patient reference")),
+            Length(max=40, message=_l("Write 40 characters or fewer")),
+        ],
+    )
+
+
+class InvitationForm(Form):
+    reference = _reference(_l("Patient reference (optional)"))
     label = StringField(
         _l("Label (optional)"),
         description=_l('Something to recognise it by, such as the appointment: "Tue 3 Dec, 10:30". Avoid names.'),

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask_login import current_user
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
-from ..cases import new_case, refresh, refresh_case_of
+from ..cases import case_for, new_case, refresh, refresh_case_of
 from ..db import db, lock, utcnow
 from ..models import AuditEvent, Case, ConsultationRequest, Draft, Invitation, Submission, token_hash
 from ..rules import current_rules
@@ -20,14 +20,18 @@ def audit(action: str, target: str = "") -> None:
     db.session.add(AuditEvent(staff_id=staff_id, action=action, target=target))
 
 
-def create_invitation(
-    label: str, days: int, staff_id: int, reference: str = "", case: Case | None = None, follow_up: bool = False
-) -> Invitation:
-    """A new link for a new case, or for ``case``: its page shows it once (:mod:`.shown_once`)."""
+def invite(label: str, days: int, staff_id: int, reference: str = "") -> tuple[Invitation, bool]:
+    """A link for the person with this clinic reference: added to their open case if they have
+    one (a follow-up once they have sent a check), else to a new case; whether the case was there."""
+    case, known = case_for(reference) if reference.strip() else (new_case(), False)
+    db.session.flush()
+    follow_up = known and db.session.scalar(select(Submission.id).where(Submission.case_id == case.id).limit(1))
+    return create_invitation(label, days, staff_id, case, follow_up=bool(follow_up)), known
+
+
+def create_invitation(label: str, days: int, staff_id: int, case: Case, follow_up: bool = False) -> Invitation:
+    """A new link for ``case``: its page shows it once (:mod:`.shown_once`)."""
     seed = new_seed()
-    if case is None:
-        case = new_case(reference)
-        db.session.flush()
     invitation = Invitation(
         token_hash=token_hash(token_from(seed)),
         link_seed=seed,

@@ -1,4 +1,5 @@
-"""Events dated on a case (a toxin session, an operation)
+"""Events dated on a case (a toxin session, an operation); one open case per clinic reference
+(a key unique among cases not merged), and cases merged into another
 
 Revision ID: 0007
 Revises: 0006
@@ -16,7 +17,29 @@ branch_labels = None
 depends_on = None
 
 
+def _key(reference):
+    return "".join((reference or "").split()).casefold() or None
+
+
 def upgrade():
+    with op.batch_alter_table('clinic_case', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('reference_key', sa.String(length=40), nullable=True))
+        batch_op.add_column(sa.Column('merged_into_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('merged_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.create_index(batch_op.f('ix_clinic_case_merged_into_id'), ['merged_into_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_clinic_case_merged_into_id_clinic_case'), 'clinic_case', ['merged_into_id'], ['id'], ondelete='CASCADE')
+    # Each reference's oldest case takes the key; a later case with the same reference keeps its
+    # reference without the key, and its page offers to merge it into the first.
+    cases = sa.table('clinic_case', sa.column('id', sa.Integer), sa.column('reference', sa.String), sa.column('reference_key', sa.String))
+    connection = op.get_bind()
+    taken = set()
+    for row_id, reference in connection.execute(sa.select(cases.c.id, cases.c.reference).order_by(cases.c.id)).all():
+        key = _key(reference)
+        if key and key not in taken:
+            taken.add(key)
+            connection.execute(cases.update().where(cases.c.id == row_id).values(reference_key=key))
+    with op.batch_alter_table('clinic_case', schema=None) as batch_op:
+        batch_op.create_unique_constraint(batch_op.f('uq_clinic_case_reference_key'), ['reference_key'])
     op.create_table('case_event',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
@@ -34,6 +57,13 @@ def upgrade():
 
 
 def downgrade():
+    with op.batch_alter_table('clinic_case', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('uq_clinic_case_reference_key'), type_='unique')
+        batch_op.drop_constraint(batch_op.f('fk_clinic_case_merged_into_id_clinic_case'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_clinic_case_merged_into_id'))
+        batch_op.drop_column('merged_at')
+        batch_op.drop_column('merged_into_id')
+        batch_op.drop_column('reference_key')
     with op.batch_alter_table('case_event', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_case_event_case_id'))
     op.drop_table('case_event')

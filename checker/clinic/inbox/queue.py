@@ -67,11 +67,10 @@ class Page:
 
 
 def _search(text: str) -> ColumnElement[bool]:
+    """Open cases (a merged one is listed as the case it was merged into) matching every word."""
     words = text.lower().split()[:5]
-    if not words:
-        return true()
     escaped = [w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for w in words]
-    return and_(*(Case.search_text.like(f"%{w}%", escape="\\") for w in escaped))
+    return and_(Case.merged_into_id.is_(None), *(Case.search_text.like(f"%{w}%", escape="\\") for w in escaped))
 
 
 def _key(row: Case, order: Order) -> list[Any]:

@@ -22,7 +22,7 @@ from ...web.i18n import current_language, reason_text, translate
 from ...web.limits import limited
 from ..blueprint import bp
 from ..forms import ActionForm, InvitationForm
-from ..records import audit, create_invitation, mark_done
+from ..records import audit, invite, mark_done
 from ..shown_once import take_token
 from .queue import chosen_filter, counts, page_of
 
@@ -149,9 +149,14 @@ def invitations() -> Response | tuple[str, int]:
     if request.method == "GET":
         form.days.data = current_app.config["INVITATION_DAYS"]
     if form.validate_on_submit():
-        invitation = create_invitation(
-            form.label.data or "", form.days.data, current_user.id, reference=form.reference.data or ""
-        )
+        reference = form.reference.data or ""
+        invitation, known = invite(form.label.data or "", form.days.data, current_user.id, reference)
+        if known:
+            flash(
+                _("%(reference)s already has a case: this follow-up link was added to it.", reference=reference.strip())
+                if invitation.follow_up
+                else _("%(reference)s already has a case: this link was added to it.", reference=reference.strip())
+            )
         return redirect(url_for("clinic.invitation", invitation_id=invitation.id))
     listed = db.session.scalars(select(Invitation).order_by(Invitation.created_at.desc()).limit(200))
     status = 422 if form.errors else 200
