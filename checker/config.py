@@ -65,6 +65,7 @@ DEFAULTS: dict[str, Any] = {
     "RATE_LIMIT_REQUESTS": "5 per minute; 30 per hour",
     "RATE_LIMIT_PDF": "6 per minute; 60 per hour",  # every PDF route: rendering is the costliest work
     "PDF_CONCURRENCY": max(1, (os.cpu_count() or 2) // 2),  # PDFs rendered at once on this machine
+    "PAPER_SIZE": "letter",  # every PDF's paper: "letter" (US clinics) or "a4"
     "PDF_TIME_LIMIT": 15,  # seconds of CPU and of wall time for one PDF (under gunicorn's 30 s)
 }
 
@@ -252,6 +253,9 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
             f"CHECKER_CLINIC_LANGUAGE must be one of {', '.join(app.config['LANGUAGES'])}, "
             f"not {app.config['CLINIC_LANGUAGE']!r}"
         )
+    app.config["PAPER_SIZE"] = str(app.config["PAPER_SIZE"]).strip().lower()
+    if app.config["PAPER_SIZE"] not in ("letter", "a4"):
+        raise StartupError(f"CHECKER_PAPER_SIZE must be 'letter' or 'a4', not {app.config['PAPER_SIZE']!r}")
     if app.config["LOG_FORMAT"] not in ("text", "json"):
         raise StartupError(f"CHECKER_LOG_FORMAT must be 'text' or 'json', not {app.config['LOG_FORMAT']!r}")
     if app.config["ENV"] == "production":

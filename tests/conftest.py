@@ -245,8 +245,11 @@ MONTHS_OF_CHECKS = [26, 24, 21, 19, 20, 18, 17, 16, 17, 15, 14, 16]
 TOXIN_DAYS = (95, 215)
 
 
-def seed_case_over_months(app: Flask, rules: RuleSet, reference: str = "MRN-100231") -> int:
-    """A case with 12 checks over 18 months (each through the engine) and two toxin sessions; its id."""
+def seed_case_over_months(
+    app: Flask, rules: RuleSet, reference: str = "MRN-100231", sums: Sequence[int] = MONTHS_OF_CHECKS
+) -> int:
+    """A case with checks of these SAQ item sums over 18 months (each through the engine; 12 by
+    default) and two toxin sessions; its id."""
     from datetime import UTC, datetime, timedelta
 
     from checker.cases import new_case, refresh
@@ -259,10 +262,10 @@ def seed_case_over_months(app: Flask, rules: RuleSet, reference: str = "MRN-1002
     with app.app_context():
         case = new_case(reference)
         db.session.flush()
-        for n, total in enumerate(MONTHS_OF_CHECKS):
+        for n, total in enumerate(sums):
             scores = [total // 9 + (1 if i < total % 9 else 0) for i in range(9)]
             answers = {**base, **dict(zip(items, scores, strict=True))}
-            at = start + timedelta(days=round(n * 548 / 11))
+            at = start + timedelta(days=round(n * 548 / max(1, len(sums) - 1)))
             result = assess(rules, answers)
             db.session.add(Submission.of(answers, result, case_id=case.id, started_at=at, submitted_at=at))
         for days in TOXIN_DAYS:

@@ -633,7 +633,7 @@ def test_the_clinicians_pdf_is_one_tagged_page(db_app: Flask, staff: FlaskClient
     with pikepdf.open(io.BytesIO(response.data)) as pdf:
         assert len(pdf.pages) == 1
         width, height = (float(v) for v in pdf.pages[0].MediaBox[2:])
-        assert (round(width), round(height)) == (595, 842)  # A4
+        assert (round(width), round(height)) == (612, 792)  # US Letter, the default
     assert tagged(response.data) == []
     text = " ".join(pdf_text(response.data).split())
     for expected in [
@@ -867,3 +867,50 @@ def test_staff_pages_name_urgency_in_clinical_words(db_app: Flask, staff: FlaskC
         spanish = text_of(staff.get(address + joiner + "lang=es"))
         assert "Sin señales de alarma" in spanish
         assert "Sus respuestas no muestran" not in spanish
+
+
+def test_the_clinicians_pdf_of_a_case_followed_for_eighteen_months(db_app: Flask, rules: RuleSet) -> None:
+    """12 checks and two toxin sessions: one tagged Letter page, the chart with its alternative
+    text, history in clinical words; on A4 when the clinic prints on A4."""
+    import pikepdf
+
+    from .conftest import seed_case_over_months
+    from .test_reports_and_fhir import pdf_text
+
+    case_id = seed_case_over_months(db_app, rules)
+    make_staff(db_app)
+    client = db_app.test_client()
+    sign_in(client)
+    with db_app.app_context():
+        latest = db.session.scalar(select(func.max(Submission.id)).where(Submission.case_id == case_id))
+    for language, paper, size in [("en", "letter", (612, 792)), ("es", "a4", (595, 842))]:
+        db_app.config["PAPER_SIZE"] = paper
+        response = client.get(f"/staff/submissions/{latest}.pdf?lang={language}")
+        with pikepdf.open(io.BytesIO(response.data)) as pdf:
+            assert len(pdf.pages) == 1, (language, paper)
+            assert tuple(round(float(v)) for v in pdf.pages[0].MediaBox[2:]) == size
+            nodes = _struct_nodes(pdf.Root.StructTreeRoot)
+            figures = [str(node.get("/Alt", "")) for node in nodes if node.get("/S") == "/Figure"]
+        assert len(figures) == 1
+        assert "57.8" in figures[0]
+        assert "35.6" in figures[0]
+        assert tagged(response.data) == []
+        text = " ".join(pdf_text(response.data).split())
+        if language == "en":
+            assert "Initial severity Complete paralysis" in text  # not the patient's "Not at all"
+            assert "Recovery Mostly recovered" in text
+            assert "Beyond measurement noise since the first check" in text
+            assert "Botulinum toxin session" in text
+        else:
+            assert "Gravedad inicial Parálisis completa" in text
+            assert "Sesión de toxina botulínica" in text
+
+
+def _struct_nodes(node: Any) -> Iterator[Any]:
+    import pikepdf
+
+    if isinstance(node, pikepdf.Dictionary):
+        yield node
+        kids = node.get("/K")
+        for kid in kids if isinstance(kids, pikepdf.Array) else [kids]:
+            yield from _struct_nodes(kid)

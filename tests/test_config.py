@@ -83,6 +83,16 @@ def test_time_zone_is_checked_and_used() -> None:
     assert app.config["BABEL_DEFAULT_TIMEZONE"] == "America/Chicago"
     with app.test_request_context("/"):
         assert staff_time(datetime(2026, 12, 3, 16, 30, tzinfo=UTC)) == "3 Dec 2026, 10:30 CST"  # the zone is named
+    with app.test_request_context("/?lang=es"):
+        summer = datetime(2026, 7, 3, 16, 30, tzinfo=UTC)
+        assert staff_time(summer) == "3 jul 2026, 11:30 CDT"  # as written in the US, not "-0500"
+
+
+def test_paper_size_is_checked() -> None:
+    assert create_app({"SECRET_KEY": "x"}).config["PAPER_SIZE"] == "letter"
+    assert create_app({"SECRET_KEY": "x", "PAPER_SIZE": " A4 "}).config["PAPER_SIZE"] == "a4"
+    with pytest.raises(StartupError, match="CHECKER_PAPER_SIZE must be 'letter' or 'a4', not 'legal'"):
+        create_app({"SECRET_KEY": "x", "PAPER_SIZE": "legal"})
 
 
 @pytest.mark.parametrize(

@@ -67,8 +67,8 @@ def test_pdf_page_renders_to_a_picture(client: FlaskClient, rules: RuleSet) -> N
     assert len(document) >= 2
     image = document[0].render(scale=1).to_pil()
     width, height = image.size
-    assert abs(width - 595) <= 1  # A4 at 72 dpi (595 x 842 points)
-    assert abs(height - 842) <= 1
+    assert abs(width - 612) <= 1  # US Letter at 72 dpi (612 x 792 points), the default paper
+    assert abs(height - 792) <= 1
     grey = image.convert("L")
     dark = sum(grey.histogram()[:128])
     assert dark > 2000  # text was drawn: the page is not blank

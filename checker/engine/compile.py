@@ -158,16 +158,15 @@ class _Compiler:
         return options
 
     def option(self, node: Node) -> Option | None:
-        f = self.fields(node, ["code", "label"], ["hint", "phrase"])
+        f = self.fields(node, ["code", "label"], ["hint", "phrase", "clinician"])
         if f is None or "code" not in f:
             return None
         code = f["code"].value
         if isinstance(code, bool) or not isinstance(code, (str, int)):
             self.problem(f["code"], "an option code must be text or a whole number")
             return None
-        return Option(
-            code, self.text(f.get("label")) or str(code), self.text(f.get("hint")), self.text(f.get("phrase"))
-        )
+        label, hint, phrase = (self.text(f.get(key)) for key in ("label", "hint", "phrase"))
+        return Option(code, label or str(code), hint, phrase, self.text(f.get("clinician")))
 
     def question(self, node: Node, page_id: str, page_index: int) -> Question | None:
         f = self.fields(

@@ -30,6 +30,7 @@ class Option:
     label: str
     hint: str | None = None
     phrase: str | None = None  # how a reason says it, when not the label
+    clinician: str | None = None  # the answer as staff documents name it ("Complete paralysis")
 
     @property
     def said(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import cache, partial
+from typing import Any
 
 import yaml
 from flask_babel import lazy_gettext as _l
@@ -92,6 +93,28 @@ def _question(rules: RuleSet, question_id: str) -> str:
     return translate(found) if found else translate(rules.questions[question_id].text)
 
 
+def history_value(rules: RuleSet, question_id: str, value: Any) -> str:
+    """An answer as a clinician writes it ("Complete paralysis" for "Not at all"), each chosen
+    option by its ``clinician:`` wording, else its label; free text as written."""
+    if value is None or value == "" or value == []:
+        return ""
+    question = rules.questions.get(question_id)
+    if question is None or not question.options:
+        return str(value)
+    codes = value if isinstance(value, list | tuple) else [value]
+
+    def option_words(code: Any) -> str | None:
+        def pick(source: RuleSet) -> str | None:
+            asked = source.questions.get(question_id)
+            return next((o.clinician for o in asked.options if o.code == code), None) if asked else None
+
+        found = _clinical(rules, pick)
+        label = next((o.label for o in question.options if o.code == code), None)
+        return translate(found) if found else translate(label) if label else None
+
+    return ", ".join(words for code in codes if (words := option_words(code)))
+
+
 saq_item = _question  # an SAQ item, as a clinician names it
 history_label = _question  # a history question (cause, onset...), as a clinician names it
 
@@ -108,5 +131,6 @@ TEMPLATE_GLOBALS = {
     "clinical_saq_item": saq_item,
     "saq_items": saq_items,
     "clinical_history": history_label,
+    "clinical_answer": history_value,
     "clinical_reason": reason_text,
 }

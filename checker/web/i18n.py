@@ -6,10 +6,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from babel import Locale
+from babel.dates import format_datetime as babel_datetime
 from babel.lists import format_list
 from babel.support import NullTranslations
 from flask import Flask, current_app, g, request, session
-from flask_babel import Babel, format_date, format_datetime, get_locale, get_translations
+from flask_babel import Babel, format_date, format_datetime, get_locale, get_timezone, get_translations
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
@@ -125,8 +127,15 @@ def isolated(text: str) -> Markup:
 
 
 def staff_time(moment: datetime, seconds: bool = False) -> str:
-    """A moment for staff, in the clinic's time zone, with the zone named: "3 Dec 2026, 10:30 CST"."""
-    return str(format_datetime(moment, "d MMM yyyy, HH:mm" + (":ss" if seconds else "") + " zzz"))
+    """A moment for staff, in the clinic's time zone, with the zone named: "3 Dec 2026, 10:30 CST".
+
+    Spanish is written as in the United States, where zones have short names ("CST"; Spanish
+    without a country would write "-0600")."""
+    locale = get_locale()
+    if locale is not None and locale.language == "es" and not locale.territory:
+        locale = Locale("es", "US")
+    pattern = "d MMM yyyy, HH:mm" + (":ss" if seconds else "") + " zzz"
+    return babel_datetime(moment, pattern, tzinfo=get_timezone(), locale=locale or "en")
 
 
 def translate(text: str) -> str:
