@@ -37,6 +37,8 @@ DEFAULTS: dict[str, Any] = {
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     "DATABASE_URL": None,  # default: SQLite in instance/checker.db
     "INVITATION_DAYS": 30,  # how long a clinic link stays valid by default
+    "REMINDER_DAYS": "3,7",  # reminders (at most two) this many days after a link's email, until answered
+    "INVITE_DAYS_BEFORE": 7,  # an imported appointment's invitation is emailed this many days before it
     "DRAFT_DAYS": 30,  # how long saved answers are kept for resuming
     "RETENTION_DAYS": 365,  # submissions and requests older than this are purged
     "SIGN_IN_ATTEMPTS": 5,  # refused staff sign-ins (an account at one address) before sign-in waits
@@ -86,6 +88,7 @@ class StartupError(click.ClickException, RuntimeError):
 # the clinic has not had time to act on.
 WHOLE_NUMBERS: dict[str, tuple[int, int]] = {
     "INVITATION_DAYS": (1, 365),
+    "INVITE_DAYS_BEFORE": (0, 90),
     "DRAFT_DAYS": (1, 365),
     "RETENTION_DAYS": (30, 36500),
     "SIGN_IN_ATTEMPTS": (1, 100),
@@ -253,6 +256,7 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
             f"CHECKER_CLINIC_LANGUAGE must be one of {', '.join(app.config['LANGUAGES'])}, "
             f"not {app.config['CLINIC_LANGUAGE']!r}"
         )
+    app.config["REMINDER_DAYS"] = _reminder_days(app.config["REMINDER_DAYS"])
     app.config["PAPER_SIZE"] = str(app.config["PAPER_SIZE"]).strip().lower()
     if app.config["PAPER_SIZE"] not in ("letter", "a4"):
         raise StartupError(f"CHECKER_PAPER_SIZE must be 'letter' or 'a4', not {app.config['PAPER_SIZE']!r}")
@@ -271,6 +275,24 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     booking = str(app.config["CLINIC_BOOKING_URL"])
     if booking and not booking.startswith(("https://", "http://")):
         raise StartupError(f"CHECKER_CLINIC_BOOKING_URL must start with https:// or http://, not {booking!r}")
+
+
+def _reminder_days(value: Any) -> tuple[int, ...]:
+    """CHECKER_REMINDER_DAYS: up to two whole numbers of days, rising ("3,7"); empty for none."""
+    text = ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    try:
+        days = tuple(int(part) for part in parts)
+    except ValueError:
+        days = ()
+        parts.append("?")
+    rising = list(days) == sorted(set(days))
+    if len(parts) != len(days) or len(days) > 2 or any(not 1 <= d <= 90 for d in days) or not rising:
+        raise StartupError(
+            "CHECKER_REMINDER_DAYS must be up to two rising numbers of days from 1 to 90, "
+            f"like 3,7 (or empty), not {text!r}"
+        )
+    return days
 
 
 def _development_key(instance: Path) -> str:

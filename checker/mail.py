@@ -24,11 +24,11 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import DBAPIError
 
 from .db import DatabaseGroup, database_problem, db, utcnow
-from .models import OutboxMessage
+from .models import Invitation, LinkEmail, OutboxMessage
 
 SMTP_TIMEOUT = 10
 RETRY_FIRST_SECONDS = 30
@@ -36,8 +36,14 @@ RETRY_MAX_SECONDS = 3600
 
 
 def mail_configured() -> bool:
+    """Whether the clinic gets email notices (a mail server and the clinic's address)."""
     config = current_app.config
     return bool(config["MAIL_SERVER"] and config["CLINIC_EMAIL"])
+
+
+def patient_mail_configured() -> bool:
+    """Whether the app can email links to patients (a mail server; links start at BASE_URL)."""
+    return bool(current_app.config["MAIL_SERVER"])
 
 
 def clinic_language() -> Any:
@@ -56,16 +62,40 @@ def queue_notice(subject: str, body: str) -> None:
         db.session.add(OutboxMessage(subject=subject[:200], body=body, message_id=new_message_id()))
 
 
+class NotNeeded(Exception):
+    """A patient's email that should no longer go: the link was answered, revoked or expired."""
+
+
+def _patient_email(notice: OutboxMessage) -> tuple[str, str]:
+    """(address, text) of an email to a patient about a link, the link written in now."""
+    from .clinic.shown_once import token_from
+    from .outreach import email_body, may_email
+    from .urls import external_url
+
+    invitation = db.session.get(Invitation, notice.invitation_id)
+    sent = db.session.scalar(select(LinkEmail).where(LinkEmail.outbox_id == notice.id))
+    if invitation is None or sent is None or not may_email(invitation, utcnow()):
+        raise NotNeeded
+    seed, address = invitation.mail_seed, invitation.case.email if invitation.case is not None else None
+    if seed is None or not address:
+        raise NotNeeded
+    link = external_url("questionnaire.invitation", token=token_from(seed))
+    return address, email_body(invitation, sent.number, link)
+
+
 def _send(notice: OutboxMessage) -> None:
-    """Send one notice now, as it was queued (its Message-ID and Date); raise on any failure."""
+    """Send one message now, as it was queued (its Message-ID and Date); raise on any failure."""
     config = current_app.config
+    to, body = _patient_email(notice) if notice.invitation_id is not None else (config["CLINIC_EMAIL"], notice.body)
+    if not to:
+        raise NotNeeded
     message = EmailMessage()
     message["Date"] = formatdate(notice.created_at.timestamp(), usegmt=True)
     message["Message-ID"] = notice.message_id
     message["Subject"] = notice.subject
     message["From"] = config["MAIL_FROM"] or config["CLINIC_EMAIL"]
-    message["To"] = config["CLINIC_EMAIL"]
-    message.set_content(notice.body)
+    message["To"] = to
+    message.set_content(body)
     with smtplib.SMTP(config["MAIL_SERVER"], int(config["MAIL_PORT"]), timeout=SMTP_TIMEOUT) as smtp:
         if config["MAIL_USE_TLS"]:
             smtp.starttls()
@@ -87,7 +117,7 @@ def send_due(now: datetime | None = None, limit: int = 50) -> tuple[int, int]:
     """
     now = now or utcnow()
     sent = failed = 0
-    if not mail_configured():
+    if not patient_mail_configured():
         return sent, failed
     for _ in range(limit):
         query = (
@@ -102,6 +132,10 @@ def send_due(now: datetime | None = None, limit: int = 50) -> tuple[int, int]:
             break
         try:
             _send(message)
+        except NotNeeded:
+            _drop(message, "no longer needed")
+            db.session.commit()
+            continue
         except (OSError, smtplib.SMTPException) as exc:
             message.attempts += 1
             message.next_attempt_at = utcnow() + retry_pause(message.attempts)
@@ -110,11 +144,20 @@ def send_due(now: datetime | None = None, limit: int = 50) -> tuple[int, int]:
             current_app.logger.warning("could not send outbox message %s: %s", message.id, type(exc).__name__)
         else:
             message.sent_at = utcnow()
+            db.session.execute(
+                update(LinkEmail).where(LinkEmail.outbox_id == message.id).values(sent_at=message.sent_at)
+            )
             sent += 1
         db.session.commit()
         if message.sent_at is None:
             break  # the server is failing: the rest wait for the next round
     return sent, failed
+
+
+def _drop(message: OutboxMessage, why: str) -> None:
+    """A message that will not be sent: gone from the outbox, the reason kept on its link email."""
+    db.session.execute(update(LinkEmail).where(LinkEmail.outbox_id == message.id).values(dropped=why))
+    db.session.delete(message)
 
 
 def failing_notices() -> tuple[int, str]:
@@ -130,7 +173,7 @@ def failing_notices() -> tuple[int, str]:
 
 @click.group("outbox", cls=DatabaseGroup)
 def outbox_group() -> None:
-    """The clinic's email notices."""
+    """Email: the clinic's notices, and links, reminders and scheduled follow-ups for patients."""
 
 
 @outbox_group.command("run")
@@ -138,15 +181,21 @@ def outbox_group() -> None:
 @click.option("--every", default=5.0, show_default=True, help="Seconds between rounds.")
 @with_appcontext
 def run_command(once: bool, every: float) -> None:
-    """Send the notices in the outbox, again and again (Ctrl-C stops).
+    """Do what is due (scheduled follow-up links, link emails and reminders: checker.outreach),
+    then send the outbox, again and again (Ctrl-C stops).
 
-    A round the database fails is logged and tried again; the notices wait in the outbox.
+    A round the database fails is logged and tried again; the messages wait in the outbox.
     """
-    if not mail_configured():
-        click.echo("Mail is not configured (CHECKER_MAIL_SERVER, CHECKER_CLINIC_EMAIL): nothing to send.")
+    if not patient_mail_configured():
+        click.echo("Mail is not configured (CHECKER_MAIL_SERVER): nothing to send.")
         return
     while True:
         try:
+            from .outreach import run_due
+
+            made, queued = run_due()
+            if made or queued:
+                click.echo(f"Made {made} scheduled links, queued {queued} emails.")
             sent, failed = send_due()
         except DBAPIError as exc:
             if once:

@@ -159,6 +159,10 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
     reference_key: Mapped[str | None] = mapped_column(String(40), unique=True)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("clinic_case.id", ondelete="CASCADE"), index=True)
     merged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where the app sends this person's links and reminders, and in which language: kept only
+    # while a link or a schedule needs it (checker.retention clears it), never logged.
+    email: Mapped[str | None] = mapped_column(String(254))
+    language: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     # What the inbox sorts and filters by (see checker.cases.refresh):
@@ -189,6 +193,9 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
     )
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="(CaseEvent.on, CaseEvent.id)", cascade="all, delete-orphan"
+    )
+    schedules: Mapped[list[FollowUpSchedule]] = relationship(
+        back_populates="case", order_by="FollowUpSchedule.id", cascade="all, delete-orphan"
     )
 
     def link_status(self, now: datetime) -> str | None:
@@ -223,6 +230,27 @@ class CaseEvent(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="events")
+
+
+class FollowUpSchedule(db.Model):  # type: ignore[name-defined,misc]
+    """When a case's follow-up links are made (and sent, when the case has an email address):
+    every N weeks from the schedule's start, or at chosen weeks after each dated event of a kind
+    (a toxin session, an operation). Each due date makes one link, once (``Invitation.due_key``)."""
+
+    __tablename__ = "follow_up_schedule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("clinic_case.id", ondelete="CASCADE"), index=True)
+    every_weeks: Mapped[int | None] = mapped_column()  # a link every N weeks from starts_on
+    starts_on: Mapped[date] = mapped_column(Date)
+    after_event: Mapped[str | None] = mapped_column(String(12))  # or: weeks after each event of this kind
+    offsets_weeks: Mapped[list[int]] = mapped_column(JSON, default=list)
+    days_valid: Mapped[int] = mapped_column(default=30)  # each link works this long
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="schedules")
 
 
 class CaseNote(db.Model):  # type: ignore[name-defined,misc]
@@ -269,9 +297,23 @@ class Invitation(db.Model):  # type: ignore[name-defined,misc]
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     link_seed: Mapped[str | None] = mapped_column(String(64))  # until shown once (checker.clinic.shown_once)
+    # Sent by the app (to the case's email address): the seed its emails make the link from, kept
+    # while an email may still go (the invitation, then at most two reminders), never shown to staff.
+    by_email: Mapped[bool] = mapped_column(default=False)
+    mail_seed: Mapped[str | None] = mapped_column(String(64))
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the invitation email is due then
+    appointment_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the visit it prepares, if known
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("follow_up_schedule.id", ondelete="SET NULL"))
+    due_key: Mapped[str | None] = mapped_column(String(40))  # the schedule's due date this link is for
 
     case: Mapped[Case | None] = relationship(back_populates="invitations")
+    emails: Mapped[list[LinkEmail]] = relationship(order_by="LinkEmail.number", cascade="all, delete-orphan")
     created_by: Mapped[StaffUser | None] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "due_key"),  # one link for each due date, however many schedulers run
+        Index("ix_invitation_mailing", "by_email", "used_at", "revoked_at"),
+    )
 
     def status(self, now: datetime) -> str:
         """One of :data:`LINK_STATES`. A check started in time can still be sent after expiry."""
@@ -286,6 +328,23 @@ class Invitation(db.Model):  # type: ignore[name-defined,misc]
         if self.expires_at <= now:
             return "expired"
         return "opened" if self.opened_at is not None else "not_opened"
+
+
+class LinkEmail(db.Model):  # type: ignore[name-defined,misc]
+    """An email the app sent a patient about a link: the invitation (number 0), then reminders
+    (1, 2). Unique per link and number, so two schedulers never send one twice."""
+
+    __tablename__ = "link_email"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitation.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column()  # 0: the invitation; 1 and 2: reminders
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    dropped: Mapped[str] = mapped_column(String(40), default="")  # why it was not sent, if it was not
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox_message.id", ondelete="SET NULL"))
+
+    __table_args__ = (UniqueConstraint("invitation_id", "number"),)
 
 
 class Draft(db.Model):  # type: ignore[name-defined,misc]
@@ -417,8 +476,9 @@ class ReadinessProbe(db.Model):  # type: ignore[name-defined,misc]
 
 
 class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
-    """An email to the clinic, written in the same transaction as what it announces, and sent
-    by ``flask outbox run``: a slow or down mail server never delays a request or loses a notice."""
+    """An email to the clinic (or to a patient, about a link), written in the same transaction as
+    what it announces, and sent by ``flask outbox run``: a slow or down mail server never delays a
+    request or loses a notice."""
 
     __tablename__ = "outbox_message"
 
@@ -433,5 +493,8 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str] = mapped_column(String(200), default="")  # the kind of failure, never content
+    # An email to a patient about a link: to the link's case's address, the link itself written in
+    # when it is sent (from the link's mail seed), so the outbox never holds a working link.
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitation.id", ondelete="CASCADE"), index=True)
 
     __table_args__ = (Index("ix_outbox_message_due", "sent_at", "next_attempt_at"),)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from sqlalchemy import ColumnElement, Delete, and_, delete, or_, select
+from sqlalchemy import ColumnElement, Delete, Update, and_, delete, exists, or_, select, update
 
 from .cases import refresh
 from .db import DatabaseCommand, db, utcnow
@@ -16,6 +16,7 @@ from .models import (
     Case,
     ConsultationRequest,
     Draft,
+    FollowUpSchedule,
     Invitation,
     OutboxMessage,
     PendingSignIn,
@@ -69,6 +70,8 @@ def purge(now: datetime) -> dict[str, int]:
         }
         for name, statement in statements.items():
             counts[name] = db.session.execute(statement).rowcount  # type: ignore[attr-defined]
+        for name, change in _no_longer_needed(now).items():
+            counts[name] = db.session.execute(change).rowcount  # type: ignore[attr-defined]
         counts["cases left empty"] = _tidy_cases(touched, now)
         summary = ", ".join(f"{n} {name}" for name, n in counts.items() if n)[:200]
         db.session.add(AuditEvent(action="purged", target=summary or "nothing"))
@@ -77,6 +80,25 @@ def purge(now: datetime) -> dict[str, int]:
         db.session.rollback()
         raise
     return counts
+
+
+CLEARED = ("emailed links' seeds", "patient email addresses")
+
+
+def _no_longer_needed(now: datetime) -> dict[str, Update]:
+    """What the app kept only to email patients: a link's mail seed once the link is answered,
+    revoked or expired; a case's email address once no open emailed link or schedule needs it."""
+    closed = or_(Invitation.used_at.is_not(None), Invitation.revoked_at.is_not(None), Invitation.expires_at <= now)
+    open_link = exists().where(Invitation.case_id == Case.id, Invitation.mail_seed.is_not(None), ~closed)
+    schedule = exists().where(FollowUpSchedule.case_id == Case.id, FollowUpSchedule.active.is_(True))
+    return {
+        "emailed links' seeds": update(Invitation)
+        .where(Invitation.mail_seed.is_not(None), closed)
+        .values(mail_seed=None),
+        "patient email addresses": update(Case)
+        .where(Case.email.is_not(None), ~open_link, ~schedule)
+        .values(email=None),
+    }
 
 
 def _tidy_cases(case_ids: set[int], now: datetime) -> int:
@@ -97,6 +119,13 @@ def _tidy_cases(case_ids: set[int], now: datetime) -> int:
 @with_appcontext
 def purge_command() -> None:
     """Delete expired drafts and invitations, and submissions and requests older than
-    CHECKER_RETENTION_DAYS (default 365)."""
+    CHECKER_RETENTION_DAYS (default 365); clear what was kept only to email patients."""
     counts = purge(utcnow())
-    click.echo("Deleted " + ", ".join(f"{n} {name}" for name, n in counts.items()) + ".")
+    cleared = {name: counts.pop(name) for name in CLEARED}
+    click.echo(
+        "Deleted "
+        + ", ".join(f"{n} {name}" for name, n in counts.items())
+        + "; cleared "
+        + ", ".join(f"{n} {name}" for name, n in cleared.items())
+        + "."
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app, url_for
+from flask import Flask, current_app, has_request_context, url_for
 from werkzeug.routing import IntegerConverter, Map
 
 from .exports.fhir.common import Canon
@@ -36,6 +36,8 @@ def external_url(endpoint: str, **values: Any) -> str:
     Without it (development), the request's own address is used, as Flask does.
     """
     base = str(current_app.config["BASE_URL"]).rstrip("/")
+    if base and not has_request_context():  # the outbox worker, writing a link into an email
+        return base + current_app.url_map.bind("localhost").build(endpoint, values)
     if base:
         return base + url_for(endpoint, **values)
     return url_for(endpoint, _external=True, **values)

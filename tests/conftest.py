@@ -209,6 +209,9 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         controller.stop()
 
 
+BASE_URL_OF_MAILING = "https://selfcheck.clinic.example"
+
+
 @pytest.fixture
 def mailing(database_url: str, smtp: tuple[Inbox, int]) -> Iterator[tuple[Flask, Inbox]]:
     """The app on a migrated database, sending the clinic's email to a real SMTP server."""
@@ -218,7 +221,7 @@ def mailing(database_url: str, smtp: tuple[Inbox, int]) -> Iterator[tuple[Flask,
             **TEST_CONFIG,
             "DATABASE_URL": database_url,
             "MAIL_SERVER": "127.0.0.1",
-            "BASE_URL": "https://selfcheck.clinic.example",
+            "BASE_URL": BASE_URL_OF_MAILING,
             "MAIL_PORT": port,
             "CLINIC_EMAIL": "desk@clinic.example",
             "MAIL_FROM": "checker@clinic.example",

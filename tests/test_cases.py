@@ -312,7 +312,7 @@ def test_an_urgent_result_through_a_link_emails_the_clinic(mailing: tuple[Flask,
     # Urgent first in the queue, with its urgency on the row.
     rows = text_of(staff.get("/staff/"))
     assert rows.index("P-9") < rows.index("calm")
-    assert "Get medical care today" in rows
+    assert "Same-day assessment" in rows  # in clinical words
 
 
 def test_one_row_per_person_for_requests(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:

@@ -39,7 +39,7 @@ from werkzeug.exceptions import (
 from checker import create_app
 from checker.db import db
 from checker.exports import reports
-from checker.models import CaseEvent, ConsultationRequest, Invitation, Submission
+from checker.models import CaseEvent, ConsultationRequest, FollowUpSchedule, Invitation, Submission
 from checker.web.errors import handle_http_error
 
 from .conftest import ROOT, TEST_CONFIG, VIGNETTES, Inbox, csrf_token, deliver, make_staff, post_page, sign_in, walk
@@ -237,11 +237,14 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]
         consultation = db.session.scalar(select(ConsultationRequest.id))
         invitation = db.session.scalar(select(Invitation.id))
         event = CaseEvent(case_id=case_id, kind="toxin", on=date(2026, 3, 2), note="30 units")
-        db.session.add(event)
+        schedule = FollowUpSchedule(case_id=case_id, starts_on=date(2026, 3, 2), after_event="toxin", offsets_weeks=[2])
+        db.session.add_all([event, schedule])
         db.session.commit()
-        event_id = event.id
+        event_id, schedule_id = event.id, schedule.id
     args = {
         "event_id": str(event_id),
+        "schedule_id": str(schedule_id),
+        "other_id": str(case_id),
         "submission_id": str(submission),
         "case_id": str(case_id),
         "request_id": str(consultation),

@@ -17,12 +17,32 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from ..cases import case_trend, case_with_reference, merge, reference_key, refresh, refresh_case_of, set_reference
+from ..cases import (
+    case_trend,
+    case_with_reference,
+    clinic_zone,
+    merge,
+    reference_key,
+    refresh,
+    refresh_case_of,
+    set_reference,
+)
 from ..db import db, utcnow
-from ..models import Case, CaseEvent, CaseNote, ConsultationRequest, Invitation, StaffUser, Submission
+from ..mail import patient_mail_configured
+from ..models import Case, CaseEvent, CaseNote, ConsultationRequest, FollowUpSchedule, Invitation, StaffUser, Submission
 from ..rules import current_rules
 from .blueprint import bp
-from .forms import ActionForm, AssignForm, EventForm, FollowUpForm, MergeForm, NoteForm, ReferenceForm
+from .forms import (
+    ActionForm,
+    AssignForm,
+    ContactForm,
+    EventForm,
+    FollowUpForm,
+    MergeForm,
+    NoteForm,
+    ReferenceForm,
+    ScheduleForm,
+)
 from .records import audit, create_invitation, revoke
 
 
@@ -58,7 +78,10 @@ def case(case_id: int) -> Response | str:
         rules=current_rules(),
         now=utcnow(),
         form=ActionForm(),
-        follow_up_form=FollowUpForm(days=current_app.config["INVITATION_DAYS"]),
+        follow_up_form=FollowUpForm(days=current_app.config["INVITATION_DAYS"], by_email=bool(record.email)),
+        contact_form=ContactForm(prefix="contact", email=record.email or "", language=record.language or "en"),
+        schedule_form=ScheduleForm(prefix="schedule", days=current_app.config["INVITATION_DAYS"]),
+        can_email=patient_mail_configured(),
         note_form=NoteForm(),
         assign_form=_assign_form(record),
         event_form=EventForm(),
@@ -157,7 +180,61 @@ def follow_up(case_id: int) -> Response:
     if not form.validate_on_submit():
         flash(form.days.errors[0] if form.days.errors else _("The form had expired. Try again."))
         return redirect(url_for("clinic.case", case_id=record.id))
-    return _link_page(create_invitation("", form.days.data, current_user.id, record, follow_up=True))
+    by_email = bool(form.by_email.data and record.email and patient_mail_configured())
+    return _link_page(create_invitation("", form.days.data, current_user.id, record, True, by_email=by_email))
+
+
+@bp.post("/cases/<int:case_id>/contact")
+def change_contact(case_id: int) -> Response:
+    """The address the app sends this person's links to, and their language (the address is
+    never written to the audit log)."""
+    record = _case(case_id)
+    form = ContactForm(prefix="contact")
+    if form.validate_on_submit():
+        record.email, record.language = (form.email.data or None), form.language.data
+        audit("changed contact", f"case {record.id} ({'email set' if record.email else 'no email'})")
+        db.session.commit()
+        flash(_("Contact details saved."))
+    else:
+        flash(next(iter(form.errors.values()))[0] if form.errors else _("The form had expired. Try again."))
+    return redirect(url_for("clinic.case", case_id=record.id, _anchor="contact"))
+
+
+@bp.post("/cases/<int:case_id>/schedules")
+def add_schedule(case_id: int) -> Response:
+    """Follow-up links made (and emailed, when the case has an address) on a schedule."""
+    record = _case(case_id)
+    form = ScheduleForm(prefix="schedule")
+    if form.validate_on_submit():
+        every = form.kind.data == "every"
+        schedule = FollowUpSchedule(
+            case_id=record.id,
+            every_weeks=form.weeks_apart() if every else None,
+            starts_on=utcnow().astimezone(clinic_zone()).date(),
+            after_event=None if every else form.after_event.data,
+            offsets_weeks=[] if every else form.weeks_after(),
+            days_valid=form.days.data,
+            created_by_id=current_user.id,
+        )
+        db.session.add(schedule)
+        db.session.flush()
+        audit("added schedule", f"case {record.id} schedule {schedule.id}")
+        db.session.commit()
+        flash(_("Schedule saved. Its links are made when they are due."))
+    else:
+        flash(next(iter(form.errors.values()))[0] if form.errors else _("The form had expired. Try again."))
+    return redirect(url_for("clinic.case", case_id=record.id, _anchor="schedules"))
+
+
+@bp.post("/schedules/<int:schedule_id>/stop")
+def stop_schedule(schedule_id: int) -> Response:
+    schedule = db.session.get(FollowUpSchedule, schedule_id) or abort(404)
+    if ActionForm().validate_on_submit() and schedule.active:
+        schedule.active = False
+        audit("stopped schedule", f"case {schedule.case_id} schedule {schedule.id}")
+        db.session.commit()
+        flash(_("Schedule stopped. Links already made still work."))
+    return redirect(url_for("clinic.case", case_id=schedule.case_id, _anchor="schedules"))
 
 
 def _link_page(invitation: Invitation) -> Response:

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from wtforms import (
+    BooleanField,
     DateField,
     EmailField,
     IntegerField,
@@ -19,6 +20,7 @@ from wtforms import (
 from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
+from ..questionnaire.consultation import email_address
 from ..web.security import Form
 from .accounts.staff import MAX_PASSWORD_LENGTH
 
@@ -85,8 +87,34 @@ class MergeForm(Form):
     )
 
 
+def _patient_email() -> StringField:
+    return StringField(
+        _l("Patient's email address (optional)"),
+        description=_l(
+            "The app sends the link to this address, with reminders if it is not answered. "
+            "The email names the clinic and nothing about the patient's health."
+        ),
+        validators=[Optional(), Length(max=254, message=_l("Write 254 characters or fewer")), email_address],
+    )
+
+
+def _language() -> SelectField:
+    return SelectField(
+        _l("Language of the emails"),
+        choices=[SelectChoice("en", "English"), SelectChoice("es", "Español")],
+        default="en",
+    )
+
+
+class ContactForm(Form):
+    email = _patient_email()
+    language = _language()
+
+
 class InvitationForm(Form):
     reference = _reference(_l("Patient reference (optional)"))
+    email = _patient_email()
+    language = _language()
     label = StringField(
         _l("Label (optional)"),
         description=_l('Something to recognise it by, such as the appointment: "Tue 3 Dec, 10:30". Avoid names.'),
@@ -101,6 +129,59 @@ class ActionForm(Form):
 
 class FollowUpForm(Form):
     days = _link_days()
+    by_email = BooleanField(_l("Send it by email to the address on this case"))
+
+
+class ScheduleForm(Form):
+    kind = RadioField(
+        _l("When"),
+        choices=[
+            SelectChoice("every", _l("Every few weeks")),
+            SelectChoice("after", _l("At set weeks after each recorded event")),
+        ],
+        default="every",
+        validators=[InputRequired(_l("Choose when"))],
+    )
+    every_weeks = StringField(_l("Every how many weeks"), default="12")
+    after_event = SelectField(
+        _l("After each"),
+        choices=[
+            SelectChoice("toxin", _l("Botulinum toxin session")),
+            SelectChoice("operation", _l("Operation")),
+            SelectChoice("other", _l("Other event")),
+        ],
+        default="toxin",
+    )
+    offsets = StringField(
+        _l("Weeks after the event"),
+        description=_l('For example "2, 10": a link 2 weeks and 10 weeks after each session.'),
+        default="2, 10",
+        validators=[Optional(), Length(max=40, message=_l("Write 40 characters or fewer"))],
+    )
+    days = _link_days()
+
+    def validate_every_weeks(self, field: StringField) -> None:
+        text = (field.data or "").strip()
+        if self.kind.data != "every":
+            return
+        if not text:
+            raise ValidationError(_l("Enter every how many weeks, like 12"))
+        if not (text.isdigit() and len(text) < 4 and 1 <= int(text) <= 104):
+            raise ValidationError(_l("Enter a number of weeks from 1 to 104"))
+
+    def weeks_apart(self) -> int:
+        return int((self.every_weeks.data or "").strip())
+
+    def validate_offsets(self, field: StringField) -> None:
+        if self.kind.data != "after":
+            return
+        parts = [part.strip() for part in (field.data or "").replace(";", ",").split(",") if part.strip()]
+        if not parts or not all(part.isdigit() and 1 <= int(part) <= 104 for part in parts) or len(parts) > 6:
+            raise ValidationError(_l("Enter up to 6 numbers of weeks from 1 to 104, like 2, 10"))
+        field.data = ", ".join(str(n) for n in sorted({int(part) for part in parts}))
+
+    def weeks_after(self) -> list[int]:
+        return [int(part) for part in (self.offsets.data or "").split(",") if part.strip()]
 
 
 class EventForm(Form):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask_login import current_user
 from sqlalchemy import delete, select
@@ -10,6 +10,7 @@ from sqlalchemy import delete, select
 from ..cases import case_for, new_case, refresh, refresh_case_of
 from ..db import db, lock, utcnow
 from ..models import AuditEvent, Case, ConsultationRequest, Draft, Invitation, Submission, token_hash
+from ..outreach import queue_link_email
 from ..rules import current_rules
 from .shown_once import new_seed, token_from
 
@@ -20,32 +21,72 @@ def audit(action: str, target: str = "") -> None:
     db.session.add(AuditEvent(staff_id=staff_id, action=action, target=target))
 
 
-def invite(label: str, days: int, staff_id: int, reference: str = "") -> tuple[Invitation, bool]:
+def invite(
+    label: str,
+    days: int,
+    staff_id: int,
+    reference: str = "",
+    email: str = "",
+    language: str | None = None,
+    appointment_at: datetime | None = None,
+    send_at: datetime | None = None,
+) -> tuple[Invitation, bool]:
     """A link for the person with this clinic reference: added to their open case if they have
-    one (a follow-up once they have sent a check), else to a new case; whether the case was there."""
+    one (a follow-up once they have sent a check), else to a new case; whether the case was there.
+    With an email address the app sends the link (now, or at ``send_at``), in ``language``."""
     case, known = case_for(reference) if reference.strip() else (new_case(), False)
     db.session.flush()
+    if email:
+        case.email, case.language = email, language or case.language
     follow_up = known and db.session.scalar(select(Submission.id).where(Submission.case_id == case.id).limit(1))
-    return create_invitation(label, days, staff_id, case, follow_up=bool(follow_up)), known
+    link = create_invitation(
+        label,
+        days,
+        staff_id,
+        case,
+        bool(follow_up),
+        by_email=bool(email),
+        appointment_at=appointment_at,
+        send_at=send_at,
+    )
+    return link, known
 
 
-def create_invitation(label: str, days: int, staff_id: int, case: Case, follow_up: bool = False) -> Invitation:
-    """A new link for ``case``: its page shows it once (:mod:`.shown_once`)."""
-    seed = new_seed()
+def create_invitation(
+    label: str,
+    days: int,
+    staff_id: int,
+    case: Case,
+    follow_up: bool = False,
+    by_email: bool = False,
+    appointment_at: datetime | None = None,
+    send_at: datetime | None = None,
+    commit: bool = True,
+) -> Invitation:
+    """A new link for ``case``: its page shows it once (:mod:`.shown_once`); or, ``by_email``,
+    the app emails it to the case's address (at once, or at ``send_at``) and never shows it."""
+    seed, now = new_seed(), utcnow()
     invitation = Invitation(
         token_hash=token_hash(token_from(seed)),
-        link_seed=seed,
+        link_seed=None if by_email else seed,
+        mail_seed=seed if by_email else None,
+        by_email=by_email,
+        send_at=send_at,
+        appointment_at=appointment_at,
         case_id=case.id,
         follow_up=follow_up,
         label=label.strip(),
         created_by_id=staff_id,
-        expires_at=utcnow() + timedelta(days=days),
+        expires_at=now + timedelta(days=days),
     )
     db.session.add(invitation)
     db.session.flush()
+    if by_email and (send_at is None or send_at <= now):
+        queue_link_email(invitation, 0, now)
     refresh(case, current_rules())
     audit("created follow-up link" if follow_up else "created invitation", f"invitation {invitation.id}")
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return invitation
 
 

@@ -44,7 +44,8 @@ def _phone(form: FlaskForm, field: StringField) -> None:
         raise ValidationError(_l("Enter a phone number, like 555 123 4567 or +1 555 123 4567"))
 
 
-def _email(form: FlaskForm, field: StringField) -> None:
+def email_address(form: FlaskForm, field: StringField) -> None:
+    """An email address, normalised (email-validator); empty is left to the other validators."""
     if field.data:
         try:
             field.data = validate_email(field.data, check_deliverability=False).normalized
@@ -55,7 +56,7 @@ def _email(form: FlaskForm, field: StringField) -> None:
 class ConsultationForm(Form):
     name = StringField(_l("Your name"), validators=[InputRequired(_l("Enter your name")), Length(max=120)])
     phone = StringField(_l("Phone number"), validators=[Optional(), Length(max=40), _phone])
-    email = StringField(_l("Email address"), validators=[Optional(), Length(max=254), _email])
+    email = StringField(_l("Email address"), validators=[Optional(), Length(max=254), email_address])
     contact_time = RadioField(
         _l("When is it best to contact you?"),
         choices=[

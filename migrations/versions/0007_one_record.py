@@ -1,5 +1,6 @@
 """Events dated on a case (a toxin session, an operation); one open case per clinic reference
-(a key unique among cases not merged), and cases merged into another
+(a key unique among cases not merged), and cases merged into another; links the app emails
+(with their reminders), follow-up schedules, and the patient's email address on a case
 
 Revision ID: 0007
 Revises: 0006
@@ -55,8 +56,84 @@ def upgrade():
     with op.batch_alter_table('case_event', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_case_event_case_id'), ['case_id'], unique=False)
 
+    op.create_table('follow_up_schedule',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('case_id', sa.Integer(), nullable=False),
+    sa.Column('every_weeks', sa.Integer(), nullable=True),
+    sa.Column('starts_on', sa.Date(), nullable=False),
+    sa.Column('after_event', sa.String(length=12), nullable=True),
+    sa.Column('offsets_weeks', sa.JSON(), nullable=False),
+    sa.Column('days_valid', sa.Integer(), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['case_id'], ['clinic_case.id'], name=op.f('fk_follow_up_schedule_case_id_clinic_case'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['created_by_id'], ['staff_user.id'], name=op.f('fk_follow_up_schedule_created_by_id_staff_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_follow_up_schedule'))
+    )
+    with op.batch_alter_table('follow_up_schedule', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_follow_up_schedule_case_id'), ['case_id'], unique=False)
+
+    op.create_table('link_email',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('invitation_id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('queued_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('dropped', sa.String(length=40), nullable=False),
+    sa.Column('outbox_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['invitation_id'], ['invitation.id'], name=op.f('fk_link_email_invitation_id_invitation'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['outbox_id'], ['outbox_message.id'], name=op.f('fk_link_email_outbox_id_outbox_message'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_link_email')),
+    sa.UniqueConstraint('invitation_id', 'number', name=op.f('uq_link_email_invitation_id'))
+    )
+    with op.batch_alter_table('clinic_case', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('email', sa.String(length=254), nullable=True))
+        batch_op.add_column(sa.Column('language', sa.String(length=5), nullable=True))
+
+    with op.batch_alter_table('invitation', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('by_email', sa.Boolean(), nullable=False, server_default=sa.false()))
+        batch_op.add_column(sa.Column('mail_seed', sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column('send_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('appointment_at', sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column('schedule_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('due_key', sa.String(length=40), nullable=True))
+        batch_op.create_index('ix_invitation_mailing', ['by_email', 'used_at', 'revoked_at'], unique=False)
+        batch_op.create_unique_constraint(batch_op.f('uq_invitation_schedule_id'), ['schedule_id', 'due_key'])
+        batch_op.create_foreign_key(batch_op.f('fk_invitation_schedule_id_follow_up_schedule'), 'follow_up_schedule', ['schedule_id'], ['id'], ondelete='SET NULL')
+
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('invitation_id', sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f('ix_outbox_message_invitation_id'), ['invitation_id'], unique=False)
+        batch_op.create_foreign_key(batch_op.f('fk_outbox_message_invitation_id_invitation'), 'invitation', ['invitation_id'], ['id'], ondelete='CASCADE')
+
 
 def downgrade():
+    with op.batch_alter_table('outbox_message', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_outbox_message_invitation_id_invitation'), type_='foreignkey')
+        batch_op.drop_index(batch_op.f('ix_outbox_message_invitation_id'))
+        batch_op.drop_column('invitation_id')
+
+    with op.batch_alter_table('invitation', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_invitation_schedule_id_follow_up_schedule'), type_='foreignkey')
+        batch_op.drop_constraint(batch_op.f('uq_invitation_schedule_id'), type_='unique')
+        batch_op.drop_index('ix_invitation_mailing')
+        batch_op.drop_column('due_key')
+        batch_op.drop_column('schedule_id')
+        batch_op.drop_column('appointment_at')
+        batch_op.drop_column('send_at')
+        batch_op.drop_column('mail_seed')
+        batch_op.drop_column('by_email')
+
+    with op.batch_alter_table('clinic_case', schema=None) as batch_op:
+        batch_op.drop_column('language')
+        batch_op.drop_column('email')
+
+    op.drop_table('link_email')
+    with op.batch_alter_table('follow_up_schedule', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_follow_up_schedule_case_id'))
+
+    op.drop_table('follow_up_schedule')
     with op.batch_alter_table('clinic_case', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_clinic_case_reference_key'), type_='unique')
         batch_op.drop_constraint(batch_op.f('fk_clinic_case_merged_into_id_clinic_case'), type_='foreignkey')

@@ -13,7 +13,7 @@ from ...cases import case_trend
 from ...db import db, utcnow
 from ...exports.fhir import Record, result_bundle
 from ...exports.reports import fhir_download, pdf_response
-from ...mail import failing_notices
+from ...mail import failing_notices, patient_mail_configured
 from ...models import AuditEvent, ConsultationRequest, Draft, Invitation, Submission
 from ...rules import current_rules
 from ...stored import StoredResult
@@ -148,9 +148,18 @@ def invitations() -> Response | tuple[str, int]:
     form = InvitationForm()
     if request.method == "GET":
         form.days.data = current_app.config["INVITATION_DAYS"]
-    if form.validate_on_submit():
-        reference = form.reference.data or ""
-        invitation, known = invite(form.label.data or "", form.days.data, current_user.id, reference)
+    if form.email.data and not patient_mail_configured():
+        form.email.errors = [
+            _(
+                "This clinic has no mail server set up, so the app cannot send email. "
+                "Leave the address empty and copy the link."
+            )
+        ]
+    elif form.validate_on_submit():
+        reference, email = form.reference.data or "", form.email.data or ""
+        invitation, known = invite(
+            form.label.data or "", form.days.data, current_user.id, reference, email, form.language.data
+        )
         if known:
             flash(
                 _("%(reference)s already has a case: this follow-up link was added to it.", reference=reference.strip())

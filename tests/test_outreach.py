@@ -1,0 +1,336 @@
+"""The app reaching patients: links it emails (through a real SMTP server), reminders that stop
+once the patient sends, follow-up schedules run with a frozen clock, and two schedulers at once
+(SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+from email.message import Message
+from functools import partial
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from checker.cases import clinic_zone
+from checker.db import db, utcnow
+from checker.engine import RuleSet
+from checker.models import AuditEvent, Case, FollowUpSchedule, Invitation, LinkEmail, OutboxMessage
+from checker.outreach import run_due
+
+from .conftest import BASE_URL_OF_MAILING, Inbox, at_once, csrf_token, deliver, make_staff, sign_in, walk
+from .test_clinic import text_of
+from .test_reports_and_fhir import NINE_MONTHS
+
+HEALTH_WORDS = re.compile(
+    r"synkines|sincines|palsy|parálisis|paralysis|weak|debilidad|stroke|derrame|toxin|botul|eye|ojo|SAQ|MRN",
+    re.IGNORECASE,
+)
+
+
+def staff_client(app: Flask) -> FlaskClient:
+    make_staff(app)
+    client = app.test_client()
+    sign_in(client)
+    return client
+
+
+def invite_by_email(staff: FlaskClient, email: str = "ana@example.org", language: str = "es", **extra: str) -> int:
+    page = text_of(staff.get("/staff/invitations"))
+    made = staff.post(
+        "/staff/invitations",
+        data={"csrf_token": csrf_token(page), "reference": "MRN-55", "email": email, "language": language,
+              "days": "30", **extra},
+    )  # fmt: skip
+    assert made.status_code == 302, text_of(made)[:2000]
+    return int(made.headers["Location"].rsplit("/", 1)[1])
+
+
+def link_in(message: Message) -> str:
+    body = message.get_payload(decode=True).decode()
+    found = re.search(re.escape(BASE_URL_OF_MAILING) + r"(/i/[A-Za-z0-9_-]+)", body)
+    assert found, body
+    return found.group(1)
+
+
+def body_of(message: Message) -> str:
+    return str(message.get_payload(decode=True).decode())
+
+
+def test_an_emailed_link_arrives_once_in_the_patients_language_with_no_health_content(
+    mailing: tuple[Flask, Inbox], rules: RuleSet
+) -> None:
+    app, inbox = mailing
+    staff = staff_client(app)
+    invitation_id = invite_by_email(staff)
+    page = text_of(staff.get(f"/staff/invitations/{invitation_id}"))
+    assert "The app emails this link to the patient" in page
+    assert 'id="invitation-link"' not in page  # staff never see an emailed link
+    with app.app_context():
+        queued = db.session.scalars(select(OutboxMessage)).all()
+        assert len(queued) == 1
+        assert queued[0].body == ""  # the outbox never holds the link, nor the address
+    assert deliver(app) == (1, 0)
+    assert deliver(app) == (0, 0)  # once
+    (message,) = inbox.messages
+    assert message["To"] == "ana@example.org"
+    assert message["Subject"] == "Facial Nerve Clinic: un cuestionario breve antes de su consulta"
+    body = body_of(message)
+    assert "Hola" in body
+    assert "555 0100" in body
+    assert not HEALTH_WORDS.search(body.replace("Facial Nerve Clinic", "")), body
+    # The link works: the patient lands on the clinic's welcome page and can answer.
+    patient = app.test_client()
+    assert patient.get(link_in(message)).status_code == 200
+    page = text_of(staff.get(f"/staff/invitations/{invitation_id}?lang=en"))
+    assert re.search(r"Invitation:\s*sent \d+ \w+ \d{4}", page)
+    # The address is never written to the audit log.
+    with app.app_context():
+        assert not any("ana@example.org" in e.target for e in db.session.scalars(select(AuditEvent)))
+
+
+def test_reminders_go_at_the_set_days_and_stop_once_the_patient_sends(
+    mailing: tuple[Flask, Inbox], rules: RuleSet
+) -> None:
+    app, inbox = mailing
+    staff = staff_client(app)
+    invitation_id = invite_by_email(staff, language="en")
+    assert deliver(app) == (1, 0)
+    start = utcnow()
+    with app.app_context():
+        assert run_due(start + timedelta(days=2)) == (0, 0)  # not yet
+        assert run_due(start + timedelta(days=3, minutes=1)) == (0, 1)  # the first reminder
+        assert run_due(start + timedelta(days=3, minutes=2)) == (0, 0)  # once
+    assert deliver(app) == (1, 0)
+    reminder = inbox.messages[-1]
+    assert reminder["Subject"] == "Reminder from Facial Nerve Clinic: your questionnaire"
+    assert "not finished yet" in body_of(reminder)
+    # The patient answers from the reminder's link and sends.
+    patient = app.test_client()
+    link = link_in(reminder)
+    patient.post(link, data={"csrf_token": csrf_token(text_of(patient.get(link)))})
+    walk(patient, rules, NINE_MONTHS["answers"])
+    assert patient.post("/send", data={"csrf_token": csrf_token(text_of(patient.get("/check-answers")))}).status_code
+    with app.app_context():
+        assert db.session.get(Invitation, invitation_id).used_at is not None  # type: ignore[union-attr]
+        assert run_due(start + timedelta(days=8)) == (0, 0)  # no second reminder
+    sent_before = len(inbox.messages)
+    deliver(app)
+    assert [m for m in inbox.messages[sent_before:] if m["To"] == "ana@example.org"] == []
+    page = text_of(staff.get(f"/staff/invitations/{invitation_id}"))
+    assert re.search(r"Reminder 1:\s*sent", page)
+    assert "Reminder 2" not in page
+
+
+def test_a_reminder_queued_before_the_patient_sends_is_not_sent(mailing: tuple[Flask, Inbox], rules: RuleSet) -> None:
+    app, inbox = mailing
+    staff = staff_client(app)
+    invitation_id = invite_by_email(staff, language="en")
+    assert deliver(app) == (1, 0)
+    link = link_in(inbox.messages[-1])
+    with app.app_context():
+        assert run_due(utcnow() + timedelta(days=4)) == (0, 1)
+    patient = app.test_client()
+    patient.post(link, data={"csrf_token": csrf_token(text_of(patient.get(link)))})
+    walk(patient, rules, NINE_MONTHS["answers"])
+    patient.post("/send", data={"csrf_token": csrf_token(text_of(patient.get("/check-answers")))})
+    count = len(inbox.messages)
+    deliver(app)
+    assert [m for m in inbox.messages[count:] if m["To"] == "ana@example.org"] == []
+    with app.app_context():
+        reminder = db.session.scalar(select(LinkEmail).where(LinkEmail.number == 1))
+        assert reminder is not None
+        assert (reminder.sent_at, reminder.dropped) == (None, "no longer needed")
+        waiting = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.sent_at.is_(None))
+        assert db.session.scalar(waiting) == 0
+    assert "not sent: the link was answered" in text_of(staff.get(f"/staff/invitations/{invitation_id}"))
+
+
+def _schedule_after_toxin(app: Flask, staff: FlaskClient, toxin_on: date, email: str = "") -> int:
+    page = text_of(staff.get("/staff/invitations"))
+    staff.post("/staff/invitations", data={"csrf_token": csrf_token(page), "reference": "MRN-SCHED", "days": "30"})
+    with app.app_context():
+        case_id = db.session.scalar(select(Case.id).where(Case.reference == "MRN-SCHED"))
+    page = text_of(staff.get(f"/staff/cases/{case_id}"))
+    token = csrf_token(page)
+    event = {"csrf_token": token, "kind": "toxin", "on": toxin_on.isoformat()}
+    staff.post(f"/staff/cases/{case_id}/events", data=event)
+    if email:
+        staff.post(f"/staff/cases/{case_id}/contact", data={"contact-csrf_token": _prefixed(page, "contact"),
+                   "contact-email": email, "contact-language": "en"})  # fmt: skip
+    made = staff.post(
+        f"/staff/cases/{case_id}/schedules",
+        data={"schedule-csrf_token": _prefixed(page, "schedule"), "schedule-kind": "after",
+              "schedule-after_event": "toxin", "schedule-offsets": "10, 2", "schedule-days": "21"},
+    )  # fmt: skip
+    assert "Schedule saved." in text_of(staff.get(made.headers["Location"]))
+    return int(case_id)
+
+
+def _prefixed(page: str, prefix: str) -> str:
+    found = re.search(rf'name="{prefix}-csrf_token" type="hidden" value="([^"]+)"', page)
+    assert found, prefix
+    return found.group(1)
+
+
+def _noon(day: date) -> datetime:
+    return datetime.combine(day, time(12), clinic_zone()).astimezone(UTC)
+
+
+def test_a_schedule_two_and_ten_weeks_after_a_toxin_session_makes_links_due_on_those_dates(
+    db_app: Flask, rules: RuleSet
+) -> None:
+    staff = staff_client(db_app)
+    session = date.today() + timedelta(days=3)  # a planned session
+    case_id = _schedule_after_toxin(db_app, staff, session)
+    two, ten = session + timedelta(weeks=2), session + timedelta(weeks=10)
+    with db_app.app_context():
+        assert run_due(_noon(two - timedelta(days=1))) == (0, 0)
+        assert run_due(_noon(two)) == (1, 0)
+        assert run_due(_noon(two + timedelta(days=1))) == (0, 0)
+        assert run_due(_noon(ten - timedelta(days=1))) == (0, 0)
+        assert run_due(_noon(ten)) == (1, 0)
+        assert run_due(_noon(ten + timedelta(days=30))) == (0, 0)
+        links = db.session.scalars(
+            select(Invitation).where(Invitation.case_id == case_id, Invitation.schedule_id.is_not(None))
+        ).all()
+        assert [link.due_key for link in links] == [two.isoformat(), ten.isoformat()]
+        assert all(link.follow_up and not link.by_email and link.link_seed for link in links)
+        assert [link.expires_at.astimezone(clinic_zone()).date() for link in links] == [
+            two + timedelta(days=21),
+            ten + timedelta(days=21),
+        ]
+    # Staff see the scheduled links on the case; a stopped schedule makes no more.
+    page = text_of(staff.get(f"/staff/cases/{case_id}"))
+    assert page.count("Scheduled follow-up, due") == 2
+    with db_app.app_context():
+        schedule_id = db.session.scalar(select(FollowUpSchedule.id))
+    staff.post(f"/staff/schedules/{schedule_id}/stop", data={"csrf_token": csrf_token(page)})
+    later = session + timedelta(weeks=20)
+    staff.post(f"/staff/cases/{case_id}/events", data={"csrf_token": csrf_token(page), "kind": "toxin",
+               "on": later.isoformat()})  # fmt: skip
+    with db_app.app_context():
+        assert run_due(_noon(later + timedelta(weeks=2))) == (0, 0)
+
+
+def test_every_few_weeks_makes_one_link_for_the_latest_due_date(db_app: Flask) -> None:
+    staff = staff_client(db_app)
+    page = text_of(staff.get("/staff/invitations"))
+    staff.post("/staff/invitations", data={"csrf_token": csrf_token(page), "reference": "MRN-EVERY", "days": "30"})
+    with db_app.app_context():
+        case_id = db.session.scalar(select(Case.id))
+    page = text_of(staff.get(f"/staff/cases/{case_id}"))
+    for bad, error in [
+        ({"schedule-kind": "every", "schedule-every_weeks": ""}, "Enter every how many weeks"),
+        ({"schedule-kind": "every", "schedule-every_weeks": "0"}, "Enter a number of weeks from 1 to 104"),
+        ({"schedule-kind": "after", "schedule-offsets": "two"}, "Enter up to 6 numbers of weeks"),
+        ({"schedule-kind": "after", "schedule-offsets": "1,2,3,4,5,6,7"}, "Enter up to 6 numbers of weeks"),
+        ({"schedule-kind": "weekly"}, "Not a valid choice"),
+    ]:
+        refused = staff.post(
+            f"/staff/cases/{case_id}/schedules",
+            data={"schedule-csrf_token": _prefixed(page, "schedule"), "schedule-days": "30", **bad},
+        )
+        assert error in text_of(staff.get(refused.headers["Location"])), bad
+    staff.post(
+        f"/staff/cases/{case_id}/schedules",
+        data={"schedule-csrf_token": _prefixed(page, "schedule"), "schedule-kind": "every",
+              "schedule-every_weeks": "4", "schedule-days": "14"},
+    )  # fmt: skip
+    with db_app.app_context():
+        today = datetime.now(clinic_zone()).date()
+        assert db.session.scalar(select(func.count()).select_from(FollowUpSchedule)) == 1
+        assert run_due(_noon(today + timedelta(weeks=4))) == (1, 0)
+        assert run_due(_noon(today + timedelta(weeks=5))) == (0, 0)
+        assert run_due(_noon(today + timedelta(weeks=21))) == (1, 0)  # weeks 8 to 20 were missed: one link, not four
+        keys = db.session.scalars(select(Invitation.due_key).where(Invitation.due_key.is_not(None))).all()
+        assert sorted(keys) == [(today + timedelta(weeks=4)).isoformat(), (today + timedelta(weeks=20)).isoformat()]
+
+
+def test_two_schedulers_at_once_make_each_link_and_email_once(mailing: tuple[Flask, Inbox]) -> None:
+    app, inbox = mailing
+    staff = staff_client(app)
+    session = date.today() + timedelta(days=1)
+    _schedule_after_toxin(app, staff, session, email="bo@example.org")
+    with app.app_context():
+        due = _noon(session + timedelta(weeks=2))
+
+    def scheduler(_: Any = None) -> tuple[int, int]:
+        with app.app_context():
+            return run_due(due)
+
+    results = at_once([partial(scheduler) for _ in range(2)])
+    assert sorted(made for made, _ in results) == [0, 1]
+    with app.app_context():
+        scheduled = select(func.count()).select_from(Invitation).where(Invitation.schedule_id.is_not(None))
+        assert db.session.scalar(scheduled) == 1
+        assert db.session.scalar(select(func.count()).select_from(LinkEmail)) == 1
+    assert sum(queued for _, queued in results) == 1
+    assert deliver(app) == (1, 0)
+    assert [m["To"] for m in inbox.messages] == ["bo@example.org"]
+    assert "a short questionnaire" in body_of(inbox.messages[0])
+
+
+def test_contact_details_are_checked_and_the_address_is_never_audited(db_app: Flask) -> None:
+    staff = staff_client(db_app)
+    page = text_of(staff.get("/staff/invitations"))
+    staff.post("/staff/invitations", data={"csrf_token": csrf_token(page), "reference": "MRN-C", "days": "30"})
+    with db_app.app_context():
+        case_id = db.session.scalar(select(Case.id))
+    page = text_of(staff.get(f"/staff/cases/{case_id}"))
+    token = _prefixed(page, "contact")
+    for bad, error in [
+        ({"contact-email": "not an address", "contact-language": "en"}, "Enter an email address"),
+        ({"contact-email": "a@b.example", "contact-language": "fr"}, "Not a valid choice"),
+    ]:
+        refused = staff.post(f"/staff/cases/{case_id}/contact", data={"contact-csrf_token": token, **bad})
+        assert error in text_of(staff.get(refused.headers["Location"]))
+    staff.post(f"/staff/cases/{case_id}/contact", data={"contact-csrf_token": token,
+               "contact-email": "Ana@Example.ORG", "contact-language": "es"})  # fmt: skip
+    with db_app.app_context():
+        case = db.session.get(Case, case_id)
+        assert case is not None
+        assert (case.email, case.language) == ("Ana@example.org", "es")
+        changes = select(AuditEvent.target).where(AuditEvent.action == "changed contact")
+        targets = list(db.session.scalars(changes))
+        assert targets == [f"case {case_id} (email set)"]
+    # Without a mail server, a link cannot be emailed: said plainly, nothing made.
+    page = text_of(staff.get("/staff/invitations"))
+    refused = staff.post("/staff/invitations", data={"csrf_token": csrf_token(page), "email": "x@example.org",
+                         "language": "en", "days": "30"})  # fmt: skip
+    assert refused.status_code == 422
+    assert "no mail server set up" in text_of(refused)
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Invitation)) == 1
+
+
+def test_the_address_is_kept_only_while_a_link_or_schedule_needs_it(
+    mailing: tuple[Flask, Inbox], rules: RuleSet
+) -> None:
+    from checker.retention import purge
+
+    app, inbox = mailing
+    staff = staff_client(app)
+    invitation_id = invite_by_email(staff, language="en")
+    deliver(app)
+    with app.app_context():
+        purge(utcnow())
+        case = db.session.scalar(select(Case))
+        assert case is not None
+        assert case.email == "ana@example.org"  # the link is open: reminders may still go
+    patient = app.test_client()
+    link = link_in(inbox.messages[-1])
+    patient.post(link, data={"csrf_token": csrf_token(text_of(patient.get(link)))})
+    walk(patient, rules, NINE_MONTHS["answers"])
+    patient.post("/send", data={"csrf_token": csrf_token(text_of(patient.get("/check-answers")))})
+    with app.app_context():
+        counts = purge(utcnow())
+        assert counts["emailed links' seeds"] == 1
+        assert counts["patient email addresses"] == 1
+        case = db.session.scalar(select(Case))
+        invitation = db.session.get(Invitation, invitation_id)
+        assert case is not None
+        assert invitation is not None
+        assert (case.email, invitation.mail_seed) == (None, None)
