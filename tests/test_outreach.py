@@ -334,3 +334,97 @@ def test_the_address_is_kept_only_while_a_link_or_schedule_needs_it(
         assert case is not None
         assert invitation is not None
         assert (case.email, invitation.mail_seed) == (None, None)
+
+
+def upload(staff: FlaskClient, content: bytes, days_before: str = "7") -> Any:
+    from io import BytesIO
+
+    page = text_of(staff.get("/staff/invitations/import"))
+    return staff.post(
+        "/staff/invitations/import",
+        data={"csrf_token": csrf_token(page), "days_before": days_before, "file": (BytesIO(content), "list.csv")},
+        content_type="multipart/form-data",
+    )
+
+
+def _when(app: Flask, days: int, hour: int = 9) -> str:
+    with app.app_context():
+        return (datetime.now(clinic_zone()) + timedelta(days=days)).strftime(f"%Y-%m-%d {hour:02d}:30")
+
+
+def test_a_clinic_list_imports_every_line_and_emails_each_in_time(mailing: tuple[Flask, Inbox]) -> None:
+    app, inbox = mailing
+    staff = staff_client(app)
+    page = text_of(staff.get("/staff/invitations"))
+    staff.post("/staff/invitations", data={"csrf_token": csrf_token(page), "reference": "MRN-1", "days": "30"})
+    soon, later = _when(app, 3), _when(app, 20, 14)
+    content = (
+        "\ufeffreference,email,language,appointment\r\n"  # a spreadsheet's UTF-8 with its BOM
+        f"mrn-1,ana@example.org,es,{soon}\r\n"
+        f"MRN-2,Bo@Example.org,,{later}\r\n"
+    ).encode()
+    done = upload(staff, content)
+    assert done.status_code == 302
+    told = text_of(staff.get(done.headers["Location"]))
+    assert "2 invitations made: 1 emailed now, 1 due before their appointments." in told
+    with app.app_context():
+        cases = {c.reference: c for c in db.session.scalars(select(Case))}
+        assert sorted(cases) == ["MRN-1", "MRN-2"]  # mrn-1 joined the case already there
+        assert (cases["MRN-1"].email, cases["MRN-1"].language) == ("ana@example.org", "es")
+        emailed = db.session.scalars(select(Invitation).where(Invitation.by_email.is_(True))).all()
+        assert len(emailed) == 2
+        late = next(i for i in emailed if i.case_id == cases["MRN-2"].id)
+        assert late.appointment_at is not None
+        assert late.send_at is not None
+        assert late.send_at.astimezone(clinic_zone()).strftime("%Y-%m-%d %H:%M") == _when(app, 13, 14)
+        assert late.expires_at >= late.appointment_at  # the link works until the visit
+    assert deliver(app) == (1, 0)
+    assert [m["To"] for m in inbox.messages] == ["ana@example.org"]
+    assert "Su cita:" in body_of(inbox.messages[0])
+    with app.app_context():
+        assert run_due(utcnow() + timedelta(days=14))[1] == 1
+    deliver(app)
+    assert "Bo@example.org" in [m["To"] for m in inbox.messages]  # the domain in lower case, as email-validator has it
+
+
+def test_a_clinic_list_with_a_bad_line_imports_nothing_and_names_the_line(mailing: tuple[Flask, Inbox]) -> None:
+    app, _inbox = mailing
+    staff = staff_client(app)
+    good = _when(app, 10)
+    content = (
+        "reference,email,language,appointment\n"
+        f"MRN-1,ana@example.org,es,{good}\n"
+        f"MRN-2,not-an-address,en,{good}\n"
+        "MRN-3,cy@example.org,fr,15/12/2026\n"
+        f"mrn-1,dee@example.org,en,{good}\n"
+        f"MRN-5,eve@example.org,en\n"
+    ).encode()
+    refused = upload(staff, content)
+    assert refused.status_code == 422
+    page = text_of(refused)
+    assert "Nothing was imported" in page
+    assert "Line 3: the email address is not valid." in page
+    assert "Line 4: the language must be one of: en, es; the appointment must be a date and time like" in page
+    assert "Line 5: the same patient reference is on an earlier line." in page
+    assert "Line 6: has 3 values, not 4." in page
+    assert "Line 2:" not in page
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Invitation)) == 0
+        assert db.session.scalar(select(func.count()).select_from(Case)) == 0
+    header = b"reference,email,language,appointment\n"
+    for content, error in [
+        (b"", "The file is empty."),
+        (b"name,mail\nx,y\n", "Line 1 must name the columns: reference,email,language,appointment."),
+        ("reference,email,language,appointment\nMRN-1,a@b.example,en,2026-12-15 09:30\n".encode("utf-16"), "not UTF-8"),
+        (header + b"MRN-1,a@b.example,en,2020-01-01 09:30\n", "within the next year"),
+        (header + b"x,a@b.example,en,2030-01-01 09:30\n" * 501, "more than 500"),
+    ]:
+        refused = upload(staff, content)
+        assert refused.status_code in (413, 422), error
+        if refused.status_code == 422:
+            assert error in text_of(refused), error
+    page = text_of(staff.get("/staff/invitations/import"))
+    no_file = staff.post("/staff/invitations/import", data={"csrf_token": csrf_token(page), "days_before": "7"})
+    assert no_file.status_code == 422
+    assert "Choose a CSV file" in text_of(no_file)
+    assert "Enter a whole number" in text_of(upload(staff, b"x", days_before="lots"))

@@ -30,6 +30,7 @@ def invite(
     language: str | None = None,
     appointment_at: datetime | None = None,
     send_at: datetime | None = None,
+    commit: bool = True,
 ) -> tuple[Invitation, bool]:
     """A link for the person with this clinic reference: added to their open case if they have
     one (a follow-up once they have sent a check), else to a new case; whether the case was there.
