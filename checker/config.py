@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "INVITATION_DAYS": 30,  # how long a clinic link stays valid by default
     "REMINDER_DAYS": "3,7",  # reminders (at most two) this many days after a link's email, until answered
     "INVITE_DAYS_BEFORE": 7,  # an imported appointment's invitation is emailed this many days before it
+    "WORKLIST_UNOPENED_DAYS": 2,  # a link not opened this close to its appointment goes on the worklist
     "DRAFT_DAYS": 30,  # how long saved answers are kept for resuming
     "RETENTION_DAYS": 365,  # submissions and requests older than this are purged
     "SIGN_IN_ATTEMPTS": 5,  # refused staff sign-ins (an account at one address) before sign-in waits
@@ -89,6 +90,7 @@ class StartupError(click.ClickException, RuntimeError):
 WHOLE_NUMBERS: dict[str, tuple[int, int]] = {
     "INVITATION_DAYS": (1, 365),
     "INVITE_DAYS_BEFORE": (0, 90),
+    "WORKLIST_UNOPENED_DAYS": (0, 30),
     "DRAFT_DAYS": (1, 365),
     "RETENTION_DAYS": (30, 36500),
     "SIGN_IN_ATTEMPTS": (1, 100),

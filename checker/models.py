@@ -464,6 +464,21 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
     staff: Mapped[StaffUser | None] = relationship()
 
 
+class WorklistAck(db.Model):  # type: ignore[name-defined,misc]
+    """A safety worklist item a staff member has acknowledged (a link not opened near its
+    appointment, an email that failed): it leaves the worklist. Unique, so it is acknowledged once."""
+
+    __tablename__ = "worklist_ack"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # unopened | failed_send
+    target_id: Mapped[int] = mapped_column()  # the invitation's or the outbox message's id
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("kind", "target_id"),)
+
+
 class ReadinessProbe(db.Model):  # type: ignore[name-defined,misc]
     """A row /readyz writes, commits and deletes: proof that a write needing new space commits
     (a full disk, a read-only or deleted database file would refuse it)."""

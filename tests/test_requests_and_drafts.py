@@ -176,7 +176,9 @@ def test_a_hanging_or_down_mail_server_delays_and_loses_nothing(database_url: st
         make_staff(app)
         staff = app.test_client()
         sign_in(staff)
-        assert "1 email notices to the clinic could not be sent yet" in text_of(staff.get("/staff/"))
+        inbox_page = text_of(staff.get("/staff/"))
+        assert "1 email could not be sent yet (last problem: ConnectionRefusedError). It is tried again" in inbox_page
+        assert "Safety worklist: 1 item to acknowledge" in inbox_page  # the failed email
         inbox, port = smtp
         app.config["MAIL_PORT"] = port  # the server is back
         with app.app_context():

@@ -1,6 +1,7 @@
 """Events dated on a case (a toxin session, an operation); one open case per clinic reference
 (a key unique among cases not merged), and cases merged into another; links the app emails
-(with their reminders), follow-up schedules, and the patient's email address on a case
+(with their reminders), follow-up schedules, and the patient's email address on a case; the
+safety worklist's acknowledgements
 
 Revision ID: 0007
 Revises: 0006
@@ -107,8 +108,19 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_outbox_message_invitation_id'), ['invitation_id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_outbox_message_invitation_id_invitation'), 'invitation', ['invitation_id'], ['id'], ondelete='CASCADE')
 
+    op.create_table('worklist_ack',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('target_id', sa.Integer(), nullable=False),
+    sa.Column('staff_id', sa.Integer(), nullable=True),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['staff_id'], ['staff_user.id'], name=op.f('fk_worklist_ack_staff_id_staff_user'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_worklist_ack')),
+    sa.UniqueConstraint('kind', 'target_id', name=op.f('uq_worklist_ack_kind'))
+    )
 
 def downgrade():
+    op.drop_table('worklist_ack')
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_outbox_message_invitation_id_invitation'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_outbox_message_invitation_id'))

@@ -24,6 +24,7 @@ from ..blueprint import bp
 from ..forms import ActionForm, InvitationForm
 from ..records import audit, invite, mark_done
 from ..shown_once import take_token
+from ..worklist import count as worklist_count
 from .queue import chosen_filter, counts, page_of
 
 
@@ -45,6 +46,7 @@ def inbox_page() -> str:
         rules=current_rules(),
         now=now,
         failing=failing_notices(),
+        worklist=worklist_count(now),
     )
 
 
