@@ -158,6 +158,11 @@ def keep_rules_text(rules: RuleSet) -> None:
         db.session.add(RulesText(**values))
 
 
+def wording_of(check: Submission, current: RuleSet) -> RuleSet:
+    """The rule set whose words name what a stored check holds (without reading it again)."""
+    return _wording(current, check.rules_version, check.rules_sha256, check.result)
+
+
 def _wording(current: RuleSet, version: str, sha256: str, result: Mapping[str, Any]) -> RuleSet:
     """The rule set that produced a result, or today's, knowing every id the result names."""
     rules = current if sha256 == current.sha256 else archived_rules().get(sha256) or _kept_rules(sha256) or current

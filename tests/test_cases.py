@@ -914,3 +914,61 @@ def _struct_nodes(node: Any) -> Iterator[Any]:
         kids = node.get("/K")
         for kid in kids if isinstance(kids, pikepdf.Array) else [kids]:
             yield from _struct_nodes(kid)
+
+
+def test_every_waiting_check_of_a_case_is_marked_reviewed_at_once(
+    db_app: Flask, staff: FlaskClient, rules: RuleSet
+) -> None:
+    from .conftest import seed_case_over_months
+
+    case_id = seed_case_over_months(db_app, rules)
+    page = text_of(staff.get(f"/staff/cases/{case_id}"))
+    assert "Mark the 12 waiting checks as reviewed" in page
+    done = staff.post(f"/staff/cases/{case_id}/reviewed", data={"csrf_token": csrf_token(page)})
+    assert "12 checks marked as reviewed." in text_of(staff.get(done.headers["Location"]))
+    with db_app.app_context():
+        case = db.session.get(Case, case_id)
+        assert case is not None
+        assert case.state == "reviewed"
+        assert {s.status for s in case.submissions} == {"reviewed"}
+    assert sum(1 for action, _ in audit_actions(db_app) if action == "marked reviewed") == 12
+    again = staff.post(f"/staff/cases/{case_id}/reviewed", data={"csrf_token": csrf_token(page)})
+    assert "marked as reviewed" not in text_of(staff.get(again.headers["Location"]))
+
+
+def test_the_csv_is_for_people(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    """Times in the clinic's zone, words beside codes, assignee, state, label, check number, stops
+    and unused links as rows, and a byte-order mark so a spreadsheet reads the accents."""
+    from .conftest import seed_case_over_months
+
+    db_app.config["TIMEZONE"] = "America/Chicago"
+    case_id = seed_case_over_months(db_app, rules, reference="MRN-CSV")
+    make_case(staff, reference="MRN-UNUSED", label="Lunes 9 de diciembre")
+    stopped = make_case(staff, reference="MRN-STOP")
+    patient = db_app.test_client()
+    patient.post(stopped, data={"csrf_token": csrf_token(text_of(patient.get(stopped)))})
+    assert post_page(patient, "safety", {"rf_stroke_signs": "yes"}).headers["Location"] == "/emergency"
+    exported = staff.get("/staff/inbox.csv?show=all&lang=es")
+    data = exported.get_data()
+    assert data.startswith("\ufeff".encode())
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    checks = [r for r in rows if r["reference"] == "MRN-CSV"]
+    assert [r["check_number"] for r in checks] == [str(n) for n in range(1, 13)]
+    first = checks[0]
+    assert first["case"] == str(case_id)
+    assert first["row"] == "check"
+    assert first["submitted_at (America/Chicago)"] == "2025-05-12 10:30"  # 15:30 UTC, in the clinic's zone
+    assert (first["triage"], first["triage_words"]) == ("routine", "Sin señales de alarma")
+    assert (first["outcome"], first["outcome_words"]) == ("stage-3", "Etapa 3: sincinesia establecida")
+    assert (first["initial_severity"], first["initial_severity_words"]) == ("complete", "Parálisis completa")
+    assert first["case_state"] == "waiting"
+    assert first["assigned_to"] == ""
+    stop = next(r for r in rows if r["reference"] == "MRN-STOP")
+    assert (stop["row"], stop["link_state"], stop["triage"]) == ("emergency stop", "stopped", "emergency")
+    assert stop["red_flags"] == ""
+    unused = next(r for r in rows if r["reference"] == "MRN-UNUSED")
+    assert (unused["row"], unused["link_state"], unused["link_label"]) == (
+        "link not used",
+        "not_opened",
+        "Lunes 9 de diciembre",
+    )

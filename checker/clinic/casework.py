@@ -13,6 +13,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -43,7 +44,7 @@ from .forms import (
     ReferenceForm,
     ScheduleForm,
 )
-from .records import audit, create_invitation, revoke
+from .records import audit, create_invitation, mark_done, revoke
 
 
 def _case(case_id: int) -> Case:
@@ -182,6 +183,19 @@ def follow_up(case_id: int) -> Response:
         return redirect(url_for("clinic.case", case_id=record.id))
     by_email = bool(form.by_email.data and record.email and patient_mail_configured())
     return _link_page(create_invitation("", form.days.data, current_user.id, record, True, by_email=by_email))
+
+
+@bp.post("/cases/<int:case_id>/reviewed")
+def review_all(case_id: int) -> Response:
+    """Every check of the case waiting for review, marked reviewed at once (each audited)."""
+    record = _case(case_id)
+    if ActionForm().validate_on_submit():
+        waiting = [check for check in record.submissions if check.status == "new"]
+        marked = sum(mark_done(check, True, commit=False) for check in waiting)
+        db.session.commit()
+        if marked:
+            flash(ngettext("%(num)s check marked as reviewed.", "%(num)s checks marked as reviewed.", marked))
+    return redirect(url_for("clinic.case", case_id=record.id, _anchor="checks"))
 
 
 @bp.post("/cases/<int:case_id>/contact")

@@ -104,7 +104,7 @@ def revoke(invitation: Invitation, action: str = "revoked link") -> bool:
     return revoked
 
 
-def mark_done(record: Submission | ConsultationRequest, done: bool) -> bool:
+def mark_done(record: Submission | ConsultationRequest, done: bool, commit: bool = True) -> bool:
     """Mark a check reviewed or a request handled, or undo that; audited. Whether it changed."""
     word, kind = ("reviewed", "submission") if isinstance(record, Submission) else ("handled", "request")
     if (record.status == word) == done:
@@ -114,5 +114,6 @@ def mark_done(record: Submission | ConsultationRequest, done: bool) -> bool:
     setattr(record, f"{word}_at", utcnow() if done else None)
     audit(f"marked {word}" if done else f"undid {word}", f"{kind} {record.id}")
     refresh_case_of(record)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return True

@@ -1,24 +1,33 @@
-"""The inbox as a CSV file: one row per check in the chosen filter and search, answers by
-question id, and no cell a spreadsheet would run as a formula."""
+"""The inbox as a CSV file for people: one row per check of every case in the chosen filter
+and search, then a row for each emergency stop and each link not used; times in the clinic's
+zone, each code beside its words, a UTF-8 byte-order mark (so a spreadsheet reads accents), and
+no cell a spreadsheet would run as a formula."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from flask import Response, request, stream_with_context
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 
+from ...cases import clinic_zone, stop_triage
 from ...db import db, utcnow
-from ...models import Case, Submission
+from ...engine import RuleSet
+from ...exports.clinical import flag_name, history_value, stage_name, triage_name
+from ...models import Case, Invitation, Submission
 from ...rules import current_rules
+from ...stored import wording_of
 from ..blueprint import bp
 from ..records import audit
 from .queue import chosen_filter, conditions, ordering
 
 CSV_ANSWERS_JOINER = ";"
+BYTE_ORDER_MARK = "\ufeff"
 
 
 def _cell(value: object) -> str:
@@ -27,30 +36,76 @@ def _cell(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+def _time(moment: datetime | None) -> str:
+    return moment.astimezone(clinic_zone()).strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def _header(rules: RuleSet) -> list[str]:
+    zone = str(clinic_zone())
+    header = ["case", "reference", "case_state", "assigned_to", "row", "link_label", "check_number"]
+    header += ["link_state", f"submitted_at ({zone})", "rules_version", "triage", "triage_words"]
+    header += ["red_flags", "red_flags_words", "outcome", "outcome_words", "saq_total", f"reviewed_at ({zone})"]
+    for qid in rules.questions:
+        header += [qid, f"{qid}_words"]
+    return header
+
+
+def _check_row(case: Case, check: Submission, number: int, rules: RuleSet) -> list[Any]:
+    words = wording_of(check, rules)
+    link = check.invitation
+    flags = list(check.result.get("red_flags") or ())
+    row: list[Any] = [*_case_cells(case), "check", link.label if link else "", number, "sent" if link else ""]
+    row += [_time(check.submitted_at), check.rules_version, check.triage, triage_name(words, check.triage)]
+    row += [" ".join(flags), "; ".join(flag_name(words, f) for f in flags)]
+    row += [check.outcome or "", stage_name(words, check.outcome), check.saq_total, _time(check.reviewed_at)]
+    for qid in rules.questions:
+        value = check.answers.get(qid)
+        row.append(CSV_ANSWERS_JOINER.join(map(str, value)) if isinstance(value, list) else value)
+        row.append(history_value(words, qid, value) if qid in words.questions else "")
+    return row
+
+
+def _link_row(case: Case, link: Invitation, now: datetime, rules: RuleSet) -> list[Any] | None:
+    """A link that never brought a check: an emergency stop, or not used (yet)."""
+    state = link.status(now)
+    if state == "sent":
+        return None
+    kind = "emergency stop" if state == "stopped" else "link not used"
+    row: list[Any] = [*_case_cells(case), kind, link.label, "", state, _time(link.stopped_at or link.flagged_at)]
+    triage = stop_triage(rules) if state == "stopped" else link.flags_triage or ""
+    row += ["", triage, triage_name(rules, triage) if triage in rules.severity else ""]
+    row += [" ".join(link.flags), "; ".join(flag_name(rules, f) for f in link.flags if f in _flag_ids(rules))]
+    return row + [""] * (len(_header(rules)) - len(row))
+
+
+def _flag_ids(rules: RuleSet) -> set[str]:
+    return {flag.id for flag in rules.red_flags}
+
+
+def _case_cells(case: Case) -> list[Any]:
+    return [case.id, case.reference, case.state, case.assigned_to.email if case.assigned_to else ""]
+
+
 def _csv_rows(show: str, search: str) -> Iterator[str]:
-    rules = current_rules()
-    question_ids = list(rules.questions)
-    header = ["case", "reference", "check", "submitted_at", "rules_version", "triage", "red_flags", "outcome"]
-    header += ["saq_total", "reviewed_at", *question_ids]
+    rules, now = current_rules(), utcnow()
     buffer = io.StringIO()
+    buffer.write(BYTE_ORDER_MARK)
     writer = csv.writer(buffer)
-    writer.writerow(header)
+    writer.writerow(_header(rules))
     query = (
-        select(Submission, Case.reference)
-        .join(Case, Submission.case_id == Case.id)
-        .where(*conditions(show, search, utcnow()))
-        .order_by(*ordering(show), Submission.submitted_at, Submission.id)
+        select(Case)
+        .where(*conditions(show, search, now))
+        .order_by(*ordering(show))
+        .options(selectinload(Case.submissions), selectinload(Case.invitations), joinedload(Case.assigned_to))
     )
-    for batch in db.session.execute(query.execution_options(yield_per=500)).partitions():
-        for check, reference in batch:
-            answers = check.answers
-            row: list[Any] = [check.case_id, reference, check.id, check.submitted_at.isoformat(), check.rules_version]
-            row += [check.triage, " ".join(check.result.get("red_flags") or ()), check.outcome or ""]
-            row += [check.saq_total, check.reviewed_at.isoformat() if check.reviewed_at else ""]
-            for qid in question_ids:
-                value = answers.get(qid)
-                row.append(CSV_ANSWERS_JOINER.join(map(str, value)) if isinstance(value, list) else value)
-            writer.writerow([_cell(v) for v in row])
+    for batch in db.session.execute(query.execution_options(yield_per=200)).scalars().partitions():
+        for case in batch:
+            for number, check in enumerate(case.submissions, start=1):
+                writer.writerow([_cell(v) for v in _check_row(case, check, number, rules)])
+            for link in case.invitations:
+                row = _link_row(case, link, now, rules)
+                if row is not None:
+                    writer.writerow([_cell(v) for v in row])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -58,7 +113,7 @@ def _csv_rows(show: str, search: str) -> Iterator[str]:
 
 @bp.get("/inbox.csv")
 def export_csv() -> Response:
-    """The checks of every case in the chosen filter and search, answers by question id."""
+    """The checks, stops and unused links of every case in the chosen filter and search."""
     show, search = chosen_filter(request.args)
     audit("exported CSV", f"inbox {show}" + (" (searched)" if search else ""))
     db.session.commit()
