@@ -177,3 +177,8 @@ def init_app(app: Flask) -> None:
     if url.startswith("sqlite"):
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)
+
+
+def like_pattern(text: str, start: str = "%", end: str = "%") -> str:
+    """``text`` for a LIKE with ``escape="\\"``: its own %, _ and \\ match themselves."""
+    return start + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + end

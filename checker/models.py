@@ -313,6 +313,7 @@ class Invitation(db.Model):  # type: ignore[name-defined,misc]
     __table_args__ = (
         UniqueConstraint("schedule_id", "due_key"),  # one link for each due date, however many schedulers run
         Index("ix_invitation_mailing", "by_email", "used_at", "revoked_at"),
+        Index("ix_invitation_page", "created_at", "id"),  # the invitations page, newest first
     )
 
     def status(self, now: datetime) -> str:
@@ -456,12 +457,22 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "audit_event"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     action: Mapped[str] = mapped_column(String(40))
     target: Mapped[str] = mapped_column(String(200), default="")  # e.g. "submission 12"
+    case_id: Mapped[int | None] = mapped_column()  # the case it concerns (no key: the event outlives the case)
+    reference: Mapped[str] = mapped_column(String(40), default="")  # that case's reference at the time
 
     staff: Mapped[StaffUser | None] = relationship()
+
+    __table_args__ = (
+        # The log's pages, newest first, whole or by person, kind or case (keyset paging).
+        Index("ix_audit_event_page", "at", "id"),
+        Index("ix_audit_event_staff_page", "staff_id", "at", "id"),
+        Index("ix_audit_event_action_page", "action", "at", "id"),
+        Index("ix_audit_event_case_page", "case_id", "at", "id"),
+    )
 
 
 class WorklistAck(db.Model):  # type: ignore[name-defined,misc]

@@ -70,7 +70,7 @@ def case(case_id: int) -> Response | str:
     if record.id != case_id:
         flash(_("Case %(id)s was merged into this case.", id=case_id))
         return redirect(url_for("clinic.case", case_id=record.id))
-    audit("viewed", f"case {record.id}")
+    audit("viewed", f"case {record.id}", record)
     db.session.commit()
     return render_template(
         "clinic/case.html",
@@ -122,7 +122,7 @@ def change_reference(case_id: int) -> Response:
         )
         return redirect(url_for("clinic.case", case_id=record.id, other=other.id, _anchor="merge"))
     if wanted != before:
-        audit("changed reference", f"case {record.id} ({before or '-'} to {wanted or '-'})")
+        audit("changed reference", f"case {record.id} ({before or '-'} to {wanted or '-'})", record)
         flash(_("Patient reference saved."))
     db.session.commit()
     return redirect(url_for("clinic.case", case_id=record.id))
@@ -167,6 +167,7 @@ def merge_cases(case_id: int, other_id: int) -> Response:
     audit(
         "merged case",
         f"case {other.id} ({other.reference or '-'}) into case {record.id} ({record.reference or '-'})",
+        record,
     )
     db.session.commit()
     flash(_("Case %(other)s was merged into this case.", other=other.id))
@@ -206,7 +207,7 @@ def change_contact(case_id: int) -> Response:
     form = ContactForm(prefix="contact")
     if form.validate_on_submit():
         record.email, record.language = (form.email.data or None), form.language.data
-        audit("changed contact", f"case {record.id} ({'email set' if record.email else 'no email'})")
+        audit("changed contact", f"case {record.id} ({'email set' if record.email else 'no email'})", record)
         db.session.commit()
         flash(_("Contact details saved."))
     else:
@@ -232,7 +233,7 @@ def add_schedule(case_id: int) -> Response:
         )
         db.session.add(schedule)
         db.session.flush()
-        audit("added schedule", f"case {record.id} schedule {schedule.id}")
+        audit("added schedule", f"case {record.id} schedule {schedule.id}", record)
         db.session.commit()
         flash(_("Schedule saved. Its links are made when they are due."))
     else:
@@ -245,7 +246,7 @@ def stop_schedule(schedule_id: int) -> Response:
     schedule = db.session.get(FollowUpSchedule, schedule_id) or abort(404)
     if ActionForm().validate_on_submit() and schedule.active:
         schedule.active = False
-        audit("stopped schedule", f"case {schedule.case_id} schedule {schedule.id}")
+        audit("stopped schedule", f"case {schedule.case_id} schedule {schedule.id}", schedule.case)
         db.session.commit()
         flash(_("Schedule stopped. Links already made still work."))
     return redirect(url_for("clinic.case", case_id=schedule.case_id, _anchor="schedules"))
@@ -303,7 +304,7 @@ def alert_seen(invitation_id: int) -> Response:
             invitation.flags_reviewed_at = now
             seen.append("marked warning signs reviewed")
         for action in seen:
-            audit(action, f"invitation {invitation.id}")
+            audit(action, f"invitation {invitation.id}", invitation.case)
         refresh_case_of(invitation)
         db.session.commit()
     return redirect(
@@ -317,7 +318,7 @@ def add_note(case_id: int) -> Response:
     form = NoteForm()
     if form.validate_on_submit():
         db.session.add(CaseNote(case_id=record.id, staff_id=current_user.id, text=form.text.data.strip()))
-        audit("added note", f"case {record.id}")
+        audit("added note", f"case {record.id}", record)
         db.session.commit()
         flash(_("Note added."))
     elif form.text.errors:
@@ -337,7 +338,7 @@ def add_event(case_id: int) -> Response:
         )
         db.session.add(event)
         db.session.flush()
-        audit("recorded event", f"case {record.id} event {event.id} ({event.kind} {event.on.isoformat()})")
+        audit("recorded event", f"case {record.id} event {event.id} ({event.kind} {event.on.isoformat()})", record)
         db.session.commit()
         flash(_("Event recorded."))
     else:
@@ -351,7 +352,7 @@ def delete_event(event_id: int) -> Response:
     case_id = event.case_id
     if ActionForm().validate_on_submit():
         db.session.delete(event)
-        audit("deleted event", f"case {case_id} event {event_id}")
+        audit("deleted event", f"case {case_id} event {event_id}", event.case)
         db.session.commit()
         flash(_("Event deleted."))
     return redirect(url_for("clinic.case", case_id=case_id, _anchor="events"))
@@ -363,7 +364,11 @@ def assign(case_id: int) -> Response:
     form = _assign_form(record)
     if form.validate_on_submit():
         record.assigned_to_id = form.staff.data or None
-        audit("assigned", f"case {record.id} to staff {form.staff.data}" if form.staff.data else f"case {record.id}")
+        audit(
+            "assigned",
+            f"case {record.id} to staff {form.staff.data}" if form.staff.data else f"case {record.id}",
+            record,
+        )
         db.session.commit()
         flash(_("Assignment saved."))
     return redirect(url_for("clinic.case", case_id=record.id))
@@ -387,7 +392,7 @@ def _delete(record: Submission | ConsultationRequest, target: str, name: str) ->
     if request.method == "POST" and form.validate_on_submit():
         case = record.case
         db.session.delete(record)
-        audit("deleted", target)
+        audit("deleted", target, case)
         if case is not None:
             refresh(case, current_rules())
         db.session.commit()

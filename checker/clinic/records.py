@@ -15,10 +15,20 @@ from ..rules import current_rules
 from .shown_once import new_seed, token_from
 
 
-def audit(action: str, target: str = "") -> None:
-    """Add an audit event to the current transaction (the caller commits)."""
+def audit(action: str, target: str = "", case: Case | None = None) -> None:
+    """Add an audit event to the current transaction (the caller commits), naming the case it
+    concerns and that case's reference at the time, so the log can be searched by either."""
     staff_id = current_user.id if current_user.is_authenticated else None
-    db.session.add(AuditEvent(staff_id=staff_id, action=action, target=target))
+    reference = case.reference if case is not None else ""
+    db.session.add(
+        AuditEvent(
+            staff_id=staff_id,
+            action=action,
+            target=target[:200],
+            case_id=case.id if case is not None else None,
+            reference=reference,
+        )
+    )
 
 
 def invite(
@@ -85,7 +95,7 @@ def create_invitation(
     if by_email and (send_at is None or send_at <= now):
         queue_link_email(invitation, 0, now)
     refresh(case, current_rules())
-    audit("created follow-up link" if follow_up else "created invitation", f"invitation {invitation.id}")
+    audit("created follow-up link" if follow_up else "created invitation", f"invitation {invitation.id}", case)
     if commit:
         db.session.commit()
     return invitation
@@ -99,7 +109,7 @@ def revoke(invitation: Invitation, action: str = "revoked link") -> bool:
     if revoked:
         invitation.revoked_at = utcnow()
         db.session.execute(delete(Draft).where(Draft.invitation_id == invitation.id, Draft.submission_id.is_(None)))
-        audit(action, f"invitation {invitation.id}")
+        audit(action, f"invitation {invitation.id}", invitation.case)
     refresh_case_of(invitation)
     return revoked
 
@@ -112,7 +122,7 @@ def mark_done(record: Submission | ConsultationRequest, done: bool, commit: bool
     record.status = word if done else "new"
     setattr(record, f"{word}_by_id", current_user.id if done else None)
     setattr(record, f"{word}_at", utcnow() if done else None)
-    audit(f"marked {word}" if done else f"undid {word}", f"{kind} {record.id}")
+    audit(f"marked {word}" if done else f"undid {word}", f"{kind} {record.id}", record.case)
     refresh_case_of(record)
     if commit:
         db.session.commit()

@@ -109,23 +109,26 @@ def acknowledge(kind: str, target_id: int) -> Response:
         abort(404)
     if not ActionForm().validate_on_submit():
         return redirect(url_for("clinic.worklist"))
-    now = utcnow()
+    now, case = utcnow(), None
     if kind in ("stop", "flags", "unopened"):
         invitation = db.session.get(Invitation, target_id) or abort(404)
+        case = invitation.case
         if kind == "stop" and invitation.stopped_at and not invitation.stop_reviewed_at:
             invitation.stop_reviewed_at = now
         elif kind == "flags" and invitation.flagged_at and not invitation.flags_reviewed_at:
             invitation.flags_reviewed_at = now
         refresh_case_of(invitation)
     else:
-        db.session.get(OutboxMessage, target_id) or abort(404)
+        message = db.session.get(OutboxMessage, target_id) or abort(404)
+        linked = db.session.get(Invitation, message.invitation_id) if message.invitation_id else None
+        case = linked.case if linked is not None else None
     if kind in ("unopened", "failed_send"):
         try:
             with db.session.begin_nested():
                 db.session.add(WorklistAck(kind=kind, target_id=target_id, staff_id=_staff_id()))
         except IntegrityError:
             pass  # another staff member acknowledged it a moment ago
-    audit("acknowledged", f"worklist {kind} {target_id}")
+    audit("acknowledged", f"worklist {kind} {target_id}", case)
     db.session.commit()
     flash(_("Acknowledged. It is no longer on the worklist."))
     return redirect(url_for("clinic.worklist"))

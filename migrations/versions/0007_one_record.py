@@ -1,7 +1,7 @@
 """Events dated on a case (a toxin session, an operation); one open case per clinic reference
 (a key unique among cases not merged), and cases merged into another; links the app emails
 (with their reminders), follow-up schedules, and the patient's email address on a case; the
-safety worklist's acknowledgements
+safety worklist's acknowledgements; the audit log's case and reference, with indexes for its pages
 
 Revision ID: 0007
 Revises: 0006
@@ -100,6 +100,7 @@ def upgrade():
         batch_op.add_column(sa.Column('schedule_id', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('due_key', sa.String(length=40), nullable=True))
         batch_op.create_index('ix_invitation_mailing', ['by_email', 'used_at', 'revoked_at'], unique=False)
+        batch_op.create_index('ix_invitation_page', ['created_at', 'id'], unique=False)
         batch_op.create_unique_constraint(batch_op.f('uq_invitation_schedule_id'), ['schedule_id', 'due_key'])
         batch_op.create_foreign_key(batch_op.f('fk_invitation_schedule_id_follow_up_schedule'), 'follow_up_schedule', ['schedule_id'], ['id'], ondelete='SET NULL')
 
@@ -118,8 +119,24 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_worklist_ack')),
     sa.UniqueConstraint('kind', 'target_id', name=op.f('uq_worklist_ack_kind'))
     )
+    with op.batch_alter_table('audit_event', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('case_id', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('reference', sa.String(length=40), nullable=False, server_default=''))
+        batch_op.drop_index(batch_op.f('ix_audit_event_at'))
+        batch_op.create_index('ix_audit_event_page', ['at', 'id'], unique=False)
+        batch_op.create_index('ix_audit_event_staff_page', ['staff_id', 'at', 'id'], unique=False)
+        batch_op.create_index('ix_audit_event_action_page', ['action', 'at', 'id'], unique=False)
+        batch_op.create_index('ix_audit_event_case_page', ['case_id', 'at', 'id'], unique=False)
 
 def downgrade():
+    with op.batch_alter_table('audit_event', schema=None) as batch_op:
+        batch_op.drop_index('ix_audit_event_case_page')
+        batch_op.drop_index('ix_audit_event_action_page')
+        batch_op.drop_index('ix_audit_event_staff_page')
+        batch_op.drop_index('ix_audit_event_page')
+        batch_op.create_index(batch_op.f('ix_audit_event_at'), ['at'], unique=False)
+        batch_op.drop_column('reference')
+        batch_op.drop_column('case_id')
     op.drop_table('worklist_ack')
     with op.batch_alter_table('outbox_message', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_outbox_message_invitation_id_invitation'), type_='foreignkey')
@@ -129,6 +146,7 @@ def downgrade():
     with op.batch_alter_table('invitation', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_invitation_schedule_id_follow_up_schedule'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('uq_invitation_schedule_id'), type_='unique')
+        batch_op.drop_index('ix_invitation_page')
         batch_op.drop_index('ix_invitation_mailing')
         batch_op.drop_column('due_key')
         batch_op.drop_column('schedule_id')

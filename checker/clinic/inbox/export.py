@@ -30,7 +30,7 @@ CSV_ANSWERS_JOINER = ";"
 BYTE_ORDER_MARK = "\ufeff"
 
 
-def _cell(value: object) -> str:
+def safe_cell(value: object) -> str:
     """A CSV cell a spreadsheet will not run as a formula."""
     text = "" if value is None else str(value)
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
@@ -101,11 +101,11 @@ def _csv_rows(show: str, search: str) -> Iterator[str]:
     for batch in db.session.execute(query.execution_options(yield_per=200)).scalars().partitions():
         for case in batch:
             for number, check in enumerate(case.submissions, start=1):
-                writer.writerow([_cell(v) for v in _check_row(case, check, number, rules)])
+                writer.writerow([safe_cell(v) for v in _check_row(case, check, number, rules)])
             for link in case.invitations:
                 row = _link_row(case, link, now, rules)
                 if row is not None:
-                    writer.writerow([_cell(v) for v in row])
+                    writer.writerow([safe_cell(v) for v in row])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
 from sqlalchemy.orm import InstrumentedAttribute
 
-from ...db import db
+from ...db import db, like_pattern
 from ...models import UNUSED_LINK_STATES, Case
 from ...urls import LARGEST_ID
 
@@ -69,8 +69,7 @@ class Page:
 def _search(text: str) -> ColumnElement[bool]:
     """Open cases (a merged one is listed as the case it was merged into) matching every word."""
     words = text.lower().split()[:5]
-    escaped = [w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for w in words]
-    return and_(Case.merged_into_id.is_(None), *(Case.search_text.like(f"%{w}%", escape="\\") for w in escaped))
+    return and_(Case.merged_into_id.is_(None), *(Case.search_text.like(like_pattern(w), escape="\\") for w in words))
 
 
 def _key(row: Case, order: Order) -> list[Any]:

@@ -1,5 +1,5 @@
 """The inbox and what it opens: submissions (with their PDF and FHIR exports), consultation
-requests, invitation links, and the audit log."""
+requests and invitation links."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import contains_eager
 from werkzeug.wrappers import Response
 
 from ...cases import case_trend
-from ...db import db, utcnow
+from ...db import db, like_pattern, utcnow
 from ...exports.fhir import Record, result_bundle
 from ...exports.reports import fhir_download, pdf_response
 from ...mail import failing_notices, patient_mail_configured
-from ...models import AuditEvent, ConsultationRequest, Draft, Invitation, Submission
+from ...models import Case, ConsultationRequest, Draft, Invitation, Submission
 from ...rules import current_rules
 from ...stored import StoredResult
 from ...urls import external_url, fhir_canon
@@ -22,10 +23,13 @@ from ...web.i18n import current_language, reason_text, translate
 from ...web.limits import limited
 from ..blueprint import bp
 from ..forms import ActionForm, InvitationForm
+from ..paging import cursor_of, older_than
 from ..records import audit, invite, mark_done
 from ..shown_once import take_token
 from ..worklist import count as worklist_count
 from .queue import chosen_filter, counts, page_of
+
+LINKS_PAGE = 50
 
 
 @bp.get("/", endpoint="inbox")
@@ -35,7 +39,7 @@ def inbox_page() -> str:
     cursor = request.args.get("after") or None
     now = utcnow()
     page = page_of(show, search, cursor, now)
-    audit("viewed inbox", show)
+    audit("viewed inbox", f"{show} search {search!r}"[:200] if search else show)
     db.session.commit()
     return render_template(
         "clinic/inbox.html",
@@ -53,7 +57,7 @@ def inbox_page() -> str:
 @bp.get("/submissions/<int:submission_id>")
 def submission(submission_id: int) -> str:
     record = db.session.get(Submission, submission_id) or abort(404)
-    audit("viewed", f"submission {record.id}")
+    audit("viewed", f"submission {record.id}", record.case)
     db.session.commit()
     today = current_rules()
     result = record.shown(today)
@@ -70,7 +74,7 @@ def submission(submission_id: int) -> str:
 
 def _export(submission_id: int, what: str) -> tuple[Submission, StoredResult]:
     record = db.session.get(Submission, submission_id) or abort(404)
-    audit(f"exported {what}", f"submission {record.id}")
+    audit(f"exported {what}", f"submission {record.id}", record.case)
     db.session.commit()
     return record, record.shown(current_rules())
 
@@ -126,7 +130,7 @@ def undo_reviewed(submission_id: int) -> Response:
 @bp.get("/requests/<int:request_id>")
 def consultation_request(request_id: int) -> str:
     record = db.session.get(ConsultationRequest, request_id) or abort(404)
-    audit("viewed", f"request {record.id}")
+    audit("viewed", f"request {record.id}", record.case)
     db.session.commit()
     return render_template("clinic/request.html", record=record, form=ActionForm())
 
@@ -169,14 +173,36 @@ def invitations() -> Response | tuple[str, int]:
                 else _("%(reference)s already has a case: this link was added to it.", reference=reference.strip())
             )
         return redirect(url_for("clinic.invitation", invitation_id=invitation.id))
-    listed = db.session.scalars(select(Invitation).order_by(Invitation.created_at.desc()).limit(200))
+    search, cursor = request.args.get("q", "").strip()[:100], request.args.get("after") or None
+    listed, next_cursor = links_page(search, cursor)
+    audit("viewed invitations", f"search {search!r}"[:200] if search else "")
+    db.session.commit()
+    page = {"invitations": listed, "search": search, "first": cursor is None, "next_cursor": next_cursor}
     status = 422 if form.errors else 200
-    return render_template("clinic/invitations.html", form=form, invitations=list(listed), now=utcnow()), status
+    return render_template("clinic/invitations.html", form=form, now=utcnow(), **page), status
+
+
+def links_page(search: str, cursor: str | None) -> tuple[list[Invitation], str | None]:
+    """A page of links, newest first, whose case's reference, labels or names (or own label)
+    hold every word of ``search``; and the next page's cursor."""
+    query = select(Invitation).join(Case, Invitation.case_id == Case.id).options(contains_eager(Invitation.case))
+    for word in search.lower().split()[:5]:
+        query = query.where(Case.search_text.like(like_pattern(word), escape="\\"))
+    if (older := older_than(Invitation.created_at, Invitation.id, cursor)) is not None:
+        query = query.where(older)
+    rows = list(
+        db.session.scalars(query.order_by(Invitation.created_at.desc(), Invitation.id.desc()).limit(LINKS_PAGE + 1))
+    )
+    more = len(rows) > LINKS_PAGE
+    rows = rows[:LINKS_PAGE]
+    return rows, cursor_of(rows[-1].created_at, rows[-1].id) if more else None
 
 
 @bp.get("/invitations/<int:invitation_id>")
 def invitation(invitation_id: int) -> str:
     record = db.session.get(Invitation, invitation_id) or abort(404)
+    audit("viewed", f"invitation {record.id}", record.case)
+    db.session.commit()
     token = take_token(record) if record.created_by_id == current_user.id else None
     link = external_url("questionnaire.invitation", token=token) if token else None
     draft = db.session.scalar(select(Draft).where(Draft.invitation_id == record.id, Draft.submission_id.is_(None)))
@@ -184,11 +210,3 @@ def invitation(invitation_id: int) -> str:
     return render_template(
         "clinic/invitation.html", record=record, link=link, now=utcnow(), form=ActionForm(), last_page=last_page
     )
-
-
-@bp.get("/audit")
-def audit_log() -> str:
-    if not current_user.is_admin:
-        abort(403)
-    events = db.session.scalars(select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(300))
-    return render_template("clinic/audit.html", events=list(events))
