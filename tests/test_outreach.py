@@ -428,3 +428,21 @@ def test_a_clinic_list_with_a_bad_line_imports_nothing_and_names_the_line(mailin
     assert no_file.status_code == 422
     assert "Choose a CSV file" in text_of(no_file)
     assert "Enter a whole number" in text_of(upload(staff, b"x", days_before="lots"))
+
+
+def test_a_new_link_in_place_of_an_emailed_one_is_emailed_too(mailing: tuple[Flask, Inbox]) -> None:
+    app, inbox = mailing
+    staff = staff_client(app)
+    old = invite_by_email(staff, language="en")
+    page = text_of(staff.get(f"/staff/invitations/{old}"))
+    replaced = staff.post(f"/staff/invitations/{old}/resend", data={"csrf_token": csrf_token(page)})
+    new = int(replaced.headers["Location"].rsplit("/", 1)[1])
+    assert new != old
+    assert "The app emails this link to the patient" in text_of(staff.get(replaced.headers["Location"]))
+    assert deliver(app) == (1, 0)  # the new link's email; the old one's was dropped: it is revoked
+    with app.app_context():
+        first = db.session.scalar(select(LinkEmail).where(LinkEmail.invitation_id == old))
+        assert first is not None
+        assert first.dropped == "no longer needed"
+    assert [m["To"] for m in inbox.messages] == ["ana@example.org"]
+    assert link_in(inbox.messages[0]) != ""

@@ -287,7 +287,11 @@ def resend_link(invitation_id: int) -> Response:
             flash(_("The patient sent their answers before the link could be replaced. They are kept with the case."))
         return redirect(url_for("clinic.invitation", invitation_id=old.id))
     days = max(1, min(365, current_app.config["INVITATION_DAYS"]))
-    return _link_page(create_invitation(old.label, days, current_user.id, old.case, follow_up=old.follow_up))
+    by_email = old.by_email and bool(old.case.email) and patient_mail_configured()
+    replacement = create_invitation(
+        old.label, days, current_user.id, old.case, old.follow_up, by_email, appointment_at=old.appointment_at
+    )
+    return _link_page(replacement)
 
 
 @bp.post("/invitations/<int:invitation_id>/seen")
