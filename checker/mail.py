@@ -33,6 +33,7 @@ from .models import Invitation, LinkEmail, OutboxMessage
 SMTP_TIMEOUT = 10
 RETRY_FIRST_SECONDS = 30
 RETRY_MAX_SECONDS = 3600
+SENDING_LEASE = timedelta(minutes=5)  # a claimed message is another worker's again after this
 
 
 def mail_configured() -> bool:
@@ -112,24 +113,35 @@ def retry_pause(attempts: int) -> timedelta:
 def send_due(now: datetime | None = None, limit: int = 50) -> tuple[int, int]:
     """Send the messages that are due; (sent, failed). Each is its own transaction.
 
-    On PostgreSQL a message another worker is sending is skipped, so several workers never
-    send one twice.
+    A worker first claims a message: a lease (its next try moved ``SENDING_LEASE`` on) that one
+    UPDATE takes only if no other worker took it, committed before anything is sent. So several
+    workers never send one twice, on PostgreSQL (which also skips rows another worker has
+    locked) and on SQLite alike; a worker stopped while sending leaves the message to be tried
+    again when the lease runs out.
     """
     now = now or utcnow()
     sent = failed = 0
     if not patient_mail_configured():
         return sent, failed
     for _ in range(limit):
-        query = (
-            select(OutboxMessage)
-            .where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now)
+        due = (OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at <= now)
+        candidate = (
+            select(OutboxMessage.id)
+            .where(*due)
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(1)
             .with_for_update(skip_locked=True)
         )
-        message = db.session.scalar(query)
-        if message is None:
+        message_id = db.session.scalar(candidate)
+        if message_id is None:
             break
+        lease = update(OutboxMessage).where(OutboxMessage.id == message_id, *due)
+        held_until = max(now, utcnow()) + SENDING_LEASE
+        claimed = db.session.execute(lease.values(next_attempt_at=held_until)).rowcount  # type: ignore[attr-defined]
+        db.session.commit()
+        message = db.session.get(OutboxMessage, message_id) if claimed == 1 else None
+        if message is None:
+            continue  # another worker claimed it first
         try:
             _send(message)
         except NotNeeded:

@@ -129,7 +129,7 @@ def test_the_outbox_worker_outlives_a_database_outage(app: Flask, monkeypatch: p
     """A round the database fails is logged, and the next round goes on sending."""
     from sqlalchemy.exc import OperationalError
 
-    from checker import mail
+    from checker import mail, outreach
 
     rounds = iter([OperationalError("SELECT", {}, Exception("server closed the connection")), (1, 0)])
 
@@ -148,7 +148,8 @@ def test_the_outbox_worker_outlives_a_database_outage(app: Flask, monkeypatch: p
 
     pauses = iter(range(10))
     monkeypatch.setattr(mail, "send_due", send_due)
-    monkeypatch.setattr(mail, "mail_configured", lambda: True)
+    monkeypatch.setattr(mail, "patient_mail_configured", lambda: True)
+    monkeypatch.setattr(outreach, "run_due", lambda: (0, 0))
     monkeypatch.setattr(mail.time, "sleep", sleep)
     result = app.test_cli_runner().invoke(args=["outbox", "run"])
     assert isinstance(result.exception, Stop)  # still running after the failed round, until stopped

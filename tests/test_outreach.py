@@ -446,3 +446,40 @@ def test_a_new_link_in_place_of_an_emailed_one_is_emailed_too(mailing: tuple[Fla
         assert first.dropped == "no longer needed"
     assert [m["To"] for m in inbox.messages] == ["ana@example.org"]
     assert link_in(inbox.messages[0]) != ""
+
+
+def test_two_outbox_worker_processes_make_a_due_link_and_send_its_email_once(
+    mailing: tuple[Flask, Inbox], database_url: str
+) -> None:
+    """Two real 'flask outbox run --once' processes at the same moment, as two deployed workers."""
+    import os
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    app, inbox = mailing
+    staff = staff_client(app)
+    with app.app_context():
+        today = datetime.now(clinic_zone()).date()
+    _schedule_after_toxin(app, staff, today - timedelta(weeks=2), email="cy@example.org")  # due today
+    config = app.config
+    env = {
+        **os.environ,
+        "CHECKER_DATABASE_URL": database_url,
+        "CHECKER_SECRET_KEY": config["SECRET_KEY"],
+        "CHECKER_MAIL_SERVER": "127.0.0.1",
+        "CHECKER_MAIL_PORT": str(config["MAIL_PORT"]),
+        "CHECKER_BASE_URL": config["BASE_URL"],
+        "CHECKER_CLINIC_EMAIL": config["CLINIC_EMAIL"],
+    }
+    command = [sys.executable, "-m", "flask", "--app", "checker", "outbox", "run", "--once"]
+    workers = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]  # fmt: skip
+    outputs = [worker.communicate(timeout=120) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0], outputs
+    with app.app_context():
+        scheduled = select(func.count()).select_from(Invitation).where(Invitation.schedule_id.is_not(None))
+        assert db.session.scalar(scheduled) == 1
+        assert db.session.scalar(select(func.count()).select_from(LinkEmail)) == 1
+    assert [m["To"] for m in inbox.messages] == ["cy@example.org"]
