@@ -120,14 +120,25 @@ def every_page(
     again_context.close()
     submit(staff_page, ".back-link")
     yield "case with a trend", staff_page
+    case_url, other = staff_page.url, f"R-{secrets.token_hex(3)}"
+    staff.make_invitation("Wed 11 Dec", reference=other)
+    staff_page.goto(case_url)
+    staff_page.fill("#other", other)
+    submit(staff_page, "#merge ~ form button[type=submit]")
+    yield "merge two cases?", staff_page
+    staff_page.goto(live.url + "/staff/worklist")
+    yield "safety worklist", staff_page
+    staff_page.goto(live.url + "/staff/invitations/import")
+    submit(staff_page, "main form button[type=submit]")
+    yield "clinic list with errors", staff_page
     staff_page.goto(live.url + "/staff/?show=all&q=nobody-matches")
     yield "inbox search without a match", staff_page
     staff.open_inbox()
     submit(staff_page, "tr:has-text('Ada Example') th a")
     submit(staff_page, "a[href^='/staff/requests/']")
     yield "consultation request (staff)", staff_page
-    staff_page.goto(live.url + "/staff/audit")
-    yield "audit log", staff_page
+    staff_page.goto(live.url + "/staff/audit?action=viewed")
+    yield "audit log, filtered", staff_page
     staff_page.goto(live.url + "/staff/accounts")
     yield "staff accounts", staff_page
     staff_page.fill("#email", f"helper-{secrets.token_hex(4)}@clinic.example")
