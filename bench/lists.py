@@ -26,6 +26,7 @@ from sqlalchemy import insert, select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.inbox import median_ms  # noqa: E402
 from checker import create_app  # noqa: E402
 from checker.clinic.audit_log import Filters, page_of  # noqa: E402
 from checker.clinic.inbox.views import links_page  # noqa: E402
@@ -62,16 +63,6 @@ def fill(events: int, links: int) -> None:
     db.session.commit()
     db.session.execute(db.text("ANALYZE"))
     db.session.commit()
-
-
-def median_ms(work: Callable[[], object], rounds: int) -> float:
-    timings = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        work()
-        timings.append((time.perf_counter() - start) * 1000)
-        db.session.rollback()
-    return statistics.median(timings)
 
 
 def fiftieth(next_page: Callable[[str | None], str | None]) -> tuple[str | None, int]:

@@ -244,6 +244,8 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]
     args = {
         "event_id": str(event_id),
         "schedule_id": str(schedule_id),
+        "kind": "unopened",
+        "target_id": str(invitation),
         "other_id": str(case_id),
         "submission_id": str(submission),
         "case_id": str(case_id),

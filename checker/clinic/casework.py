@@ -32,6 +32,7 @@ from ..db import db, utcnow
 from ..mail import patient_mail_configured
 from ..models import Case, CaseEvent, CaseNote, ConsultationRequest, FollowUpSchedule, Invitation, StaffUser, Submission
 from ..rules import current_rules
+from ..web.security import Form
 from .blueprint import bp
 from .forms import (
     ActionForm,
@@ -45,6 +46,13 @@ from .forms import (
     ScheduleForm,
 )
 from .records import audit, create_invitation, mark_done, revoke
+
+
+def first_error(form: Form) -> str:
+    """What to tell a staff member whose form was refused: its first field's problem, or that
+    the form (its CSRF token) had expired."""
+    fields = [errors for name, errors in form.errors.items() if name != "csrf_token" and errors]
+    return str(fields[0][0]) if fields else _("The form had expired. Try again.")
 
 
 def _case(case_id: int) -> Case:
@@ -106,7 +114,7 @@ def change_reference(case_id: int) -> Response:
     record = _case(case_id)
     form = ReferenceForm()
     if not form.validate_on_submit():
-        flash(form.reference.errors[0] if form.reference.errors else _("The form had expired. Try again."))
+        flash(first_error(form))
         return redirect(url_for("clinic.case", case_id=record.id))
     before, wanted = record.reference, (form.reference.data or "").strip()
     other = set_reference(record, wanted)
@@ -143,7 +151,7 @@ def merge_ask(case_id: int) -> Response | str:
     record = _case(case_id)
     form = MergeForm()
     if not form.validate_on_submit():
-        flash(form.other.errors[0] if form.other.errors else _("The form had expired. Try again."))
+        flash(first_error(form))
         return redirect(url_for("clinic.case", case_id=record.id, _anchor="merge"))
     other = _other_case(record, form.other.data or "")
     if other is None:
@@ -180,7 +188,7 @@ def follow_up(case_id: int) -> Response:
     record = _case(case_id)
     form = FollowUpForm()
     if not form.validate_on_submit():
-        flash(form.days.errors[0] if form.days.errors else _("The form had expired. Try again."))
+        flash(first_error(form))
         return redirect(url_for("clinic.case", case_id=record.id))
     by_email = bool(form.by_email.data and record.email and patient_mail_configured())
     return _link_page(create_invitation("", form.days.data, current_user.id, record, True, by_email=by_email))
@@ -211,7 +219,7 @@ def change_contact(case_id: int) -> Response:
         db.session.commit()
         flash(_("Contact details saved."))
     else:
-        flash(next(iter(form.errors.values()))[0] if form.errors else _("The form had expired. Try again."))
+        flash(first_error(form))
     return redirect(url_for("clinic.case", case_id=record.id, _anchor="contact"))
 
 
@@ -237,7 +245,7 @@ def add_schedule(case_id: int) -> Response:
         db.session.commit()
         flash(_("Schedule saved. Its links are made when they are due."))
     else:
-        flash(next(iter(form.errors.values()))[0] if form.errors else _("The form had expired. Try again."))
+        flash(first_error(form))
     return redirect(url_for("clinic.case", case_id=record.id, _anchor="schedules"))
 
 
@@ -346,7 +354,7 @@ def add_event(case_id: int) -> Response:
         db.session.commit()
         flash(_("Event recorded."))
     else:
-        flash(next(iter(form.errors.values()))[0] if form.errors else _("The form had expired. Try again."))
+        flash(first_error(form))
     return redirect(url_for("clinic.case", case_id=record.id, _anchor="events"))
 
 
