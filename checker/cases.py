@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .db import db, utcnow
 from .engine import RuleSet
-from .models import Case, CaseEvent, CaseNote, ConsultationRequest, Invitation, Submission
+from .models import Case, CaseEvent, CaseNote, ConsultationRequest, FollowUpSchedule, Invitation, Submission
 from .rules import current_rules
 from .trend import Event, Trend, trend
 
@@ -79,7 +79,8 @@ def set_reference(case: Case, reference: str) -> Case | None:
 
 
 def merge(source: Case, target: Case) -> None:
-    """Move everything of ``source`` (links, checks, requests, notes, events) to ``target``, in
+    """Move everything of ``source`` (links, checks, requests, notes, events, schedules, and its
+    email address when ``target`` has none) to ``target``, in
     the caller's transaction; ``source`` stays as a record that points to ``target``, so its
     address still leads there and every link keeps working."""
     # Both locked, always in the same order, then read again: a merge at the same moment went first.
@@ -88,7 +89,7 @@ def merge(source: Case, target: Case) -> None:
     db.session.refresh(target)
     if source.id == target.id or source.merged_into_id is not None or target.merged_into_id is not None:
         raise ValueError("a case can be merged only into another open case")
-    for part in (Invitation, Submission, ConsultationRequest, CaseNote, CaseEvent):
+    for part in (Invitation, Submission, ConsultationRequest, CaseNote, CaseEvent, FollowUpSchedule):
         db.session.execute(
             update(part)
             .where(part.case_id == source.id)
@@ -102,6 +103,9 @@ def merge(source: Case, target: Case) -> None:
     if not target.reference and source.reference:
         target.reference, target.reference_key = source.reference, reference_key(source.reference)
     target.assigned_to_id = target.assigned_to_id or source.assigned_to_id
+    if not target.email and source.email:
+        target.email, target.language = source.email, source.language
+    source.email = None
     db.session.flush()
     db.session.expire_all()  # the parts' collections were moved behind the session's back
     refresh(target, current_rules(), now)

@@ -4,6 +4,7 @@ cases merged with every check and link kept (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from functools import partial
 
 from flask import Flask
@@ -14,7 +15,7 @@ from sqlalchemy import func, select, text
 from checker import create_app
 from checker.db import db
 from checker.engine import RuleSet
-from checker.models import Case, CaseNote, Invitation, Submission
+from checker.models import Case, CaseNote, FollowUpSchedule, Invitation, Submission
 
 from .conftest import TEST_CONFIG, at_once, csrf_token, make_staff, sign_in
 from .test_cases import BASE, audit_actions, make_case
@@ -99,6 +100,12 @@ def test_a_merge_keeps_every_check_and_link_and_the_old_links_still_work(
     assert answer_link(db_app.test_client(), second_link, rules, BASE).status_code == 302
     (target, _, _), (source, _, _) = open_cases(db_app)
     unused = make_follow_up(staff, source)  # made before the merge, used after it
+    with db_app.app_context():
+        moved = db.session.get(Case, source)
+        assert moved is not None
+        moved.email, moved.language = "bo@example.org", "es"
+        db.session.add(FollowUpSchedule(case_id=source, starts_on=date.today(), every_weeks=12))
+        db.session.commit()
     token = csrf_token(text_of(staff.get(f"/staff/cases/{source}")))
     staff.post(f"/staff/cases/{source}/notes", data={"csrf_token": token, "text": "Called, left a message."})
     # Asked by reference, shown side by side, then merged.
@@ -117,6 +124,10 @@ def test_a_merge_keeps_every_check_and_link_and_the_old_links_still_work(
         assert gone is not None
         assert (gone.merged_into_id, gone.state, gone.reference_key) == (target, "merged", None)
         assert gone.reference == "MRN-B"  # kept on the merged record, for the audit trail
+        kept = db.session.get(Case, target)
+        assert kept is not None
+        assert (kept.email, kept.language, gone.email) == ("bo@example.org", "es", None)
+        assert db.session.scalar(select(FollowUpSchedule.case_id)) == target
     # The merged case's address leads to the case it joined; the inbox lists one case.
     moved = staff.get(f"/staff/cases/{source}")
     assert moved.headers["Location"] == f"/staff/cases/{target}"
