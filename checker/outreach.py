@@ -23,7 +23,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
-from sqlalchemy import exists, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from .cases import clinic_zone, refresh
@@ -143,29 +143,46 @@ def _claim(model: Any, row_id: int) -> Any:
 def queue_due_emails(now: datetime) -> int:
     """Invitation emails whose time has come, and reminders that are due; how many were queued."""
     queued = 0
+    days = reminder_days()
+
+    def email(number: int) -> Any:
+        return exists().where(LinkEmail.invitation_id == Invitation.id, LinkEmail.number == number)
+
+    def first_email_before(moment: datetime) -> Any:
+        when = func.coalesce(LinkEmail.sent_at, LinkEmail.queued_at)
+        return exists().where(LinkEmail.invitation_id == Invitation.id, LinkEmail.number == 0, when <= moment)
+
+    # Only links with an email due now: the invitation's, or a reminder whose day has come.
+    due = [and_(~email(0), or_(Invitation.send_at.is_(None), Invitation.send_at <= now))]
+    due += [
+        and_(first_email_before(now - timedelta(days=day)), ~email(number))
+        for number, day in enumerate(days[:REMINDERS], start=1)
+    ]
     candidates = db.session.scalars(
         select(Invitation.id).where(
             Invitation.by_email.is_(True),
             Invitation.used_at.is_(None),
             Invitation.revoked_at.is_(None),
+            Invitation.stopped_at.is_(None),
+            Invitation.flagged_at.is_(None),
             Invitation.mail_seed.is_not(None),
             Invitation.expires_at > now,
+            or_(*due),
         )
     ).all()
-    days = reminder_days()
     for invitation_id in candidates:
         invitation = _claim(Invitation, invitation_id)
         if invitation is None:
             continue
-        sent = {email.number: email for email in invitation.emails}
+        sent = {done.number: done for done in invitation.emails}
         number = None
         if 0 not in sent:
             if invitation.send_at is None or invitation.send_at <= now:
                 number = 0
         elif invitation.status(now) in ("not_opened", "opened", "started"):
             first = sent[0].sent_at or sent[0].queued_at
-            due = [n for n, day in enumerate(days[:REMINDERS], start=1) if first + timedelta(days=day) <= now]
-            number = next((n for n in due if n not in sent), None)
+            reached = [n for n, day in enumerate(days[:REMINDERS], start=1) if first + timedelta(days=day) <= now]
+            number = next((n for n in reached if n not in sent), None)
         if number is not None and may_email(invitation, now) and queue_link_email(invitation, number, now):
             queued += 1
         db.session.commit()
@@ -191,25 +208,37 @@ def _due_dates(schedule: FollowUpSchedule, events: list[CaseEvent], today: date)
     return sorted(d for d in dates if made <= d <= today)
 
 
+def _missing(schedule: FollowUpSchedule, today: date) -> list[date]:
+    """The schedule's due dates by today that have no link yet."""
+    events = list(db.session.scalars(select(CaseEvent).where(CaseEvent.case_id == schedule.case_id)))
+    made = set(
+        db.session.scalars(
+            select(Invitation.due_key).where(Invitation.schedule_id == schedule.id, Invitation.due_key.is_not(None))
+        )
+    )
+    return [due for due in _due_dates(schedule, events, today) if due.isoformat() not in made]
+
+
 def make_scheduled_links(now: datetime) -> int:
-    """The follow-up links schedules call for by now (each due date once); how many were made."""
+    """The follow-up links schedules call for by now (each due date once); how many were made.
+
+    Each round reads the active schedules; only one with a due date still missing its link is
+    claimed (locked, skipped by other workers) and given the link, in its own transaction."""
     from .clinic.shown_once import new_seed, token_from
 
     made = 0
     today = now.astimezone(clinic_zone()).date()
     rules = current_rules()
-    for schedule_id in db.session.scalars(select(FollowUpSchedule.id).where(FollowUpSchedule.active.is_(True))).all():
-        schedule = _claim(FollowUpSchedule, schedule_id)
-        if schedule is None or schedule.case.merged_into_id is not None:
+    schedules = db.session.scalars(select(FollowUpSchedule).where(FollowUpSchedule.active.is_(True))).all()
+    for candidate in schedules:
+        if not _missing(candidate, today):
+            continue
+        schedule = _claim(FollowUpSchedule, candidate.id)
+        case: Case | None = schedule.case if schedule is not None else None
+        if schedule is None or case is None or case.merged_into_id is not None:
             db.session.rollback()
             continue
-        case: Case = schedule.case
-        events = list(db.session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id)))
-        for due in _due_dates(schedule, events, today):
-            key = due.isoformat()
-            already = exists().where(Invitation.schedule_id == schedule.id, Invitation.due_key == key)
-            if db.session.scalar(select(already)):
-                continue
+        for due in _missing(schedule, today):  # again, now that it is ours
             with _once():
                 seed = new_seed()
                 link = Invitation(
@@ -222,7 +251,7 @@ def make_scheduled_links(now: datetime) -> int:
                     label=_scheduled_label(schedule, due),
                     expires_at=datetime.combine(due, time(23, 59), clinic_zone()) + timedelta(days=schedule.days_valid),
                     schedule_id=schedule.id,
-                    due_key=key,
+                    due_key=due.isoformat(),
                 )
                 db.session.add(link)
                 db.session.flush()

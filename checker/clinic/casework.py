@@ -15,7 +15,7 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.wrappers import Response
 
 from ..cases import (
@@ -104,8 +104,11 @@ def _same_reference(case: Case) -> list[Case]:
     """Other open cases with this case's reference (made before references were one per person)."""
     if not case.reference_key:
         return []
-    others = select(Case).where(Case.id != case.id, Case.merged_into_id.is_(None), Case.reference_key.is_(None))
-    return [other for other in db.session.scalars(others) if reference_key(other.reference) == case.reference_key]
+    alike = func.lower(func.replace(Case.reference, " ", "")) == case.reference_key
+    others = select(Case).where(alike, Case.id != case.id, Case.merged_into_id.is_(None), Case.reference_key.is_(None))
+    return [
+        other for other in db.session.scalars(others.limit(20)) if reference_key(other.reference) == case.reference_key
+    ]
 
 
 @bp.post("/cases/<int:case_id>/reference")
