@@ -202,9 +202,15 @@ def test_a_schedule_two_and_ten_weeks_after_a_toxin_session_makes_links_due_on_t
             two + timedelta(days=21),
             ten + timedelta(days=21),
         ]
-    # Staff see the scheduled links on the case; a stopped schedule makes no more.
+    # Staff see the scheduled links on the case and, with no email address to send them to, on
+    # the worklist until someone opens the link's page, where the link is shown once.
     page = text_of(staff.get(f"/staff/cases/{case_id}"))
     assert page.count("Scheduled follow-up, due") == 2
+    assert text_of(staff.get("/staff/worklist")).count("worklist__item--to_send") == 2
+    first = text_of(staff.get(f"/staff/invitations/{links[0].id}"))
+    assert 'id="invitation-link"' in first
+    assert 'id="invitation-link"' not in text_of(staff.get(f"/staff/invitations/{links[0].id}"))
+    assert text_of(staff.get("/staff/worklist")).count("worklist__item--to_send") == 1
     with db_app.app_context():
         schedule_id = db.session.scalar(select(FollowUpSchedule.id))
     staff.post(f"/staff/schedules/{schedule_id}/stop", data={"csrf_token": csrf_token(page)})

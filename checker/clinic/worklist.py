@@ -4,6 +4,7 @@ named staff member acknowledges it (audited).
 - a patient on a link stopped at the emergency page;
 - a patient on a link was told to get care today and has not sent their answers;
 - a link not opened as its appointment comes near (``CHECKER_WORKLIST_UNOPENED_DAYS`` before);
+- a scheduled follow-up link that is due for a case with no email address, not yet copied;
 - an email (to a patient, or a notice to the clinic) that failed and is not sent yet.
 """
 
@@ -27,7 +28,7 @@ from .blueprint import bp
 from .forms import ActionForm
 from .records import audit
 
-KINDS = ("stop", "flags", "unopened", "failed_send")
+KINDS = ("stop", "flags", "unopened", "to_send", "failed_send")
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,18 @@ def items(now: datetime) -> list[Item]:
         Item("unopened", i.id, i.appointment_at, i.case, i)
         for i in db.session.scalars(unopened.order_by(Invitation.appointment_at))
     ]
+    to_send = select(Invitation).where(
+        live,
+        Invitation.schedule_id.is_not(None),
+        Invitation.by_email.is_(False),
+        Invitation.link_seed.is_not(None),
+        Invitation.used_at.is_(None),
+        Invitation.expires_at > now,
+        _acked("to_send", Invitation.id),
+    )
+    found += [
+        Item("to_send", i.id, i.created_at, i.case, i) for i in db.session.scalars(to_send.order_by(Invitation.id))
+    ]
     failed = select(OutboxMessage).where(
         OutboxMessage.sent_at.is_(None), OutboxMessage.attempts > 0, _acked("failed_send", OutboxMessage.id)
     )
@@ -110,7 +123,7 @@ def acknowledge(kind: str, target_id: int) -> Response:
     if not ActionForm().validate_on_submit():
         return redirect(url_for("clinic.worklist"))
     now, case = utcnow(), None
-    if kind in ("stop", "flags", "unopened"):
+    if kind in ("stop", "flags", "unopened", "to_send"):
         invitation = db.session.get(Invitation, target_id) or abort(404)
         case = invitation.case
         if kind == "stop" and invitation.stopped_at and not invitation.stop_reviewed_at:
@@ -122,7 +135,7 @@ def acknowledge(kind: str, target_id: int) -> Response:
         message = db.session.get(OutboxMessage, target_id) or abort(404)
         linked = db.session.get(Invitation, message.invitation_id) if message.invitation_id else None
         case = linked.case if linked is not None else None
-    if kind in ("unopened", "failed_send"):
+    if kind in ("unopened", "to_send", "failed_send"):
         try:
             with db.session.begin_nested():
                 db.session.add(WorklistAck(kind=kind, target_id=target_id, staff_id=_staff_id()))

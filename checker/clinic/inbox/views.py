@@ -203,7 +203,8 @@ def invitation(invitation_id: int) -> str:
     record = db.session.get(Invitation, invitation_id) or abort(404)
     audit("viewed", f"invitation {record.id}", record.case)
     db.session.commit()
-    token = take_token(record) if record.created_by_id == current_user.id else None
+    # Shown once, to whoever made it; a link the app made on a schedule, to the first staff member to open it.
+    token = take_token(record) if record.created_by_id in (current_user.id, None) else None
     link = external_url("questionnaire.invitation", token=token) if token else None
     draft = db.session.scalar(select(Draft).where(Draft.invitation_id == record.id, Draft.submission_id.is_(None)))
     last_page = current_rules().page(draft.page) if draft is not None and draft.page else None
