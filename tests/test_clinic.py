@@ -172,7 +172,7 @@ def test_invitation_journey_into_the_inbox(db_app: Flask, db_client: FlaskClient
     assert "Tue 3 Dec" in text_of(db_client.get("/staff/?show=reviewed"))
     with db_app.app_context():
         actions = [e.action for e in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
-    assert actions[:3] == ["created admin account", "signed in", "created invitation"]
+    assert actions[:4] == ["created admin account", "signed in", "viewed invitations", "created invitation"]
     assert "viewed" in actions
     assert "viewed inbox" in actions
     assert "marked reviewed" in actions
