@@ -66,3 +66,39 @@ def test_nginx_buffers_times_out_and_sets_the_forwarded_headers() -> None:
     upstream = re.search(r"upstream checker \{(.*?)\}", conf, re.S).group(1)  # type: ignore[union-attr]
     nginx_keepalive = int(re.search(r"keepalive_timeout (\d+)s;", upstream).group(1))  # type: ignore[union-attr]
     assert nginx_keepalive < gunicorn_keepalive
+
+
+# What a clinic sets about itself and its mail: the compose file must pass each one through,
+# and env.example must offer it, or a deployment silently runs on the default.
+CLINIC_SETTINGS = (
+    "CLINIC_NAME", "CLINIC_PHONE", "CLINIC_ADDRESS", "CLINIC_BOOKING_URL", "CLINIC_EMAIL", "CLINIC_LANGUAGE",
+    "EMERGENCY_NUMBER", "TIMEZONE", "PAPER_SIZE", "MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USERNAME",
+    "MAIL_PASSWORD", "MAIL_FROM", "REMINDER_DAYS", "INVITE_DAYS_BEFORE", "WORKLIST_UNOPENED_DAYS", "LOG_FORMAT",
+)  # fmt: skip
+
+
+def test_compose_passes_every_clinic_setting_and_its_defaults_start_the_app() -> None:
+    from checker import create_app
+
+    environment = compose()["services"]["app1"]["environment"]
+    example = (DEPLOY / "env.example").read_text(encoding="utf-8")
+    defaults: dict[str, str] = {}
+    for name in CLINIC_SETTINGS:
+        assert f"CHECKER_{name}" in environment, name
+        assert re.search(rf"^CHECKER_{name}=", example, flags=re.MULTILINE), name
+        found = re.fullmatch(r"\$\{CHECKER_" + name + r":-(.*)\}", str(environment[f"CHECKER_{name}"]))
+        assert found, f"CHECKER_{name} should fall back to a default when deploy/.env leaves it out"
+        defaults[name] = found.group(1)
+    app = create_app({"SECRET_KEY": "k" * 64, "BASE_URL": "https://selfcheck.clinic.example", **defaults})
+    assert app.config["REMINDER_DAYS"] == (3, 7)
+    assert app.config["MAIL_USE_TLS"] is False
+
+
+def test_the_image_compiles_the_translations() -> None:
+    """The .mo files are built, not committed: an image without them would serve English to
+    Spanish speakers, the emergency advice included."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    install = dockerfile.index("pip install")
+    compile_step = dockerfile.index("pybabel compile -d checker/translations")
+    assert install < compile_step < dockerfile.index("USER checker")
+    assert "test -s checker/translations/es/LC_MESSAGES/messages.mo" in dockerfile
