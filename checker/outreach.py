@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .cases import clinic_zone, refresh
 from .db import db, utcnow
+from .mail import new_message_id
 from .models import Case, CaseEvent, FollowUpSchedule, Invitation, LinkEmail, OutboxMessage, token_hash
 from .rules import current_rules
 
@@ -68,7 +69,7 @@ def queue_link_email(invitation: Invitation, number: int, now: datetime) -> bool
     queued = False
     with _once():
         message = OutboxMessage(
-            subject=_subject(invitation, number), body="", message_id=_message_id(), invitation_id=invitation.id
+            subject=_subject(invitation, number), body="", message_id=new_message_id(), invitation_id=invitation.id
         )
         db.session.add(message)
         db.session.flush()
@@ -76,12 +77,6 @@ def queue_link_email(invitation: Invitation, number: int, now: datetime) -> bool
         db.session.flush()
         queued = True
     return queued
-
-
-def _message_id() -> str:
-    from .mail import new_message_id
-
-    return new_message_id()
 
 
 def _language(invitation: Invitation) -> str:
@@ -270,16 +265,3 @@ def run_due(now: datetime | None = None) -> tuple[int, int]:
     """Make the scheduled links and queue the emails due at ``now``; (links made, emails queued)."""
     now = now or utcnow()
     return make_scheduled_links(now), queue_due_emails(now)
-
-
-def forget_seeds_no_longer_needed(now: datetime) -> int:
-    """A link answered, revoked or expired needs no more emails: its mail seed goes."""
-    rows = db.session.scalars(
-        select(Invitation).where(
-            Invitation.mail_seed.is_not(None),
-            (Invitation.used_at.is_not(None)) | (Invitation.revoked_at.is_not(None)) | (Invitation.expires_at <= now),
-        )
-    ).all()
-    for invitation in rows:
-        invitation.mail_seed = None
-    return len(rows)

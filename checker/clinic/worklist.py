@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
@@ -138,16 +139,10 @@ def acknowledge(kind: str, target_id: int) -> Response:
     if kind in ("unopened", "to_send", "failed_send"):
         try:
             with db.session.begin_nested():
-                db.session.add(WorklistAck(kind=kind, target_id=target_id, staff_id=_staff_id()))
+                db.session.add(WorklistAck(kind=kind, target_id=target_id, staff_id=current_user.id))
         except IntegrityError:
             pass  # another staff member acknowledged it a moment ago
     audit("acknowledged", f"worklist {kind} {target_id}", case)
     db.session.commit()
     flash(_("Acknowledged. It is no longer on the worklist."))
     return redirect(url_for("clinic.worklist"))
-
-
-def _staff_id() -> int | None:
-    from flask_login import current_user
-
-    return int(current_user.id) if current_user.is_authenticated else None

@@ -65,7 +65,7 @@ def _check_row(case: Case, check: Submission, number: int, rules: RuleSet) -> li
     return row
 
 
-def _link_row(case: Case, link: Invitation, now: datetime, rules: RuleSet) -> list[Any] | None:
+def _link_row(case: Case, link: Invitation, now: datetime, rules: RuleSet, width: int) -> list[Any] | None:
     """A link that never brought a check: an emergency stop, or not used (yet)."""
     state = link.status(now)
     if state == "sent":
@@ -74,12 +74,9 @@ def _link_row(case: Case, link: Invitation, now: datetime, rules: RuleSet) -> li
     row: list[Any] = [*_case_cells(case), kind, link.label, "", state, _time(link.stopped_at or link.flagged_at)]
     triage = stop_triage(rules) if state == "stopped" else link.flags_triage or ""
     row += ["", triage, triage_name(rules, triage) if triage in rules.severity else ""]
-    row += [" ".join(link.flags), "; ".join(flag_name(rules, f) for f in link.flags if f in _flag_ids(rules))]
-    return row + [""] * (len(_header(rules)) - len(row))
-
-
-def _flag_ids(rules: RuleSet) -> set[str]:
-    return {flag.id for flag in rules.red_flags}
+    known = {flag.id for flag in rules.red_flags}
+    row += [" ".join(link.flags), "; ".join(flag_name(rules, f) for f in link.flags if f in known)]
+    return row + [""] * (width - len(row))
 
 
 def _case_cells(case: Case) -> list[Any]:
@@ -91,7 +88,8 @@ def _csv_rows(show: str, search: str) -> Iterator[str]:
     buffer = io.StringIO()
     buffer.write(BYTE_ORDER_MARK)
     writer = csv.writer(buffer)
-    writer.writerow(_header(rules))
+    header = _header(rules)
+    writer.writerow(header)
     query = (
         select(Case)
         .where(*conditions(show, search, now))
@@ -103,7 +101,7 @@ def _csv_rows(show: str, search: str) -> Iterator[str]:
             for number, check in enumerate(case.submissions, start=1):
                 writer.writerow([safe_cell(v) for v in _check_row(case, check, number, rules)])
             for link in case.invitations:
-                row = _link_row(case, link, now, rules)
+                row = _link_row(case, link, now, rules, len(header))
                 if row is not None:
                     writer.writerow([safe_cell(v) for v in row])
         yield buffer.getvalue()
