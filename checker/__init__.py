@@ -21,7 +21,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     # (models: imported for migrations)
     from . import api, cli, clinic, db, health, models, questionnaire, urls  # noqa: F401
     from .exports import reports
-    from .web import errors, i18n, limits, logs, security, sessions
+    from .web import errors, i18n, limits, logs, security, sessions, telemetry
 
     app = Flask(
         __name__,
@@ -34,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.ensure_sync = functools.cache(app.ensure_sync)  # type: ignore[method-assign]
     urls.init_app(app)
     logs.init_app(app)
+    telemetry.init_app(app)
     security.init_app(app)
     sessions.init_app(app)
     limits.init_app(app)

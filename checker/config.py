@@ -59,6 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "MAIL_USE_TLS": False,
     "MAIL_FROM": "",
     "LOG_FORMAT": "text",  # "json": one JSON object a line, for log collectors
+    "METRICS_ALLOW": "127.0.0.1 ::1",  # addresses or networks that may read /metrics (empty: nobody)
     "PROXIES": 0,  # reverse proxies in front of the app whose X-Forwarded-* headers to trust
     "RATELIMIT_STORAGE_URI": "memory://",  # e.g. redis://localhost:6379/0 to share limits
     "RATELIMIT_ENABLED": True,
@@ -138,6 +139,12 @@ def check_settings(config: dict[str, Any]) -> None:
             raise StartupError(
                 f"CHECKER_{name} must be a rate limit such as '10 per minute; 50 per hour', not {config[name]!r}"
             ) from None
+    from .web.metrics import allowed_networks
+
+    try:
+        allowed_networks(str(config["METRICS_ALLOW"]))
+    except ValueError as exc:
+        raise StartupError(f"CHECKER_METRICS_ALLOW holds addresses or networks separated by spaces: {exc}") from None
     uri = str(config["RATELIMIT_STORAGE_URI"])
     scheme, found, rest = uri.partition("://")
     if not found or scheme.lower() not in RATE_LIMIT_STORAGES:

@@ -13,7 +13,6 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import DateTime, MetaData, event, make_url, text, update
 from sqlalchemy.engine import Dialect
@@ -38,7 +37,7 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate(directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+MIGRATIONS = PROJECT_ROOT / "migrations"
 
 
 def utcnow() -> datetime:
@@ -166,7 +165,19 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
     db.init_app(app)
     app.teardown_appcontext(_end_session)  # runs before Flask-SQLAlchemy's own (teardowns run last first)
-    migrate.init_app(app, db)
+    if app.testing or click.get_current_context(silent=True) is not None:
+        register_migrations(app)
+    if url.startswith("sqlite"):
+        with app.app_context():
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+
+
+def register_migrations(app: Flask) -> None:
+    """Flask-Migrate and its ``flask db`` commands, for a command line (and tests) only: a web
+    process never migrates, and Alembic takes a quarter of a second to import."""
+    from flask_migrate import Migrate
+
+    Migrate(directory=str(MIGRATIONS), render_as_batch=True).init_app(app, db)
     migrations = app.cli.commands.get("db")  # Flask-Migrate's group (db upgrade ...), explaining as ours do
     if isinstance(migrations, click.Group):
         app.cli.add_command(
@@ -174,9 +185,6 @@ def init_app(app: Flask) -> None:
                 "db", migrations.commands, callback=migrations.callback, params=migrations.params, help=migrations.help
             )
         )
-    if url.startswith("sqlite"):
-        with app.app_context():
-            event.listen(db.engine, "connect", _sqlite_pragmas)
 
 
 def like_pattern(text: str, start: str = "%", end: str = "%") -> str:

@@ -12,20 +12,20 @@ from __future__ import annotations
 import os
 import threading
 import time
-from datetime import timedelta
+from functools import cache
 
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import Blueprint, current_app, jsonify
 from flask.wrappers import Response
-from sqlalchemy import delete, func, select
+from sqlalchemy import Connection, delete, inspect, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
-from .db import database_problem, db, migrate, utcnow
-from .models import OutboxMessage, ReadinessProbe
+from .db import MIGRATIONS, database_problem, db, utcnow
+from .mail import overdue_notices
+from .models import ReadinessProbe
 from .rules import current_rules
 from .web.limits import rate_limits
+from .web.metrics import READINESS
 
 bp = Blueprint("health", __name__)
 
@@ -36,19 +36,37 @@ def healthz() -> tuple[Response, int]:
     return jsonify({"status": "ok", "rules": current_rules().version}), 200
 
 
+@cache
 def _head() -> str | None:
-    script = ScriptDirectory(str(migrate.directory))
-    return script.get_current_head()
+    """The migrations' head: read from the files once a process, at the first readiness check."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def _current(connection: Connection) -> str | None:
+    """The database's revision (Alembic's one-row table), or None before the first migration."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+OVERDUE_LOG_EVERY = 300.0  # seconds between two log lines about an outbox not running
+_overdue_logged = [-OVERDUE_LOG_EVERY]
 
 
 def _outbox() -> str:
     """Told, not judged: a stuck outbox is the mail server's or the worker's trouble, and taking
-    every instance out of service would not send a single notice."""
-    stale = utcnow() - timedelta(minutes=15)
-    waiting = db.session.scalar(
-        select(func.count()).where(OutboxMessage.sent_at.is_(None), OutboxMessage.created_at < stale)
-    )
-    return f"{waiting} notices waiting over 15 minutes: is 'flask outbox run' running?" if waiting else "ok"
+    every instance out of service would not send a single notice. Logged (every 5 minutes at
+    most), shown on the staff inbox, and counted in the metrics for an alert."""
+    waiting = overdue_notices()
+    if not waiting:
+        return "ok"
+    problem = f"{waiting} notices due over 15 minutes ago and not sent: is 'flask outbox run' running?"
+    if time.monotonic() - _overdue_logged[0] > OVERDUE_LOG_EVERY:
+        _overdue_logged[0] = time.monotonic()
+        current_app.logger.warning("outbox: %s", problem)
+    return problem
 
 
 PROBE_BYTES = 8192  # larger than a database page: the probe needs space no small row's gap can give
@@ -83,7 +101,7 @@ def _check() -> tuple[dict[str, object], int]:
     checks: dict[str, str] = {"rules": current_rules().version, "rate_limits": rate_limits().storage_state()}
     try:
         with db.engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
+            current = _current(connection)
         head = _head()
         checks["schema"] = (
             "ok" if current == head else f"at {current or 'nothing'}, needs {head}: run 'flask db upgrade'"
@@ -101,4 +119,5 @@ def _check() -> tuple[dict[str, object], int]:
         if checks["database"] == "ok":
             checks["write"] = f"refused: {problem}"
     ready = all(checks.get(name) == "ok" for name in ("database", "schema", "write"))
+    READINESS.labels("ready" if ready else "not ready").inc()
     return {"status": "ready" if ready else "not ready", "checks": checks}, 200 if ready else 503

@@ -24,7 +24,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError
 
 from .db import DatabaseGroup, database_problem, db, utcnow
@@ -34,6 +34,17 @@ SMTP_TIMEOUT = 10
 RETRY_FIRST_SECONDS = 30
 RETRY_MAX_SECONDS = 3600
 SENDING_LEASE = timedelta(minutes=5)  # a claimed message is another worker's again after this
+
+
+def normal_address(text: str) -> str | None:
+    """``text`` as an email address in its normal form, or None when it is not one. (The
+    validator is imported when first needed: its rules take a twentieth of start-up.)"""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return str(validate_email(text, check_deliverability=False).normalized)
+    except EmailNotValidError:
+        return None
 
 
 def mail_configured() -> bool:
@@ -172,6 +183,20 @@ def _drop(message: OutboxMessage, why: str) -> None:
     db.session.delete(message)
 
 
+OVERDUE_AFTER = timedelta(minutes=15)  # a worker running every few seconds would have tried by then
+
+
+def overdue_notices(now: datetime | None = None) -> int:
+    """Messages due over 15 minutes ago and still not tried again: the worker is not running."""
+    due_before = (now or utcnow()) - OVERDUE_AFTER
+    return (
+        db.session.scalar(
+            select(func.count()).where(OutboxMessage.sent_at.is_(None), OutboxMessage.next_attempt_at < due_before)
+        )
+        or 0
+    )
+
+
 def failing_notices() -> tuple[int, str]:
     """How many notices have failed at least once and are not sent yet, and the last error."""
     rows = db.session.execute(
@@ -207,7 +232,7 @@ def run_command(once: bool, every: float) -> None:
 
             made, queued = run_due()
             if made or queued:
-                click.echo(f"Made {made} scheduled links, queued {queued} emails.")
+                current_app.logger.info("made %d scheduled links, queued %d emails", made, queued)
             sent, failed = send_due()
         except DBAPIError as exc:
             if once:
@@ -216,7 +241,7 @@ def run_command(once: bool, every: float) -> None:
             current_app.logger.error("outbox round failed: %s", database_problem(exc))
         else:
             if sent or failed or once:
-                click.echo(f"Sent {sent}, failed {failed}.")
+                current_app.logger.info("sent %d, failed %d", sent, failed)
             if once:
                 return
         time.sleep(every)

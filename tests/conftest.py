@@ -22,11 +22,30 @@ from checker.clinic.accounts.staff import create_staff
 from checker.db import db
 from checker.engine import RuleSet, load_rules
 
+from . import log_audit
 from .databases import PostgresServer, free_port, postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES_PATH = ROOT / "rules.yaml"
 VIGNETTES = yaml.safe_load((Path(__file__).parent / "vignettes.yaml").read_text(encoding="utf-8"))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    log_audit.start()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The run fails if any log line of it holds a token, an email address or seeded data."""
+    text = log_audit.PATH.read_text(encoding="utf-8")
+    found = log_audit.problems(text)
+    lines = text.count("\n")
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"log audit: {lines} log lines of this run read, {len(found)} with personal data or tokens")
+        for problem in found[:50]:
+            reporter.write_line(f"  {problem}", red=True)
+    if found:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from . import log_audit
 from .conftest import ROOT
 from .databases import free_port
 
@@ -32,7 +33,8 @@ class Gunicorn:
     """The app under gunicorn with the production settings file, on a free loopback port."""
 
     def __init__(self, **settings: str) -> None:
-        self.port = free_port()
+        bind = settings.get("CHECKER_BIND")  # a test that needs the address first (for its base URL) picks it
+        self.port = int(bind.rsplit(":", 1)[1]) if bind else free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "CHECKER_BIND": f"127.0.0.1:{self.port}", **settings}
         # The log goes to a file: a pipe nobody reads fills up (64 KiB, some 500 access lines)
@@ -65,6 +67,7 @@ class Gunicorn:
         self.log.seek(0)
         self.output = self.log.read().decode("utf-8", "replace")
         self.log.close()
+        log_audit.add(self.output)
         return self.output
 
 

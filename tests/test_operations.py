@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import urllib.request
@@ -229,26 +230,47 @@ def test_create_app_opens_no_database_connection() -> None:
         assert pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
-def test_gunicorn_serves_the_app_with_its_settings(tmp_path: Path) -> None:
+def test_gunicorn_serves_the_app_with_its_settings_and_one_json_log_stream(tmp_path: Path) -> None:
+    """Every line gunicorn and the app write is one JSON object; each request's line names its
+    route (never the path, which holds the token), its status and its id, which the answer
+    returns; the proxy's sane X-Request-ID is kept, a strange one replaced."""
     settings = {
-        "CHECKER_WORKERS": "1",
+        "CHECKER_WORKERS": "2",
         "CHECKER_SECRET_KEY": "gunicorn-test-secret",
         "CHECKER_DATABASE_URL": f"sqlite:///{tmp_path / 'g.db'}",
         "CHECKER_LOG_FORMAT": "json",
     }
     with gunicorn(**settings) as server:
-        with urllib.request.urlopen(f"{server.url}/", timeout=2) as response:
+        given = urllib.request.Request(f"{server.url}/", headers={"X-Request-ID": "proxy-id-0123456789"})
+        with urllib.request.urlopen(given, timeout=2) as response:
             assert response.status == 200
             assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
+            assert response.headers["X-Request-ID"] == "proxy-id-0123456789"
+        strange = urllib.request.Request(f"{server.url}/", headers={"X-Request-ID": "a b<script>"})
+        with urllib.request.urlopen(strange, timeout=2) as response:
+            made = response.headers["X-Request-ID"]
+            assert re.fullmatch(r"[0-9a-f]{32}", made)
         for prefix in TOKEN_PREFIXES:
             with pytest.raises(urllib.error.HTTPError, match="HTTP Error (404|410|503)"):
                 urllib.request.urlopen(f"{server.url}{prefix}secrettokensecrettoken123", timeout=2)
+        for _ in range(4):  # two workers: their counts add up in one page
+            urllib.request.urlopen(f"{server.url}/healthz", timeout=2).close()
+        with urllib.request.urlopen(f"{server.url}/metrics", timeout=2) as response:
+            page = response.read().decode()
     output = server.output
-    access = [json.loads(line) for line in output.splitlines() if line.startswith('{"time"') and '"path"' in line]
-    assert any(entry["path"] == "/" and entry["status"] == 200 for entry in access), output
+    lines = [json.loads(line) for line in output.splitlines() if line.strip()]  # each line parses, or this fails
+    assert all({"time", "level", "instance", "pid", "logger", "message"} <= line.keys() for line in lines)
+    assert any(line["logger"] == "gunicorn.error" and "Booting worker" in line["message"] for line in lines)
+    access = [line for line in lines if line["logger"] == "checker.access"]
+    assert all(line["request_id"] and line["duration_ms"] >= 0 for line in access)
+    assert any(line["route"] == "/" and line["request_id"] == "proxy-id-0123456789" for line in access)
+    assert any(line["request_id"] == made for line in access)
+    assert {line["route"] for line in access} >= {"/i/<token>", "/resume/<token>", "/staff/set-password/<token>"}
     assert "secrettokensecrettoken123" not in output
-    assert {entry["path"] for entry in access} >= {f"{prefix}[token]" for prefix in TOKEN_PREFIXES}
-    assert any(entry["path"] == "/i/[token]" for entry in access)
+    assert "a b<script>" not in output
+    healthz = re.search(r'checker_http_requests_total\{method="GET",route="/healthz",status="200"\} (\S+)', page)
+    assert healthz is not None, page
+    assert float(healthz.group(1)) >= 4, page
 
 
 @pytest.mark.parametrize("storage", [None, "MEMORY://"])

@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask_migrate import upgrade
@@ -234,18 +235,36 @@ def test_bodies_too_large_are_refused_by_the_app_or_by_nginx(proxy: Proxy) -> No
     assert status == 413  # past nginx's 1 MB, it never reaches the app
 
 
-def test_nginx_logs_no_link_token(proxy: Proxy) -> None:
+def nginx_log(proxy: Proxy, lines: int) -> list[dict[str, Any]]:
+    """nginx's access log, once it has at least ``lines`` lines (each written after its response)."""
+    log, deadline = proxy.folder / "access.log", time.monotonic() + 10
+    while len(log.read_text(encoding="utf-8").splitlines()) < lines and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+
+
+def test_nginx_logs_json_lines_without_a_link_token(proxy: Proxy) -> None:
     tokens = {"/i/": "InvitationTokenSecret0123456789ab", "/resume/": "ResumeTokenSecret0123456789abcdef",
               "/staff/set-password/": "PasswordTokenSecret0123456789abc"}  # fmt: skip
+    before = len(nginx_log(proxy, 0))
     for prefix, token in tokens.items():
         proxy.get(f"{prefix}{token}?x=1")
-    log, deadline = proxy.folder / "access.log", time.monotonic() + 10
-    while log.read_text(encoding="utf-8").count("[token]") < len(tokens) and time.monotonic() < deadline:
-        time.sleep(0.05)  # nginx writes each line once its response is sent
-    logged = log.read_text(encoding="utf-8")
+    logged = nginx_log(proxy, before + len(tokens))
+    paths = {line["path"] for line in logged}
     for prefix, token in tokens.items():
-        assert f"GET {prefix}[token]?x=1 HTTP/" in logged, logged
-        assert token not in logged
+        assert f"{prefix}[token]?x=1" in paths, logged
+        assert token not in json.dumps(logged)
+
+
+def test_nginx_gives_each_request_an_id_the_app_returns_and_keeps_metrics_inside(proxy: Proxy) -> None:
+    before = len(nginx_log(proxy, 0))
+    status, headers, _ = proxy.get("/healthz", headers={"X-Request-ID": "chosen-by-the-client-0001"})
+    assert status == 200
+    line = nginx_log(proxy, before + 1)[-1]
+    assert headers["X-Request-ID"] == line["request_id"]  # nginx's own id, not the client's
+    assert re.fullmatch(r"[0-9a-f]{32}", line["request_id"])
+    assert proxy.get("/metrics")[0] == 404  # from the internet: never
+    assert _fetch(proxy.http + "/metrics")[0] == 404
 
 
 def test_every_route_with_a_token_has_its_prefix_blanked_in_every_log() -> None:

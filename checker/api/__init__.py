@@ -16,6 +16,7 @@ from ..rules import current_rules
 from ..urls import fhir_canon
 from ..web.i18n import current_language, reason_text, translate
 from ..web.limits import limit_blueprint, limited
+from ..web.metrics import count_result
 from ..web.security import body_cut_at_limit
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -127,6 +128,7 @@ def assess_answers() -> tuple[Response, int]:
         result = _assessed()
     except AnswerErrors as exc:
         return jsonify({"errors": exc.errors}), 400
+    count_result("api", result.outcome, result.triage)
     # Most calls have no query at all: it is parsed only when it may ask for the trace.
     trace = b"trace=" in request.query_string and request.args.get("trace") in ("1", "true")
     return jsonify(result.to_json(trace=trace)), 200

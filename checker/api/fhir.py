@@ -18,6 +18,7 @@ from ..stored import archived_rules
 from ..urls import fhir_canon
 from ..web.errors import FHIR_JSON, prefers_fhir
 from ..web.i18n import current_language, reason_text, translate
+from ..web.metrics import count_result
 from . import bp, json_body
 
 
@@ -120,6 +121,7 @@ def fhir_assess() -> Response | tuple[Response, int]:
         result = assess(reading.rules, reading.answers)
     except AnswerErrors as exc:
         return _errors(exc.errors, reading.paths, 422, native)
+    count_result("fhir", result.outcome, result.triage)
     if request.args.get("_format") == "bundle":
         return _fhir(fhir.result_bundle(result, utcnow(), canon, translate, reason_text, language=current_language()))
     if native:

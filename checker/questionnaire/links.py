@@ -14,6 +14,7 @@ from ..models import Draft, Invitation, Submission, token_hash
 from ..rules import current_rules
 from ..stored import new_submission
 from ..urls import external_url
+from ..web.metrics import count_result
 from .forms import ActionForm
 from .journey import (
     ANSWERS_KEY,
@@ -119,6 +120,7 @@ def send() -> Response | tuple[str, int]:
         refresh_case_of(invitation)
         tell_clinic_if_urgent(submission)
         db.session.commit()
+        count_result("link", result.outcome, result.triage)
     except IntegrityError:  # the same answers sent at the same moment by a second click
         db.session.rollback()
         return _show_sent(db.session.scalar(select(Submission).where(Submission.invitation_id == invitation.id)))

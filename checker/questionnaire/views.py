@@ -19,6 +19,7 @@ from ..urls import fhir_canon
 from ..web.context import unproxied
 from ..web.i18n import LANGUAGE_KEY, current_language, reason_text, translate
 from ..web.limits import limited
+from ..web.metrics import count_result
 from .forms import ActionForm, tampered
 from .journey import (
     SENT_KEY,
@@ -275,6 +276,7 @@ def result() -> Response | str:
         outcome = assess(rules, answers)
     except AnswerErrors:
         return render_template("questionnaire/no_result.html", started=bool(answers), continue_url=_continue_url(route))
+    count_result("page", outcome.outcome, outcome.triage)
     return render_template(
         "questionnaire/result.html",
         result=outcome,
@@ -326,6 +328,7 @@ def emergency() -> str:
     stopped = plan(rules, saved_answers()).stopped_after is not None
     if stopped:
         record_stop()
+        count_result("page", None, "emergency")
     return render_template("questionnaire/emergency.html", first_page=rules.pages[0], answered=stopped)
 
 

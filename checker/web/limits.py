@@ -24,6 +24,7 @@ from limits.strategies import FixedWindowRateLimiter
 from werkzeug.exceptions import TooManyRequests
 
 from ..config import RATE_LIMITS
+from .metrics import RATE_LIMITED
 
 EXTENSION = "rate_limits"
 View = TypeVar("View", bound=Callable[..., ResponseReturnValue])
@@ -81,7 +82,8 @@ class RateLimits:
                 self.fallback = FixedWindowRateLimiter(SweptMemoryStorage())
             return use(self.fallback)
 
-    def _refuse(self, item: RateLimitItem, scope: str, client: str) -> TooManyRequests:
+    def _refuse(self, name: str, item: RateLimitItem, scope: str, client: str) -> TooManyRequests:
+        RATE_LIMITED.labels(name).inc()
         try:
             reset = self.counter.get_window_stats(item, scope, client).reset_time
         except Exception:  # the storage is away: say a whole window
@@ -93,7 +95,7 @@ class RateLimits:
         client = request.remote_addr or "unknown"
         for item in self.items[name]:
             if not self._counter_for(lambda counter, item=item: counter.hit(item, scope, client)) and refuse:  # type: ignore[misc]
-                raise self._refuse(item, scope, client)
+                raise self._refuse(name, item, scope, client)
 
     def reset(self) -> None:
         self.storage.reset()

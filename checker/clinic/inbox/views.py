@@ -14,7 +14,7 @@ from ...cases import case_trend
 from ...db import db, like_pattern, utcnow
 from ...exports.fhir import Record, result_bundle
 from ...exports.reports import fhir_download, pdf_response
-from ...mail import failing_notices, patient_mail_configured
+from ...mail import failing_notices, overdue_notices, patient_mail_configured
 from ...models import Case, ConsultationRequest, Draft, Invitation, Submission
 from ...rules import current_rules
 from ...stored import StoredResult
@@ -50,6 +50,7 @@ def inbox_page() -> str:
         rules=current_rules(),
         now=now,
         failing=failing_notices(),
+        overdue=overdue_notices(now),
         worklist=worklist_count(now),
     )
 
