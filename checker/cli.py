@@ -11,6 +11,7 @@ import click
 from flask import Flask
 from flask.cli import with_appcontext
 
+from .backups import backup_command, restore_command
 from .config import DEFAULTS
 from .engine import AnswerErrors, RulesError, RuleSet, assess, load_rules
 from .mail import outbox_group
@@ -23,6 +24,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(assess_command)
     app.cli.add_command(purge_command)
     app.cli.add_command(outbox_group)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)
 
 
 def _print_json(data: dict[str, Any]) -> None:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from checker.config import DEFAULTS, SECRETS, SERVER_SETTINGS
@@ -74,6 +80,7 @@ CLINIC_SETTINGS = (
     "CLINIC_NAME", "CLINIC_PHONE", "CLINIC_ADDRESS", "CLINIC_BOOKING_URL", "CLINIC_EMAIL", "CLINIC_LANGUAGE",
     "EMERGENCY_NUMBER", "TIMEZONE", "PAPER_SIZE", "MAIL_SERVER", "MAIL_PORT", "MAIL_USE_TLS", "MAIL_USERNAME",
     "MAIL_PASSWORD", "MAIL_FROM", "REMINDER_DAYS", "INVITE_DAYS_BEFORE", "WORKLIST_UNOPENED_DAYS", "LOG_FORMAT",
+    "METRICS_ALLOW",
 )  # fmt: skip
 
 
@@ -102,3 +109,64 @@ def test_the_image_compiles_the_translations() -> None:
     compile_step = dockerfile.index("pybabel compile -d checker/translations")
     assert install < compile_step < dockerfile.index("USER checker")
     assert "test -s checker/translations/es/LC_MESSAGES/messages.mo" in dockerfile
+
+
+def test_a_missing_catalogue_stops_start_up_with_one_line(tmp_path: Path) -> None:
+    from checker import create_app
+    from checker.config import StartupError
+
+    with pytest.raises(StartupError, match=r"the 'es' translations are not compiled .*pybabel compile"):
+        create_app({"SECRET_KEY": "k" * 64, "BABEL_TRANSLATION_DIRECTORIES": str(tmp_path)})
+
+
+def test_the_dockerfiles_steps_in_a_clean_virtual_environment_compile_the_catalogues(tmp_path: Path) -> None:
+    """No image can be built on these machines: the Dockerfile's own steps run here instead, in a
+    new virtual environment on a copy of exactly what the image copies."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    for line in re.findall(r"^COPY (.+) \S+$", dockerfile, flags=re.MULTILINE):
+        for name in line.split():
+            source = ROOT / name
+            if source.is_dir():
+                shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("*.mo", "__pycache__"))
+            else:
+                shutil.copy(source, tmp_path / name)
+    assert not list(tmp_path.glob("checker/translations/*/LC_MESSAGES/*.mo"))
+    run = re.search(r"^RUN pip install .*?(?=^\S)", dockerfile, flags=re.MULTILINE | re.DOTALL)
+    assert run, "the Dockerfile installs the app with pip"
+    steps = run.group(0).removeprefix("RUN ").replace("\\\n", " ").split("&&")
+    steps = [
+        step.strip().replace("--no-cache-dir ", "")
+        for step in steps
+        if not step.strip().startswith(("useradd", "chown"))
+    ]  # the user is the image's
+    venv = tmp_path / ".venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    env = {**os.environ, "PATH": f"{venv / 'bin'}:{os.environ['PATH']}", "VIRTUAL_ENV": str(venv)}
+    for step in steps:
+        done = subprocess.run(step, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)  # noqa: S602
+        assert done.returncode == 0, f"{step}: {done.stderr[-2000:]}"
+    assert (tmp_path / "checker/translations/es/LC_MESSAGES/messages.mo").stat().st_size > 10_000
+
+
+def test_the_systemd_units_are_valid_and_run_the_apps_commands(tmp_path: Path) -> None:
+    """The alternative to compose: supervised app instances and outbox, daily backup and purge."""
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze is needed (Debian: apt-get install systemd)"
+    units = {path.name: path.read_text(encoding="utf-8") for path in (DEPLOY / "systemd").iterdir()}
+    assert {"checker@.service", "checker-outbox.service", "checker-backup.timer", "checker-purge.timer"} <= set(units)
+    for name in ("checker@.service", "checker-outbox.service"):
+        assert "Restart=always" in units[name], name
+    commands = " ".join(re.findall(r"^ExecStart=(.*)$", "\n".join(units.values()), flags=re.MULTILINE))
+    for command in ("gunicorn -c gunicorn.conf.py", "flask --app checker outbox run", "flask --app checker backup",
+                    "flask --app checker purge"):  # fmt: skip
+        assert command in commands, command
+    here = sys.executable.rsplit("/", 1)[0] + "/"
+    for name, text in units.items():  # the shipped paths, pointed at this checkout
+        text = text.replace("/opt/checker/.venv/bin/", here).replace("/etc/checker/checker.env", "/dev/null")
+        (tmp_path / name.replace("@.", "@8001.")).write_text(text, encoding="utf-8")
+    checked = subprocess.run(
+        [analyze, "verify", "--man=no", *sorted(str(p) for p in tmp_path.iterdir())],
+        capture_output=True, text=True, check=False, env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"},
+    )  # fmt: skip
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert checked.stderr.strip() == "", checked.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,6 +17,7 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
 
+from ..config import StartupError
 from ..engine import Reason
 from ..urls import API_PREFIX
 
@@ -97,7 +99,21 @@ def _formatted(text: str, escaped: bool, variables: dict[str, Any]) -> str:
     return (Markup(text) if escaped else text) % variables  # noqa: S704  # nosec B704
 
 
+def check_catalogues(app: Flask) -> None:
+    """Every language but English has its compiled catalogue: without one, its speakers would get
+    every page in English, the emergency advice included. One line says how to make them."""
+    folders = [Path(app.root_path, folder) for folder in app.config["BABEL_TRANSLATION_DIRECTORIES"].split(";")]
+    for language in app.config["LANGUAGES"]:
+        if language != "en" and not any((f / language / "LC_MESSAGES" / "messages.mo").is_file() for f in folders):
+            raise StartupError(
+                f"the {language!r} translations are not compiled (no messages.mo): run "
+                "'pybabel compile -d checker/translations' (scripts/setup does it)"
+            )
+
+
 def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", "translations")  # Flask-Babel's default
+    check_catalogues(app)
     Babel(app, locale_selector=select_locale)
     app.jinja_env.install_gettext_callables(  # type: ignore[attr-defined]  # added by jinja2.ext.i18n
         gettext=lambda s: translations().ugettext(s),
