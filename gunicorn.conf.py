@@ -6,7 +6,9 @@ Every value can be overridden with an environment variable (names below).
 import gc
 import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
 
 
 def whole_number(name: str, default: int, smallest: int, largest: int) -> int:
@@ -48,11 +50,20 @@ preload_app = os.environ.get("CHECKER_PRELOAD", "1") != "0"
 
 
 def when_ready(server):  # type: ignore[no-untyped-def]
-    """Compile every template once in the master, so that no worker compiles them on its first requests."""
+    """Compile every template once in the master, so that no worker compiles them on its first
+    requests, and start the instance's PDF server."""
     if preload_app:
         app = server.app.wsgi()
         for name in app.jinja_env.list_templates():
             app.jinja_env.get_template(name)
+        # One PDF server for the instance, warm before the first request: the workers forked
+        # from here use it (without preloading, each worker starts its own at its first PDF).
+        from checker.exports.reports import start_renderer
+
+        try:
+            start_renderer(app.config["PDF_TIME_LIMIT"])
+        except RuntimeError as exc:  # the site runs; PDFs answer 503 until the next start
+            server.log.error("%s", exc)
 
 
 def pre_fork(server, worker):  # type: ignore[no-untyped-def]
@@ -78,17 +89,41 @@ forwarded_allow_ips = os.environ.get("CHECKER_FORWARDED_ALLOW_IPS", "127.0.0.1")
 # gunicorn's control socket has one path per user: a second instance on the machine would take
 # over the first one's. Nothing here uses it.
 control_socket_disable = True
-accesslog = "-"
 errorlog = "-"
-# JSON access log: the path without its query string; link tokens are blanked by the app's log filter.
-access_log_format = (
-    '{"time": "%(t)s", "method": "%(m)s", "path": "%(U)s", "status": %(s)s, "bytes": %(B)s, "duration_ms": %(M)s}'
-)
+if os.environ.get("CHECKER_LOG_FORMAT") == "json":
+    # One stream: gunicorn's own lines go through the app's JSON handler on the root logger, and
+    # the app writes each request's line itself (with its id and route), so gunicorn writes none.
+    accesslog = None
+    logconfig_dict = {
+        "root": {"level": "INFO", "handlers": ["app"]},
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+        },
+        "handlers": {"app": {"class": "checker.web.logs.AppHandler", "formatter": "json", "filters": ["tokens"]}},
+        "formatters": {"json": {"()": "checker.web.logs.JsonFormatter"}},
+        "filters": {"tokens": {"()": "checker.web.logs.TokenFilter"}},
+    }
+else:
+    accesslog = "-"
+    # The path without its query string; link tokens are blanked by the app's log filter.
+    access_log_format = '%(t)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
+
+# Metrics: each worker counts into this folder (prometheus_client's multiprocess mode), made
+# empty at each start; a scrape of any worker adds every worker's counts up.
+# (An operator's own folder, PROMETHEUS_MULTIPROC_DIR, must be emptied before each start.)
+metrics_folder = None if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else tempfile.mkdtemp(prefix="checker-metrics-")
+if metrics_folder:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_folder
 
 
-def post_fork(server, worker):  # type: ignore[no-untyped-def]
-    """Start the worker's PDF renderer now (a forkserver with WeasyPrint loaded, about 70 MB),
-    so that no request waits for it to start and a request's PDF starts in milliseconds."""
-    from checker.exports.reports import start_renderer
+def on_exit(server):  # type: ignore[no-untyped-def]
+    if metrics_folder:
+        shutil.rmtree(metrics_folder, ignore_errors=True)
 
-    start_renderer()
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    """A worker that stops takes its live figures with it (its counts stay in the sums)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -9,7 +9,6 @@ import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -20,7 +19,7 @@ from wtforms.validators import InputRequired, NumberRange
 
 from ..cases import clinic_zone, reference_key
 from ..db import db, utcnow
-from ..mail import patient_mail_configured
+from ..mail import normal_address, patient_mail_configured
 from ..web.security import Form
 from .blueprint import bp
 from .forms import WholeNumberField
@@ -79,9 +78,8 @@ def read_appointments(data: bytes, now: datetime) -> tuple[list[Appointment], li
             wrong.append(_("a patient reference of 1 to 40 characters is needed"))
         elif reference_key(reference) in seen:
             wrong.append(_("the same patient reference is on an earlier line"))
-        try:
-            email = str(validate_email(email, check_deliverability=False).normalized)
-        except EmailNotValidError:
+        email = normal_address(email) or ""
+        if not email:
             wrong.append(_("the email address is not valid"))
         if language not in languages:
             wrong.append(_("the language must be one of: %(languages)s", languages=", ".join(languages)))

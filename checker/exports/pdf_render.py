@@ -1,8 +1,8 @@
 """HTML to PDF with WeasyPrint, run in a short-lived child process (see ``reports``).
 
-No Flask here: a forkserver imports this module once (``pdf_forkserver``), and every
-rendering is a fresh fork of it with WeasyPrint loaded and its fonts warm, limited in CPU
-time, so no PDF can hold a web worker or take the site's processors.
+No Flask here: the instance's PDF server (``pdf_server``) loads it and warms WeasyPrint up
+once, and every rendering is a fresh fork of that server, limited in CPU time, so no PDF can
+hold a web worker or take the site's processors. Nothing else imports WeasyPrint.
 
 WeasyPrint gets the HTML and the stylesheets as text and may fetch nothing else: no
 network, no files. The print rules of the site's stylesheet apply, and report.css adds
@@ -12,36 +12,44 @@ the page size, margins, running header and page numbers.
 from __future__ import annotations
 
 import logging
-import resource
 from functools import cache
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from weasyprint import CSS, HTML
-from weasyprint.urls import URLFetcher
+if TYPE_CHECKING:
+    from weasyprint import CSS
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 STYLESHEETS = ("checker.css", "report.css")
 # The site's stylesheet has screen-only rules WeasyPrint skips; saying so on every PDF is noise.
 logging.getLogger("weasyprint").setLevel(logging.ERROR)
+logging.getLogger("weasyprint.progress").setLevel(logging.ERROR)
 
 
-class NoFetching(URLFetcher):  # type: ignore[misc]
-    """Refuses every external resource: a summary is made from what we give it."""
+@cache
+def _no_fetching() -> Any:
+    """A URL fetcher that refuses every external resource: a summary is made from what we give it."""
+    from weasyprint.urls import URLFetcher
 
-    def fetch(self, url: str, headers: Any = None) -> Any:
-        raise ValueError(f"PDF summaries fetch nothing ({url})")
+    class NoFetching(URLFetcher):  # type: ignore[misc]
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            raise ValueError(f"PDF summaries fetch nothing ({url})")
+
+    return NoFetching()
 
 
 @cache
 def _stylesheets() -> tuple[CSS, ...]:
+    from weasyprint import CSS
+
     return tuple(CSS(filename=str(STATIC / name)) for name in STYLESHEETS)
 
 
 def render(html: str) -> bytes:
     """The PDF of an HTML page rendered from our templates, in this process."""
-    document = HTML(string=html, base_url="about:blank", url_fetcher=NoFetching(), media_type="print")
+    from weasyprint import HTML  # here, not at the top: only the forkserver and its children load WeasyPrint
+
+    document = HTML(string=html, base_url="about:blank", url_fetcher=_no_fetching(), media_type="print")
     # Tagged (PDF/UA-1): a screen reader reads the headings, lists and tables in order.
     pdf: bytes = document.write_pdf(stylesheets=list(_stylesheets()), pdf_variant="pdf/ua-1")
     return pdf
@@ -62,17 +70,3 @@ WARM_UP_PAGE = """<!doctype html><html lang="en"><title>Warm-up</title><body>
 def warm_up() -> None:
     """Load the fonts, faces and stylesheets once, so that every fork starts with them."""
     render(WARM_UP_PAGE)
-
-
-def child(conn: Connection, html: str, cpu_seconds: int) -> None:
-    """The child process: render under a CPU limit and send the PDF back (nothing on failure).
-
-    Past the limit the kernel stops the process (SIGXCPU); the parent sees the pipe close.
-    """
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
-    try:
-        conn.send_bytes(render(html))
-    except Exception:  # noqa: S110  # nosec B110  # the parent reports a PDF that did not come
-        pass
-    finally:
-        conn.close()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import secrets
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -19,7 +18,7 @@ from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from ..cases import new_case, refresh
 from ..db import db, utcnow
 from ..engine import AnswerErrors, assess
-from ..mail import clinic_language, queue_notice
+from ..mail import clinic_language, normal_address, queue_notice
 from ..models import Case, ConsultationRequest, Submission
 from ..rules import current_rules
 from ..stored import new_submission
@@ -47,10 +46,10 @@ def _phone(form: FlaskForm, field: StringField) -> None:
 def email_address(form: FlaskForm, field: StringField) -> None:
     """An email address, normalised (email-validator); empty is left to the other validators."""
     if field.data:
-        try:
-            field.data = validate_email(field.data, check_deliverability=False).normalized
-        except EmailNotValidError:
-            raise ValidationError(_l("Enter an email address, like name@example.com")) from None
+        found = normal_address(field.data)
+        if found is None:
+            raise ValidationError(_l("Enter an email address, like name@example.com"))
+        field.data = found
 
 
 class ConsultationForm(Form):

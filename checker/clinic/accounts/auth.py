@@ -14,6 +14,7 @@ email, known or not, throttled or not, gets the same answer after the same argon
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -34,8 +35,14 @@ login_manager.login_message_category = "info"
 # Our own sessions replace Flask-Login's "strong" protection, which hashes the client-sent
 # X-Forwarded-For header: a stolen cookie replayed with the victim's header passed it.
 login_manager.session_protection = None
-# A hash to check against when the email is unknown, so both cases take the same time.
-_DUMMY_HASH = hasher.hash("not a real password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to check against when the email is unknown, so both cases take the same time
+    (made at the first sign-in, not at start-up: hashing costs a sixth of a second)."""
+    return hasher.hash("not a real password")
+
 
 SESSION_KEY = "staff_session"
 SEEN_EVERY = timedelta(seconds=60)  # how often a session's last-seen time is written
@@ -127,7 +134,7 @@ def check_sign_in(email: str, password: str) -> StaffUser:
     """The staff user for these credentials; raise :class:`Refused` (recorded) otherwise."""
     user: StaffUser | None = db.session.scalar(select(StaffUser).where(StaffUser.email == normalise_email(email)))
     throttled = attempt(email)
-    right = _verify(user.password_hash if user is not None else _DUMMY_HASH, password)  # the same work every time
+    right = _verify(user.password_hash if user is not None else _dummy_hash(), password)  # the same work every time
     if user is None or not right or throttled or not user.active:
         raise Refused(user, throttled)
     succeeded(email)

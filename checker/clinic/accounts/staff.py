@@ -10,14 +10,13 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
-from zxcvbn import zxcvbn
 
 from ...db import db, utcnow
+from ...mail import normal_address
 from ...models import AuditEvent, PasswordLink, SignInFailure, StaffUser, token_hash
 from ..shown_once import new_seed, token_from
 from .auth import end_all_sessions, hasher, normalise_email
@@ -30,10 +29,10 @@ _SCORED = 64  # zxcvbn's estimate grows slow on long input; a longer password is
 
 def checked_email(email: str) -> str:
     """The email in its normal form; ``ValueError`` when it is not an email address."""
-    try:
-        return str(validate_email(email.strip(), check_deliverability=False).normalized).lower()
-    except EmailNotValidError:
-        raise ValueError(f"{email.strip()!r} is not an email address") from None
+    found = normal_address(email.strip())
+    if found is None:
+        raise ValueError(f"{email.strip()!r} is not an email address")
+    return found.lower()
 
 
 def password_problem(password: str, email: str) -> str | None:
@@ -52,6 +51,8 @@ def password_problem(password: str, email: str) -> str | None:
         rest = rest.replace(word, "")
     if len(re.sub(r"[^a-z]", "", rest)) < 4:
         return "the password is too easy to guess (it is built from the email address or the clinic's name)"
+    from zxcvbn import zxcvbn  # its word lists load at the first password set, not at start-up
+
     estimate = zxcvbn(password[:_SCORED], user_inputs=[email, *words])
     if estimate["score"] < 3:
         hint = estimate["feedback"].get("warning") or "it would be easy to guess"

@@ -14,7 +14,6 @@ import secrets
 import time
 
 import pyotp
-import segno
 from flask import current_app
 from markupsafe import Markup
 from sqlalchemy.exc import IntegrityError
@@ -38,6 +37,8 @@ def new_secret() -> str:
 def qr_code(user: StaffUser, secret: str, title: str) -> Markup:
     """The secret as an authenticator app's QR code: inline SVG, drawn with attributes only."""
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=current_app.config["CLINIC_NAME"])
+    import segno  # when an account enrols, not at start-up
+
     svg = segno.make(uri, error="m").svg_inline(scale=5, title=title, border=4)
     # segno escapes the title, and the URI (email, clinic name) only becomes path data.
     return Markup(svg)  # noqa: S704  # nosec B704

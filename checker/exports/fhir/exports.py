@@ -12,9 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fhir.resources.R4B.bundle import Bundle
-from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
-
 from ...engine import Kind, Question, Reason
 from .common import (
     Assessed,
@@ -91,7 +88,7 @@ def questionnaire_response(
         "authored": authored.isoformat(),
         "item": groups,
     }
-    return checked(QuestionnaireResponse, drop_none(resource))
+    return checked("QuestionnaireResponse", drop_none(resource))
 
 
 def result_bundle(
@@ -162,4 +159,4 @@ def result_bundle(
         "meta": {"tag": [{"system": results, "code": f"rules-{rules.version}", "display": rules.sha256}]},
         "entry": entries,
     }
-    return checked(Bundle, drop_none(bundle))
+    return checked("Bundle", drop_none(bundle))

@@ -6,11 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fhir.resources.R4B.capabilitystatement import CapabilityStatement
-from fhir.resources.R4B.operationdefinition import OperationDefinition
-from fhir.resources.R4B.operationoutcome import OperationOutcome
-from fhir.resources.R4B.parameters import Parameters
-
 from ...engine import Reason, Result
 from .common import Canon, Translate, checked, same
 
@@ -39,7 +34,7 @@ def outcome(errors: Mapping[str, str], paths: Mapping[str, str], code: str = "in
         if expression:
             issue["expression"] = expression
         issues.append(issue)
-    return checked(OperationOutcome, {"resourceType": "OperationOutcome", "issue": issues})
+    return checked("OperationOutcome", {"resourceType": "OperationOutcome", "issue": issues})
 
 
 def assessment(
@@ -61,7 +56,7 @@ def assessment(
     parts += [{"name": "reason", "valueString": reason_text(r)} for r in result.reasons]
     parts.append({"name": "rules-version", "valueString": rules.version})
     parts.append({"name": "stopped", "valueBoolean": result.stopped})
-    return checked(Parameters, {"resourceType": "Parameters", "parameter": parts})
+    return checked("Parameters", {"resourceType": "Parameters", "parameter": parts})
 
 
 def operation_definition(canon: Canon) -> dict[str, Any]:
@@ -96,7 +91,7 @@ def operation_definition(canon: Canon) -> dict[str, Any]:
             param("stopped", "out", "boolean", 1, "1", "Whether the answers stop at the emergency advice."),
         ],
     }
-    return checked(OperationDefinition, resource)
+    return checked("OperationDefinition", resource)
 
 
 def capability_statement(canon: Canon, version: str, software: str, date: str) -> dict[str, Any]:
@@ -122,4 +117,4 @@ def capability_statement(canon: Canon, version: str, software: str, date: str) -
         "format": ["application/fhir+json"],
         "rest": [{"mode": "server", "resource": resources}],
     }
-    return checked(CapabilityStatement, resource)
+    return checked("CapabilityStatement", resource)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fhir.resources.R4B.questionnaire import Questionnaire
-
 from ...engine import Kind, Question, RuleSet
 from ...engine.conditions import All, Any_, Condition, Leaf
 from ...engine.model import Derived, Option
@@ -231,4 +229,4 @@ def questionnaire(rules: RuleSet, canon: Canon, translations: Mapping[str, Trans
         "subjectType": ["Patient"],
         "item": groups,
     }
-    return checked(Questionnaire, resource)
+    return checked("Questionnaire", resource)

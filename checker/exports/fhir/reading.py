@@ -12,11 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
-from pydantic import ValidationError
-
 from ...engine import AnswerErrors, Kind, Question, RuleSet
-from .common import LEGACY_ANSWERS, LEGACY_QUESTIONNAIRE, Canon, group_link
+from .common import LEGACY_ANSWERS, LEGACY_QUESTIONNAIRE, Canon, fhir_model, group_link
 
 EXPECTED = "QuestionnaireResponse"
 MAX_DEPTH = 10  # items inside items: our pages hold questions, which hold nothing
@@ -48,8 +45,10 @@ def read_response(data: Any, canon: Canon, known: Mapping[str, RuleSet]) -> Read
         raise ResponseErrors({"body": f"expected a FHIR {EXPECTED}"}, {"body": EXPECTED}, status=400)
     if _depth(data.get("item")) > MAX_DEPTH:
         raise ResponseErrors({"body": f"items nested more than {MAX_DEPTH} deep"}, {"body": EXPECTED}, status=400)
+    from pydantic import ValidationError  # with the models, when a response is read
+
     try:
-        QuestionnaireResponse.model_validate(data)
+        fhir_model(EXPECTED).model_validate(data)
     except RecursionError:
         raise ResponseErrors({"body": "nested too deeply"}, {"body": EXPECTED}, status=400) from None
     except ValidationError as exc:

@@ -10,9 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from fhir.resources.R4B.codesystem import CodeSystem
-from fhir.resources.R4B.valueset import ValueSet
-
 from ...engine import Kind, Question, RuleSet
 from .common import Canon, Translate, _, checked, translated
 
@@ -62,7 +59,7 @@ def answer_code_system(
         "valueSet": canon.value_set(question.id),
         "concept": [_concept(str(o.code), o.label, translations) for o in question.options],
     }
-    return checked(CodeSystem, resource)
+    return checked("CodeSystem", resource)
 
 
 def answer_value_set(
@@ -77,7 +74,7 @@ def answer_value_set(
         "status": "active",
         "compose": {"include": [{"system": canon.code_system(question.id), "version": rules.version}]},
     }
-    return checked(ValueSet, resource)
+    return checked("ValueSet", resource)
 
 
 def result_code_system(rules: RuleSet, canon: Canon, translations: Mapping[str, Translate]) -> dict[str, Any]:
@@ -97,4 +94,4 @@ def result_code_system(rules: RuleSet, canon: Canon, translations: Mapping[str, 
         "caseSensitive": True,
         "concept": concepts,
     }
-    return checked(CodeSystem, resource)
+    return checked("CodeSystem", resource)
