@@ -16,13 +16,13 @@ from functools import cache
 
 from flask import Blueprint, current_app, jsonify
 from flask.wrappers import Response
-from sqlalchemy import Connection, delete, inspect, text
+from sqlalchemy import Connection, delete, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
 from .db import MIGRATIONS, database_problem, db, utcnow
 from .mail import overdue_notices
-from .models import ReadinessProbe
+from .models import ReadinessProbe, SchemaCompatibility
 from .rules import current_rules
 from .web.limits import rate_limits
 from .web.metrics import READINESS
@@ -37,11 +37,31 @@ def healthz() -> tuple[Response, int]:
 
 
 @cache
-def _head() -> str | None:
-    """The migrations' head: read from the files once a process, at the first readiness check."""
+def _revisions() -> tuple[str | None, frozenset[str]]:
+    """The migrations' head and every revision this code knows: read from the files once a
+    process, at the first readiness check."""
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    script = ScriptDirectory(str(MIGRATIONS))
+    return script.get_current_head(), frozenset(revision.revision for revision in script.walk_revisions())
+
+
+def _schema(connection: Connection, current: str | None) -> tuple[str, str | None]:
+    """The schema check, and a note when the schema is ahead of this code and marked as one it
+    can run on (a rolling upgrade: the database migrated, this instance not restarted yet)."""
+    head, known = _revisions()
+    if current == head:
+        return "ok", None
+    if current is None or current in known:
+        return f"at {current or 'nothing'}, needs {head}: run 'flask db upgrade'", None
+    oldest = None
+    if inspect(connection).has_table("schema_compatibility"):
+        oldest = connection.execute(
+            select(SchemaCompatibility.oldest_code).where(SchemaCompatibility.revision == current)
+        ).scalar()
+    if oldest in known:
+        return "ok", f"at {current}, ahead of this code's {head}, marked compatible: restart on the new release"
+    return f"at {current}, ahead of this code's {head}, which cannot run on it: start the new release", None
 
 
 def _current(connection: Connection) -> str | None:
@@ -101,13 +121,11 @@ def _check() -> tuple[dict[str, object], int]:
     checks: dict[str, str] = {"rules": current_rules().version, "rate_limits": rate_limits().storage_state()}
     try:
         with db.engine.connect() as connection:
-            current = _current(connection)
-        head = _head()
-        checks["schema"] = (
-            "ok" if current == head else f"at {current or 'nothing'}, needs {head}: run 'flask db upgrade'"
-        )
+            checks["schema"], ahead = _schema(connection, _current(connection))
         checks["database"] = "ok"
-        if current == head:
+        if ahead:
+            checks["schema_ahead"] = ahead
+        if checks["schema"] == "ok":
             _probe_write()
             checks["write"] = "ok"
             checks["outbox"] = _outbox()

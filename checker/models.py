@@ -501,6 +501,16 @@ class ReadinessProbe(db.Model):  # type: ignore[name-defined,misc]
     payload: Mapped[bytes | None] = mapped_column(LargeBinary)  # random, larger than a page
 
 
+class SchemaCompatibility(db.Model):  # type: ignore[name-defined,misc]
+    """A migration that the code of an earlier release can still run on (an "expand" step):
+    /readyz of that code accepts the schema ahead of it. Written by the migration itself."""
+
+    __tablename__ = "schema_compatibility"
+
+    revision: Mapped[str] = mapped_column(String(32), primary_key=True)
+    oldest_code: Mapped[str] = mapped_column(String(32))  # the oldest code's head that runs on it
+
+
 class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
     """An email to the clinic (or to a patient, about a link), written in the same transaction as
     what it announces, and sent by ``flask outbox run``: a slow or down mail server never delays a

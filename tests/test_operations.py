@@ -55,6 +55,53 @@ def test_healthz_is_liveness_and_readyz_tells_the_truth(db_app: Flask, tmp_path:
     assert response.get_json()["checks"]["database"] == "unreachable"
 
 
+def test_readyz_accepts_a_schema_ahead_only_when_it_is_marked_compatible(db_app: Flask) -> None:
+    """A rolling upgrade: the database is migrated first, while instances of this code still
+    serve. A migration marked as one this code runs on keeps them ready; any other takes them out."""
+    from sqlalchemy import text
+
+    with db_app.app_context():
+        db.session.execute(text("UPDATE alembic_version SET version_num = '0009'"))
+        db.session.execute(text("INSERT INTO schema_compatibility VALUES ('0009', '0008')"))
+        db.session.commit()
+    ready = fresh_readyz(db_app)
+    assert ready.status_code == 200
+    checks = ready.get_json()["checks"]
+    assert checks["schema"] == "ok"
+    assert checks["write"] == "ok"
+    assert checks["schema_ahead"] == (
+        "at 0009, ahead of this code's 0008, marked compatible: restart on the new release"
+    )
+    with db_app.app_context():
+        db.session.execute(text("UPDATE schema_compatibility SET oldest_code = '0009' WHERE revision = '0009'"))
+        db.session.commit()  # a "contract" migration: this code's columns are gone
+    refused = fresh_readyz(db_app)
+    assert refused.status_code == 503
+    assert refused.get_json()["checks"]["schema"] == (
+        "at 0009, ahead of this code's 0008, which cannot run on it: start the new release"
+    )
+    with db_app.app_context():
+        db.session.execute(text("DELETE FROM schema_compatibility WHERE revision = '0009'"))
+        db.session.commit()  # not marked at all
+    assert fresh_readyz(db_app).status_code == 503
+
+
+def test_every_migration_says_which_code_runs_on_it() -> None:
+    """The upgrade policy (README, "Upgrades"): from 0008 on, every migration writes its row, and
+    the code it names is its own parent (expand) or itself (contract: one release later only)."""
+    from alembic.script import ScriptDirectory
+
+    from checker.db import MIGRATIONS
+
+    for revision in ScriptDirectory(str(MIGRATIONS)).walk_revisions():
+        if revision.revision >= "0008":
+            source = Path(revision.path).read_text(encoding="utf-8")
+            marked = re.search(r"\{'revision': '(\w+)', 'oldest_code': '(\w+)'\}", source)
+            assert marked, f"{revision.path} does not say which code runs on it"
+            assert marked.group(1) == revision.revision
+            assert marked.group(2) in (revision.down_revision, revision.revision)
+
+
 def test_readyz_knows_an_unmigrated_or_deleted_database(tmp_path: Path) -> None:
     from flask_migrate import upgrade
 
@@ -65,11 +112,11 @@ def test_readyz_knows_an_unmigrated_or_deleted_database(tmp_path: Path) -> None:
     client = app.test_client()
     never = fresh_readyz(app)  # a database never migrated
     assert never.status_code == 503
-    assert never.get_json()["checks"]["schema"].startswith("at nothing, needs 0007: run 'flask db upgrade'")
+    assert never.get_json()["checks"]["schema"].startswith("at nothing, needs 0008: run 'flask db upgrade'")
     with app.app_context():
         upgrade(revision="0003")
     behind = fresh_readyz(app).get_json()["checks"]["schema"]
-    assert behind == "at 0003, needs 0007: run 'flask db upgrade'"
+    assert behind == "at 0003, needs 0008: run 'flask db upgrade'"
     with app.app_context():
         upgrade()
     assert fresh_readyz(app).status_code == 200
