@@ -33,6 +33,7 @@ from bare_app import app as bare  # noqa: E402
 from load import CASE, filled_form, five_answers  # noqa: E402
 
 from checker import create_app  # noqa: E402
+from checker.db import register_migrations  # noqa: E402
 
 BATCH = 100
 
@@ -92,6 +93,7 @@ def main() -> None:
         "SECRET_KEY": "bench-secret", "DATABASE_URL": f"sqlite:///{folder}/bench.db", "RATELIMIT_ENABLED": True,
         "RATE_LIMIT_API": never, "RATE_LIMIT_QUESTIONS": never,
     })  # fmt: skip
+    register_migrations(app)  # a script, not the command line: Flask-Migrate is not registered
     with app.app_context():
         upgrade()
     form = "application/x-www-form-urlencoded"

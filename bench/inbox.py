@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from checker import create_app  # noqa: E402
 from checker.clinic.inbox.queue import FILTERS, counts, page_of  # noqa: E402
-from checker.db import db, utcnow  # noqa: E402
+from checker.db import db, register_migrations, utcnow  # noqa: E402
 from checker.models import Case, Submission  # noqa: E402
 from tests.databases import postgres_server  # noqa: E402
 
@@ -120,6 +120,7 @@ def main() -> None:
     options = parser.parse_args()
     for server in postgres_server():
         app = create_app({"SECRET_KEY": "bench", "DATABASE_URL": server.new_database()})
+        register_migrations(app)  # a script, not the command line: Flask-Migrate is not registered
         with app.app_context():
             upgrade()
             started = time.perf_counter()

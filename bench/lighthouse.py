@@ -29,6 +29,7 @@ from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from checker import create_app
+from checker.db import register_migrations
 
 ROOT = Path(__file__).resolve().parent.parent
 TOOL = ROOT / "bench" / ".lighthouse"
@@ -77,6 +78,7 @@ def main() -> None:
     binary = lighthouse()
     folder = Path(tempfile.mkdtemp())
     app = create_app({"SECRET_KEY": "lighthouse", "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite'}"})
+    register_migrations(app)  # a script, not the command line: Flask-Migrate is not registered
     with app.app_context():
         upgrade()
     server = make_server("127.0.0.1", 0, app, threaded=True)

@@ -30,7 +30,7 @@ from bench.inbox import median_ms  # noqa: E402
 from checker import create_app  # noqa: E402
 from checker.clinic.audit_log import Filters, page_of  # noqa: E402
 from checker.clinic.inbox.views import links_page  # noqa: E402
-from checker.db import db, utcnow  # noqa: E402
+from checker.db import db, register_migrations, utcnow  # noqa: E402
 from checker.models import AuditEvent, Case, Invitation, StaffUser  # noqa: E402
 from tests.databases import postgres_server  # noqa: E402
 
@@ -133,6 +133,7 @@ def main() -> None:
     options = parser.parse_args()
     for server in postgres_server():
         app = create_app({"SECRET_KEY": "bench", "DATABASE_URL": server.new_database()})
+        register_migrations(app)  # a script, not the command line: Flask-Migrate is not registered
         with app.app_context(), app.test_request_context():
             upgrade()
             started = time.perf_counter()

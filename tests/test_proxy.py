@@ -277,3 +277,65 @@ def test_every_route_with_a_token_has_its_prefix_blanked_in_every_log() -> None:
     blanked = re.search(r"\(\?:([^)]*)\)/\)\[\^/\?\]\+", conf)
     assert blanked, "deploy/nginx.conf blanks no token"
     assert sorted(f"/{p}/" for p in blanked.group(1).split("|")) == sorted(TOKEN_PREFIXES)
+
+
+def test_a_rolling_restart_behind_nginx_fails_no_request(tmp_path: Path) -> None:
+    """The README's procedure under load: for each instance in turn, take it out of nginx
+    (``down``, reload), stop it gracefully, start it again (the new release), wait for
+    /readyz, put it back. Clients sending GETs and POSTs all the while get no error."""
+    database_url = f"sqlite:///{tmp_path / 'rolling.db'}"
+    with create_app({**TEST_CONFIG, "DATABASE_URL": database_url}).app_context():
+        upgrade()
+    settings = {"CHECKER_SECRET_KEY": "rolling-restart-secret-key-0123456789abcdef", "CHECKER_PROXIES": "1",
+                "CHECKER_DATABASE_URL": database_url, "CHECKER_WORKERS": "2",
+                "CHECKER_RATELIMIT_ENABLED": "false"}  # fmt: skip
+    body = json.dumps({"answers": ANSWERS}).encode()
+    outcomes: list[int | str] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        while not stop.is_set():
+            try:
+                outcomes.append(proxy.get("/")[0])
+                outcomes.append(proxy.post_json("/api/v1/assess", body)[0])
+            except OSError as exc:
+                outcomes.append(type(exc).__name__)
+
+    apps = [Gunicorn(**settings), Gunicorn(**settings)]
+    for app in apps:
+        app.wait_until_ready()
+    try:
+        with nginx_in_front(apps[0], apps[1]) as proxy:
+            conf = proxy.folder / "nginx.conf"
+            command = [nginx_binary(), "-c", str(conf), "-p", str(proxy.folder)]
+
+            def route(port: int, down: bool) -> None:
+                text = conf.read_text(encoding="utf-8")
+                plain, drained = f"server 127.0.0.1:{port} ", f"server 127.0.0.1:{port} down "
+                conf.write_text(text.replace(plain, drained) if down else text.replace(drained, plain))
+                subprocess.run([*command, "-s", "reload"], check=True, capture_output=True)
+                time.sleep(1)  # nginx's old workers finish what they hold, then leave
+
+            clients = [threading.Thread(target=client) for _ in range(4)]
+            for thread in clients:
+                thread.start()
+            time.sleep(1)
+            for number, app in enumerate(list(apps)):
+                route(app.port, down=True)
+                app.stop()  # SIGTERM: gunicorn finishes its requests, then stops
+                apps[number] = Gunicorn(**settings, CHECKER_BIND=f"127.0.0.1:{app.port}")
+                apps[number].wait_until_ready()
+                assert _fetch(f"{apps[number].url}/readyz")[0] == 200
+                route(app.port, down=False)
+            time.sleep(1)
+            stop.set()
+            for thread in clients:
+                thread.join(timeout=60)
+    finally:
+        stop.set()
+        for app in apps:
+            if app.process.poll() is None:
+                app.stop()
+    failed = [outcome for outcome in outcomes if outcome != 200]
+    assert len(outcomes) > 100, "the clients kept sending through both restarts"
+    assert failed == [], f"{len(failed)} of {len(outcomes)} requests failed: {failed[:20]}"

@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from werkzeug.serving import make_server
 
 from checker import create_app
+from checker.db import register_migrations
 
 from ..conftest import TEST_CONFIG, make_staff
 
@@ -61,6 +62,7 @@ class LiveServer:
 def serve(folder: Path, **config: object) -> LiveServer:
     """The app on a new SQLite database in ``folder``, with the staff account, served on loopback."""
     app = create_app({**TEST_CONFIG, "DATABASE_URL": f"sqlite:///{folder / 'checker.db'}", "TESTING": False, **config})
+    register_migrations(app)  # a script, not the command line: Flask-Migrate is not registered
     with app.app_context():
         upgrade()
     make_staff(app, *STAFF)
