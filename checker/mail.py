@@ -80,8 +80,8 @@ class NotNeeded(Exception):
 
 def _patient_email(notice: OutboxMessage) -> tuple[str, str]:
     """(address, text) of an email to a patient about a link, the link written in now."""
-    from .clinic.shown_once import token_from
     from .outreach import email_body, may_email
+    from .shown_once import token_from
     from .urls import external_url
 
     invitation = db.session.get(Invitation, notice.invitation_id)

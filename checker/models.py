@@ -124,7 +124,7 @@ class PasswordLink(db.Model):  # type: ignore[name-defined,misc]
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    link_seed: Mapped[str | None] = mapped_column(String(64))  # until shown once (checker.clinic.shown_once)
+    link_seed: Mapped[str | None] = mapped_column(String(64))  # until shown once (checker.shown_once)
 
     staff: Mapped[StaffUser] = relationship()
 
@@ -296,7 +296,7 @@ class Invitation(db.Model):  # type: ignore[name-defined,misc]
     flags_reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    link_seed: Mapped[str | None] = mapped_column(String(64))  # until shown once (checker.clinic.shown_once)
+    link_seed: Mapped[str | None] = mapped_column(String(64))  # until shown once (checker.shown_once)
     # Sent by the app (to the case's email address): the seed its emails make the link from, kept
     # while an email may still go (the invitation, then at most two reminders), never shown to staff.
     by_email: Mapped[bool] = mapped_column(default=False)

@@ -219,7 +219,7 @@ def make_scheduled_links(now: datetime) -> int:
 
     Each round reads the active schedules; only one with a due date still missing its link is
     claimed (locked, skipped by other workers) and given the link, in its own transaction."""
-    from .clinic.shown_once import new_seed, token_from
+    from .shown_once import new_seed, token_from
 
     made = 0
     today = now.astimezone(clinic_zone()).date()

@@ -217,7 +217,7 @@ def test_a_new_link_is_shown_to_whoever_made_it(db_app: Flask, db_client: FlaskC
 
 
 def test_a_link_seed_is_taken_once(db_app: Flask, db_client: FlaskClient) -> None:
-    from checker.clinic.shown_once import take_token
+    from checker.shown_once import take_token
 
     make_staff(db_app)
     sign_in(db_client)

@@ -229,7 +229,7 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]
     assert deliver(app) == (4, 0)
     with app.app_context():
         from checker.clinic.accounts.staff import create_staff, password_link
-        from checker.clinic.shown_once import take_token
+        from checker.shown_once import take_token
 
         newcomer = create_staff("newcomer@clinic.example", "quiet lantern meadow fox", "staff")
         newcomer_id, password_token = newcomer.id, take_token(password_link(newcomer, None))

@@ -12,7 +12,7 @@ from ..db import db, lock, utcnow
 from ..models import AuditEvent, Case, ConsultationRequest, Draft, Invitation, Submission, token_hash
 from ..outreach import queue_link_email
 from ..rules import current_rules
-from .shown_once import new_seed, token_from
+from ..shown_once import new_seed, token_from
 
 
 def audit(action: str, target: str = "", case: Case | None = None) -> None:
@@ -74,7 +74,7 @@ def create_invitation(
     send_at: datetime | None = None,
     commit: bool = True,
 ) -> Invitation:
-    """A new link for ``case``: its page shows it once (:mod:`.shown_once`); or, ``by_email``,
+    """A new link for ``case``: its page shows it once (:mod:`checker.shown_once`); or, ``by_email``,
     the app emails it to the case's address (at once, or at ``send_at``) and never shows it."""
     seed, now = new_seed(), utcnow()
     invitation = Invitation(

@@ -16,10 +16,10 @@ from werkzeug.wrappers import Response
 
 from ...db import db
 from ...models import StaffSession, StaffUser
+from ...shown_once import take_token
 from ...urls import external_url
 from ..blueprint import OPEN_ENDPOINTS, bp
 from ..forms import ActionForm, NewAccountForm, SetPasswordForm
-from ..shown_once import take_token
 from . import staff as accounts
 
 OPEN_ENDPOINTS.add("clinic.set_password")

@@ -19,11 +19,11 @@ from werkzeug.wrappers import Response
 
 from ...db import db, utcnow
 from ...models import PendingSignIn, StaffUser, new_token, token_hash
+from ...shown_once import take_seed
 from ...web.limits import limited
 from ..blueprint import bp
 from ..forms import CodeForm, SignInForm
 from ..records import audit
-from ..shown_once import take_seed
 from . import two_factor
 from .auth import Refused, attempt, check_sign_in, end_session, fresh_session, start_session, succeeded
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import aliased
 from ...db import db, utcnow
 from ...mail import normal_address
 from ...models import AuditEvent, PasswordLink, SignInFailure, StaffUser, token_hash
-from ..shown_once import new_seed, token_from
+from ...shown_once import new_seed, token_from
 from .auth import end_all_sessions, hasher, normalise_email
 
 MIN_PASSWORD_LENGTH = 12
@@ -124,7 +124,7 @@ def invite_staff(email: str, role: str, by: StaffUser) -> StaffUser:
 
 def password_link(user: StaffUser, by: StaffUser | None) -> PasswordLink:
     """A one-time link to set the password (earlier links stop working), shown once on the
-    account's page (:mod:`..shown_once`)."""
+    account's page (:mod:`checker.shown_once`)."""
     db.session.execute(delete(PasswordLink).where(PasswordLink.staff_id == user.id))
     seed = new_seed()
     link = PasswordLink(

@@ -2,7 +2,7 @@
 
 Enrolment shows a QR code (inline SVG, no script) and the secret in text, kept on the
 account (not in the cookie) until the first good code confirms it; then ten one-use recovery
-codes are shown once, derived from a seed the page takes (:mod:`..shown_once`). Every code
+codes are shown once, derived from a seed the page takes (:mod:`checker.shown_once`). Every code
 is spent in one place, :func:`spend`: a unique row, so the same code sent by several
 browsers at once lets one in. Recovery codes are kept only as SHA-256 hashes.
 """
@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ...db import db
 from ...models import SpentCode, StaffUser
-from ..shown_once import derived, new_seed
+from ...shown_once import derived, new_seed
 
 RECOVERY_CODES = 10
 _ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: easy to read back

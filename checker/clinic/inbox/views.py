@@ -17,6 +17,7 @@ from ...exports.reports import fhir_download, pdf_response
 from ...mail import failing_notices, overdue_notices, patient_mail_configured
 from ...models import Case, ConsultationRequest, Draft, Invitation, Submission
 from ...rules import current_rules
+from ...shown_once import take_token
 from ...stored import StoredResult
 from ...urls import external_url, fhir_canon
 from ...web.i18n import current_language, reason_text, translate
@@ -25,7 +26,6 @@ from ..blueprint import bp
 from ..forms import ActionForm, InvitationForm
 from ..paging import cursor_of, older_than
 from ..records import audit, invite, mark_done
-from ..shown_once import take_token
 from ..worklist import count as worklist_count
 from .queue import chosen_filter, counts, page_of
 

@@ -18,8 +18,8 @@ import secrets
 from flask import current_app
 from sqlalchemy import update
 
-from ..db import db
-from ..models import Invitation, PasswordLink, StaffUser, token_hash
+from .db import db
+from .models import Invitation, PasswordLink, StaffUser, token_hash
 
 Seeded = Invitation | PasswordLink | StaffUser
 
