@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from typing import Any
 
@@ -29,9 +28,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         instance_path=str(PROJECT_ROOT / "instance"),
     )
     configure(app, test_config)
-    # Flask asks the inspect module whether each hook and view is a coroutine function, on every
-    # request; the answer never changes, so it is worked out once for each.
-    app.ensure_sync = functools.cache(app.ensure_sync)  # type: ignore[method-assign]
     urls.init_app(app)
     logs.init_app(app)
     telemetry.init_app(app)

@@ -19,8 +19,5 @@ from .inbox import export, views  # noqa: F401  (their routes join the blueprint
 def init_app(app: Flask) -> None:
     # Only staff pages need current_user: patients' pages never look up a signed-in user.
     login_manager.init_app(app, add_context_processor=False)
-    # Flask-Login refreshes or clears its remember-me cookie after every response of the app. The
-    # app never sets one (signing in lasts as long as the server-side session), so the hook goes.
-    app.after_request_funcs[None].remove(login_manager._update_remember_cookie)
     app.register_blueprint(bp)
     app.cli.add_command(staff_group)
