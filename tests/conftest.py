@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -42,6 +43,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         reporter.write_line(f"log audit: {lines} log lines of this run read, {len(found)} with personal data or tokens")
+        loggers = collections.Counter(re.findall(r'"logger": "([^"]+)"', "\n".join(found)))
+        if loggers:
+            reporter.write_line(f"  by logger: {dict(loggers)}", red=True)
         for problem in found[:50]:
             reporter.write_line(f"  {problem}", red=True)
     if found:

@@ -31,6 +31,9 @@ def start() -> logging.Handler:
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
+    # aiosmtpd logs each envelope's addresses: it is the tests' own mail server, standing in for
+    # the clinic's, not part of the app, and its lines would drown the ones that matter.
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     return handler
 
 

@@ -235,10 +235,11 @@ def test_bodies_too_large_are_refused_by_the_app_or_by_nginx(proxy: Proxy) -> No
     assert status == 413  # past nginx's 1 MB, it never reaches the app
 
 
-def nginx_log(proxy: Proxy, lines: int) -> list[dict[str, Any]]:
-    """nginx's access log, once it has at least ``lines`` lines (each written after its response)."""
+def nginx_log(proxy: Proxy, *wanted: str) -> list[dict[str, Any]]:
+    """nginx's access log, once each of ``wanted`` is in it (a line is written after its
+    response, and other tests' lines arrive meanwhile)."""
     log, deadline = proxy.folder / "access.log", time.monotonic() + 10
-    while len(log.read_text(encoding="utf-8").splitlines()) < lines and time.monotonic() < deadline:
+    while not all(text in log.read_text(encoding="utf-8") for text in wanted) and time.monotonic() < deadline:
         time.sleep(0.05)
     return [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
 
@@ -246,10 +247,9 @@ def nginx_log(proxy: Proxy, lines: int) -> list[dict[str, Any]]:
 def test_nginx_logs_json_lines_without_a_link_token(proxy: Proxy) -> None:
     tokens = {"/i/": "InvitationTokenSecret0123456789ab", "/resume/": "ResumeTokenSecret0123456789abcdef",
               "/staff/set-password/": "PasswordTokenSecret0123456789abc"}  # fmt: skip
-    before = len(nginx_log(proxy, 0))
     for prefix, token in tokens.items():
         proxy.get(f"{prefix}{token}?x=1")
-    logged = nginx_log(proxy, before + len(tokens))
+    logged = nginx_log(proxy, *(f"{prefix}[token]?x=1" for prefix in tokens))
     paths = {line["path"] for line in logged}
     for prefix, token in tokens.items():
         assert f"{prefix}[token]?x=1" in paths, logged
@@ -257,10 +257,10 @@ def test_nginx_logs_json_lines_without_a_link_token(proxy: Proxy) -> None:
 
 
 def test_nginx_gives_each_request_an_id_the_app_returns_and_keeps_metrics_inside(proxy: Proxy) -> None:
-    before = len(nginx_log(proxy, 0))
     status, headers, _ = proxy.get("/healthz", headers={"X-Request-ID": "chosen-by-the-client-0001"})
     assert status == 200
-    line = nginx_log(proxy, before + 1)[-1]
+    line = next(line for line in nginx_log(proxy, headers["X-Request-ID"]) if line["path"] == "/healthz"
+                and line["request_id"] == headers["X-Request-ID"])  # fmt: skip
     assert headers["X-Request-ID"] == line["request_id"]  # nginx's own id, not the client's
     assert re.fullmatch(r"[0-9a-f]{32}", line["request_id"])
     assert proxy.get("/metrics")[0] == 404  # from the internet: never
