@@ -164,7 +164,7 @@ def main() -> None:
         processes = {pid: (name_of(pid, server.pid), pss_kib(pid)) for pid in tree(server.pid)}
 
         outbox = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "checker", "outbox", "run", "--every", "0.5"],
+            [sys.executable, "-m", "checker.worker", "--every", "0.5"],
             cwd=ROOT, env={**env, "CHECKER_DATABASE_URL": database, "CHECKER_MAIL_SERVER": "127.0.0.1",
                            "CHECKER_MAIL_PORT": str(free_port()), "CHECKER_BASE_URL": "https://bench.example"},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -222,14 +222,21 @@ def run_command(once: bool, every: float) -> None:
     then send the outbox, again and again (Ctrl-C stops).
 
     A round the database fails is logged and tried again; the messages wait in the outbox.
+    ``python -m checker.worker`` does the same without loading the web app.
     """
+    run_outbox(once, every)
+
+
+def run_outbox(once: bool, every: float) -> None:
+    """The worker's rounds (see ``run_command``), in an app context; with ``once``, a database
+    failure is raised for the caller to explain."""
     if not patient_mail_configured():
-        click.echo("Mail is not configured (CHECKER_MAIL_SERVER): nothing to send.")
+        current_app.logger.warning("mail is not configured (CHECKER_MAIL_SERVER): nothing to send")
         return
+    from .outreach import run_due
+
     while True:
         try:
-            from .outreach import run_due
-
             made, queued = run_due()
             if made or queued:
                 current_app.logger.info("made %d scheduled links, queued %d emails", made, queued)

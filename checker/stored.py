@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .db import db, utcnow
 from .engine import (
@@ -151,8 +149,8 @@ def keep_rules_text(rules: RuleSet) -> None:
     """
     values = {"sha256": rules.sha256, "version": rules.version, "text": current_rules_text(), "first_used_at": utcnow()}
     dialect = db.session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    if dialect in ("postgresql", "sqlite"):  # the dialect's own insert, loaded with the dialect in use
+        insert = importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
         db.session.execute(insert(RulesText).values(**values).on_conflict_do_nothing())
     elif db.session.get(RulesText, rules.sha256) is None:
         db.session.add(RulesText(**values))

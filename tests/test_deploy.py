@@ -35,7 +35,7 @@ def test_compose_runs_two_instances_the_outbox_and_nginx_on_postgresql_and_redis
         assert environment["CHECKER_RATELIMIT_STORAGE_URI"] == "redis://redis:6379/0"
         assert environment["CHECKER_PROXIES"] == "1"
         assert "ports" not in services[name]  # only nginx is reachable from outside
-    assert services["outbox"]["command"] == ["flask", "--app", "checker", "outbox", "run"]
+    assert services["outbox"]["command"] == ["python", "-m", "checker.worker"]
     assert services["app1"]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
 
 
@@ -157,7 +157,7 @@ def test_the_systemd_units_are_valid_and_run_the_apps_commands(tmp_path: Path) -
     for name in ("checker@.service", "checker-outbox.service"):
         assert "Restart=always" in units[name], name
     commands = " ".join(re.findall(r"^ExecStart=(.*)$", "\n".join(units.values()), flags=re.MULTILINE))
-    for command in ("gunicorn -c gunicorn.conf.py", "flask --app checker outbox run", "flask --app checker backup",
+    for command in ("gunicorn -c gunicorn.conf.py", "python -m checker.worker", "flask --app checker backup",
                     "flask --app checker purge"):  # fmt: skip
         assert command in commands, command
     here = sys.executable.rsplit("/", 1)[0] + "/"

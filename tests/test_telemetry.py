@@ -210,7 +210,7 @@ def test_a_seeded_journey_leaves_no_personal_data_in_any_log_line(tmp_path: Path
                                                        "email": email, "language": "en", "days": "30"})  # fmt: skip
         assert made.status_code == 302, made.get_data(as_text=True)[:1000]
         worker = subprocess.run(
-            [sys.executable, "-m", "flask", "--app", "checker", "outbox", "run", "--once"],
+            [sys.executable, "-m", "checker.worker", "--once"],  # the lean worker deploy/ runs
             cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
         log_audit.add(worker.stdout + worker.stderr)
@@ -266,3 +266,29 @@ def test_an_outbox_nobody_runs_is_logged_shown_to_staff_and_counted(
     assert '1 email has been due for over 15 minutes and is not sent yet. Check that "flask outbox run"' in page
     spanish = text_of(staff.get("/staff/", headers={"Accept-Language": "es"}))
     assert "1 correo debía salir hace más de 15 minutos" in spanish
+
+
+def test_the_lean_worker_writes_the_web_apps_link_address(tmp_path: Path) -> None:
+    """python -m checker.worker loads no pages: the one address it writes into emails is the one
+    the web app routes."""
+    from checker.urls import external_url
+    from checker.worker import LINK_ENDPOINT, LINK_RULE, create_worker_app
+
+    config = {**TEST_CONFIG, "DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}", "BASE_URL": "https://selfcheck.example"}
+    web, worker = create_app(config), create_worker_app(config)
+    assert LINK_RULE in {rule.rule for rule in web.url_map.iter_rules(LINK_ENDPOINT)}
+    addresses = []
+    for app in (web, worker):
+        with app.app_context():
+            addresses.append(external_url(LINK_ENDPOINT, token="AbC-123_x"))
+    assert addresses == ["https://selfcheck.example/i/AbC-123_x"] * 2
+    assert "questionnaire.question_page" in web.view_functions
+    assert "questionnaire.question_page" not in worker.view_functions  # no pages
+
+
+def test_the_lean_worker_says_what_is_wrong_in_one_line() -> None:
+    env = {**os.environ, "CHECKER_LOG_FORMAT": "xml"}
+    done = subprocess.run([sys.executable, "-m", "checker.worker", "--once"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip() == "Error: CHECKER_LOG_FORMAT must be 'text' or 'json', not 'xml'"
