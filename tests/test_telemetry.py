@@ -263,9 +263,9 @@ def test_an_outbox_nobody_runs_is_logged_shown_to_staff_and_counted(
     ) == 1  # once in five minutes, not at every probe
     assert metric(db_app.test_client(), "checker_outbox_overdue_messages") == 1
     page = text_of(staff.get("/staff/"))
-    assert '1 email has been due for over 15 minutes and is not sent yet. Check that "flask outbox run"' in page
+    assert "1 email has been due for over 15 minutes and is not sent yet: the email worker may have stopped." in page
     spanish = text_of(staff.get("/staff/", headers={"Accept-Language": "es"}))
-    assert "1 correo debía salir hace más de 15 minutos" in spanish
+    assert "1 correo debía salir hace más de 15 minutos y todavía no se ha enviado: puede que" in spanish
 
 
 def test_the_lean_worker_writes_the_web_apps_link_address(tmp_path: Path) -> None:
