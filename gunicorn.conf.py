@@ -44,8 +44,8 @@ def refuse_rate_limits_per_worker() -> None:
 refuse_rate_limits_per_worker()
 worker_class = "gthread"  # keeps connections alive, also with one thread
 # Load the app once in the master and fork workers from it: a worker starts (or is recycled)
-# in milliseconds instead of the ~2 s it takes to import the app, WeasyPrint and FHIR models,
-# and the workers share those pages. Safe here: create_app opens no database connection.
+# in milliseconds instead of the half second it takes to import the app, and the workers
+# share those pages. Safe here: create_app opens no database connection.
 preload_app = os.environ.get("CHECKER_PRELOAD", "1") != "0"
 
 

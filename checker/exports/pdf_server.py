@@ -72,6 +72,7 @@ def serve(address: str, alive_fd: int, cpu_seconds: int) -> None:
         for key, _ in watching.select():
             if key.fd == alive_fd:  # the process that started this one is gone
                 os.unlink(address)
+                os.rmdir(os.path.dirname(address))  # its private folder, made for it
                 return
             connection, _ = listener.accept()
             if os.fork() == 0:
