@@ -28,7 +28,9 @@ def create_worker_app(test_config: dict[str, Any] | None = None) -> Flask:
     from . import db, urls
     from .web import i18n, logs
 
-    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"), instance_path=str(PROJECT_ROOT / "instance"))
+    app = Flask(
+        "checker", template_folder=str(PROJECT_ROOT / "templates"), instance_path=str(PROJECT_ROOT / "instance")
+    )
     configure(app, test_config)
     urls.init_app(app)
     logs.init_app(app)
