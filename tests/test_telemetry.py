@@ -154,6 +154,12 @@ def test_metrics_are_served_to_the_allowed_addresses_only(app: Flask) -> None:
     assert networks.get("/metrics").status_code == 404  # loopback is not in the list
     nobody = create_app({**TEST_CONFIG, "METRICS_ALLOW": ""}).test_client()
     assert nobody.get("/metrics").status_code == 404
+    # A made-up method or path makes no series of its own: labels come from small fixed sets.
+    client.open("/no/such/page/a1b2c3", method="BREW")
+    page = client.get("/metrics").get_data(as_text=True)
+    assert 'method="other",route="(no route)"' in page
+    assert "BREW" not in page
+    assert "a1b2c3" not in page
 
 
 def test_metrics_behind_a_proxy_see_the_client_not_the_proxy() -> None:
