@@ -36,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SAMESITE": "Lax",
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     "DATABASE_URL": None,  # default: SQLite in instance/checker.db
+    "DATABASE_TRANSACTION_POOLER": False,  # true when DATABASE_URL is PgBouncer in transaction mode
     "INVITATION_DAYS": 30,  # how long a clinic link stays valid by default
     "REMINDER_DAYS": "3,7",  # reminders (at most two) this many days after a link's email, until answered
     "INVITE_DAYS_BEFORE": 7,  # an imported appointment's invitation is emailed this many days before it
@@ -103,7 +104,7 @@ WHOLE_NUMBERS: dict[str, tuple[int, int]] = {
     "PDF_CONCURRENCY": (1, 64),
     "PDF_TIME_LIMIT": (1, 25),
 }
-YES_NO = ("MAIL_USE_TLS", "RATELIMIT_ENABLED")
+YES_NO = ("MAIL_USE_TLS", "RATELIMIT_ENABLED", "DATABASE_TRANSACTION_POOLER")
 RATE_LIMITS = ("RATE_LIMIT_API", "RATE_LIMIT_QUESTIONS", "RATE_LIMIT_SIGN_IN", "RATE_LIMIT_REQUESTS", "RATE_LIMIT_PDF")
 # Read by gunicorn.conf.py, not by the app.
 SERVER_SETTINGS = ("BIND", "WORKERS", "THREADS", "PRELOAD", "MAX_REQUESTS", "FORWARDED_ALLOW_IPS")

@@ -162,6 +162,10 @@ def init_app(app: Flask) -> None:
         options["connect_args"] = {"timeout": wait, "factory": turn_taking(url, wait, path)}
     else:
         options["connect_args"] = {"connect_timeout": 5}
+        if app.config["DATABASE_TRANSACTION_POOLER"]:
+            # Behind PgBouncer in transaction mode each transaction may run on another server
+            # connection: psycopg must not prepare statements, which live on one of them.
+            options["connect_args"]["prepare_threshold"] = None
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
     db.init_app(app)
     app.teardown_appcontext(_end_session)  # runs before Flask-SQLAlchemy's own (teardowns run last first)
