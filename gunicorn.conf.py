@@ -61,7 +61,7 @@ def when_ready(server):  # type: ignore[no-untyped-def]
         from checker.exports.reports import start_renderer
 
         try:
-            start_renderer(app.config["PDF_TIME_LIMIT"])
+            start_renderer()
         except RuntimeError as exc:  # the site runs; PDFs answer 503 until the next start
             server.log.error("%s", exc)
 

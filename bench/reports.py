@@ -59,7 +59,7 @@ def main() -> None:
         render()
         first = (time.perf_counter() - start) * 1000
         pdf = median_ms(render, args.rounds)
-        reports.start_renderer(app.config["PDF_TIME_LIMIT"])
+        reports.start_renderer()
         render_isolated()  # the PDF server's own start is not a request's cost
         isolated = median_ms(render_isolated, args.rounds)
         canon = Canon("https://selfcheck.example/api/v1/fhir")

@@ -5,11 +5,11 @@ gunicorn's master starts it once (gunicorn.conf.py), and every worker it forks u
 process without one (the development server, a test) starts its own at its first PDF. It
 stops when the process that started it is gone (the end of a pipe it holds closes).
 
-The protocol, one connection per PDF: the client sends the HTML's length (8 bytes, big-endian)
-and the HTML in UTF-8; the child answers its process id (8 bytes), so that the client can stop
-it at the time limit, then the PDF's length and the PDF, or closes the connection without one
-when rendering failed or ran out of CPU time. No Flask here: run as
-``python -m checker.exports.pdf_server SOCKET ALIVE_FD``.
+The protocol, one connection per PDF: the child first sends its process id (8 bytes,
+big-endian), so that the client can stop it at the time limit; the client sends the seconds of
+CPU it may use, the HTML's length and the HTML in UTF-8; the child answers the PDF's length
+and the PDF, or closes the connection without one when rendering failed or ran out of CPU
+time. No Flask here: run as ``python -m checker.exports.pdf_server SOCKET ALIVE_FD``.
 """
 
 from __future__ import annotations
@@ -38,13 +38,14 @@ def read_exactly(connection: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _serve_one(connection: socket.socket, cpu_seconds: int) -> None:
-    """In the forked child: read the HTML, render under a CPU limit, answer the PDF."""
+def _serve_one(connection: socket.socket) -> None:
+    """In the forked child: read the limit and the HTML, render under the limit, answer the PDF."""
     import resource
 
     from .pdf_render import render
 
     connection.sendall(LENGTH.pack(os.getpid()))
+    (cpu_seconds,) = LENGTH.unpack(read_exactly(connection, LENGTH.size))
     (size,) = LENGTH.unpack(read_exactly(connection, LENGTH.size))
     if size > LARGEST_HTML:
         return
@@ -54,7 +55,7 @@ def _serve_one(connection: socket.socket, cpu_seconds: int) -> None:
     connection.sendall(LENGTH.pack(len(pdf)) + pdf)
 
 
-def serve(address: str, alive_fd: int, cpu_seconds: int) -> None:
+def serve(address: str, alive_fd: int) -> None:
     """Listen at ``address`` until ``alive_fd`` reads end-of-file; fork a child for each PDF."""
     from .pdf_render import warm_up
 
@@ -78,7 +79,7 @@ def serve(address: str, alive_fd: int, cpu_seconds: int) -> None:
             if os.fork() == 0:
                 listener.close()
                 try:
-                    _serve_one(connection, cpu_seconds)
+                    _serve_one(connection)
                 except BaseException:  # noqa: S110  # the client sees the connection close
                     pass
                 finally:
@@ -87,4 +88,4 @@ def serve(address: str, alive_fd: int, cpu_seconds: int) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+    serve(sys.argv[1], int(sys.argv[2]))

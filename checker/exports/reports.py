@@ -63,14 +63,14 @@ class Renderer:
         self.process: subprocess.Popen[bytes] | None = None
         self.lock = threading.Lock()
 
-    def start(self, cpu_seconds: int) -> str:
+    def start(self) -> str:
         """Start a server (gunicorn's master does at start; anyone else at its first PDF)."""
         folder = tempfile.mkdtemp(prefix="checker-pdf-")  # private: mode 700
         address = os.path.join(folder, "socket")
         alive_read, alive_write = os.pipe()
         os.set_inheritable(alive_read, True)
         self.process = subprocess.Popen(  # noqa: S603  # nosec B603
-            [sys.executable, "-m", "checker.exports.pdf_server", address, str(alive_read), str(cpu_seconds)],
+            [sys.executable, "-m", "checker.exports.pdf_server", address, str(alive_read)],
             pass_fds=(alive_read,),
             start_new_session=True,  # a Ctrl-C in the terminal is the app's to handle, not the renderer's
         )
@@ -79,11 +79,11 @@ class Renderer:
         self.address = address
         return address
 
-    def connect(self, deadline: float, cpu_seconds: int) -> socket.socket:
+    def connect(self, deadline: float) -> socket.socket:
         """A connection to the server, starting one if there is none or it is gone."""
         with self.lock:
             if self.address is None:
-                self.start(cpu_seconds)
+                self.start()
         while True:
             connection = socket.socket(socket.AF_UNIX)
             try:
@@ -105,10 +105,10 @@ RENDERER = Renderer()
 WARM_UP_SECONDS = 60  # the longest gunicorn's master waits for the PDF server to be warm
 
 
-def start_renderer(cpu_seconds: int) -> None:
+def start_renderer() -> None:
     """Start the instance's PDF server now and wait until it is warm (gunicorn's master, before it
     forks the workers), so that even the first PDF after a start is quick."""
-    RENDERER.start(cpu_seconds)
+    RENDERER.start()
     deadline = time.monotonic() + WARM_UP_SECONDS
     while True:
         try:
@@ -155,11 +155,11 @@ def _render_isolated(html: str, seconds: float) -> bytes:
     deadline = time.monotonic() + seconds
     child = 0
     try:
-        with RENDERER.connect(deadline, math.ceil(seconds)) as connection:
+        with RENDERER.connect(deadline) as connection:
             connection.settimeout(max(0.01, deadline - time.monotonic()))
             (child,) = LENGTH.unpack(read_exactly(connection, LENGTH.size))
             data = html.encode("utf-8", "surrogatepass")
-            connection.sendall(LENGTH.pack(len(data)) + data)
+            connection.sendall(LENGTH.pack(math.ceil(seconds)) + LENGTH.pack(len(data)) + data)
             connection.settimeout(max(0.01, deadline - time.monotonic()))
             (size,) = LENGTH.unpack(read_exactly(connection, LENGTH.size))
             return read_exactly(connection, size)
