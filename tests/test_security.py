@@ -348,23 +348,6 @@ def test_fields_not_sent_give_the_default_without_an_exception(client: FlaskClie
         assert request.form.get("x") == "y"
 
 
-def test_flask_asks_once_per_function_whether_it_is_a_coroutine(
-    client: FlaskClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The answer never changes; it was worked out again for every hook and view of every request."""
-    import inspect
-
-    import flask.app
-
-    asked: list[object] = []
-    monkeypatch.setattr(flask.app, "iscoroutinefunction", lambda f: asked.append(f) or inspect.iscoroutinefunction(f))
-    client.get("/questions/safety")
-    first = len(asked)
-    client.get("/questions/safety")
-    assert first > 0
-    assert len(asked) == first
-
-
 def test_the_form_token_is_written_as_wtforms_writes_it(app: Flask) -> None:
     """The token field writes its hidden input itself (a twentieth of a page's work, through
     WTForms' general widget): the same markup, and the widget still does any attributes."""
