@@ -45,6 +45,8 @@ def request_id_of(environ: WSGIEnvironment) -> str:
 
 
 class Telemetry:
+    """The middleware: an id for the request, then its log line and its counts when it is answered."""
+
     def __init__(self, app: Flask, wsgi_app: WSGIApplication) -> None:
         self.app = app
         self.wsgi_app = wsgi_app
