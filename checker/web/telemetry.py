@@ -53,6 +53,10 @@ class Telemetry:
         self.log_requests = app.config["LOG_FORMAT"] == "json"  # in text, the server logs each request
         self.metrics_from = metrics.allowed_networks(str(app.config["METRICS_ALLOW"]))
         self.logger = logging.getLogger("checker.access")
+        # Each (route, method, status)'s counter and each route's histogram, looked up once:
+        # the labels come from small fixed sets, so these stay small.
+        self.counters: dict[tuple[str, str, str], Any] = {}
+        self.histograms: dict[str, Any] = {}
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request_id = request_id_of(environ)
@@ -78,11 +82,29 @@ class Telemetry:
         method = environ.get("REQUEST_METHOD", "")
         method = method if method in metrics.METHODS else "other"
         status = status_line[:3]
-        metrics.REQUESTS.labels(route, method, status).inc()
-        metrics.LATENCY.labels(route).observe(seconds)
-        if self.log_requests:
+        key = (route, method, status)
+        counter = self.counters.get(key)
+        if counter is None:
+            counter = self.counters[key] = metrics.REQUESTS.labels(*key)
+        counter.inc()
+        histogram = self.histograms.get(route)
+        if histogram is None:
+            histogram = self.histograms[route] = metrics.LATENCY.labels(route)
+        histogram.observe(seconds)
+        if self.log_requests and self.logger.isEnabledFor(logging.INFO):
             fields = {"method": method, "route": route, "status": int(status), "duration_ms": round(seconds * 1000, 1)}
-            self.logger.info("%s %s %s", method, route, status, extra={"fields": fields})
+            # Made directly: the logger would look for the calling line in the stack for each request.
+            record = self.logger.makeRecord(
+                self.logger.name,
+                logging.INFO,
+                __file__,
+                0,
+                f"{method} {route} {status}",
+                (),
+                None,
+                extra={"fields": fields},
+            )
+            self.logger.handle(record)
 
     def metrics(self, environ: WSGIEnvironment, start: StartResponse) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD") or not metrics.allowed(
