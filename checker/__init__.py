@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+import click
 from flask import Flask
 
 from .config import PROJECT_ROOT, StartupError, configure
@@ -18,7 +19,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app; raise :class:`StartupError` on a broken rules file or setting."""
     # Imported here, so ``checker.engine`` can be used without loading the web app.
     # (models: imported for migrations)
-    from . import api, cli, clinic, db, health, models, questionnaire, urls  # noqa: F401
+    from . import api, clinic, db, health, models, questionnaire, urls  # noqa: F401
     from .exports import reports
     from .web import errors, i18n, limits, logs, security, sessions, telemetry
 
@@ -45,7 +46,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(health.bp)
     clinic.init_app(app)
     errors.init_app(app)
-    cli.init_app(app)
+    if app.testing or click.get_current_context(silent=True) is not None:  # a web process runs no command
+        from . import cli
+
+        cli.init_app(app)
     return app
 
 
