@@ -298,3 +298,22 @@ def test_the_lean_worker_says_what_is_wrong_in_one_line() -> None:
                           capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert done.returncode == 1
     assert done.stderr.strip() == "Error: CHECKER_LOG_FORMAT must be 'text' or 'json', not 'xml'"
+
+
+def test_the_alert_rules_watch_metrics_the_app_serves(db_app: Flask) -> None:
+    """deploy/alerts.yml: every series an alert reads is one /metrics has (a renamed metric
+    would leave an alert watching nothing, silently)."""
+    import yaml
+
+    rules = yaml.safe_load((ROOT / "deploy" / "alerts.yml").read_text(encoding="utf-8"))
+    alerts = [rule for group in rules["groups"] for rule in group["rules"]]
+    assert {rule["alert"] for rule in alerts} >= {"CheckerOutboxNotRunning", "CheckerErrorRate"}
+    client = db_app.test_client()
+    client.get("/healthz")
+    page = client.get("/metrics").get_data(as_text=True)
+    served = set(re.findall(r"^# TYPE (\w+) (\w+)", page, flags=re.MULTILINE))
+    names = {name for name, kind in served} | {f"{name}_total" for name, kind in served if kind == "counter"}
+    for rule in alerts:
+        assert {"expr", "labels", "annotations"} <= rule.keys(), rule["alert"]
+        for name in re.findall(r"\bchecker_\w+", rule["expr"]):
+            assert name in names, f"{rule['alert']} reads {name}, which /metrics does not serve"
