@@ -49,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if app.testing or click.get_current_context(silent=True) is not None:  # a web process runs no command
         from . import cli
 
+        db.register_migrations(app)
         cli.init_app(app)
     return app
 

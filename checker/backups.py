@@ -27,7 +27,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from .db import database_problem, database_url, db
+from .db import database_problem, database_url, db, schema_revision
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 PG_DUMP_HEADER = b"PGDMP"
@@ -201,8 +201,6 @@ def restore_command(path: Path) -> None:
         db.engine.dispose()
     restore(url, path, tables)
     with db.engine.connect() as connection:
-        from alembic.runtime.migration import MigrationContext
-
-        revision = MigrationContext.configure(connection).get_current_revision()
+        revision = schema_revision(connection)
     db.engine.dispose()
     click.echo(f"Restored {path}: the schema is at {revision}. Run 'flask --app checker db upgrade' if it is behind.")

@@ -6,6 +6,7 @@ failing later in front of a patient.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 import secrets
@@ -140,12 +141,7 @@ def check_settings(config: dict[str, Any]) -> None:
             raise StartupError(
                 f"CHECKER_{name} must be a rate limit such as '10 per minute; 50 per hour', not {config[name]!r}"
             ) from None
-    from .web.metrics import allowed_networks
-
-    try:
-        allowed_networks(str(config["METRICS_ALLOW"]))
-    except ValueError as exc:
-        raise StartupError(f"CHECKER_METRICS_ALLOW holds addresses or networks separated by spaces: {exc}") from None
+    config["METRICS_ALLOW"] = _networks(config["METRICS_ALLOW"])
     uri = str(config["RATELIMIT_STORAGE_URI"])
     scheme, found, rest = uri.partition("://")
     if not found or scheme.lower() not in RATE_LIMIT_STORAGES:
@@ -285,6 +281,25 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     booking = str(app.config["CLINIC_BOOKING_URL"])
     if booking and not booking.startswith(("https://", "http://")):
         raise StartupError(f"CHECKER_CLINIC_BOOKING_URL must start with https:// or http://, not {booking!r}")
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(value: Any) -> tuple[Network, ...]:
+    """CHECKER_METRICS_ALLOW: addresses or networks separated by spaces (none: nobody)."""
+    if isinstance(value, tuple):  # checked already
+        return value
+    networks = []
+    for part in str(value).split():
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise StartupError(
+                f"CHECKER_METRICS_ALLOW holds addresses or networks separated by spaces: {part!r} is not an "
+                "address or a network such as 10.0.0.0/8"
+            ) from None
+    return tuple(networks)
 
 
 def _reminder_days(value: Any) -> tuple[int, ...]:

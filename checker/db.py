@@ -14,7 +14,7 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, event, make_url, text, update
+from sqlalchemy import Connection, DateTime, MetaData, event, inspect, make_url, text, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
@@ -169,11 +169,17 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", options)
     db.init_app(app)
     app.teardown_appcontext(_end_session)  # runs before Flask-SQLAlchemy's own (teardowns run last first)
-    if app.testing or click.get_current_context(silent=True) is not None:
-        register_migrations(app)
     if url.startswith("sqlite"):
         with app.app_context():
             event.listen(db.engine, "connect", _sqlite_pragmas)
+
+
+def schema_revision(connection: Connection) -> str | None:
+    """The database's Alembic revision (its one-row table), or None before the first migration."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    revision: str | None = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return revision
 
 
 def register_migrations(app: Flask) -> None:

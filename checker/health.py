@@ -16,11 +16,11 @@ from functools import cache
 
 from flask import Blueprint, current_app, jsonify
 from flask.wrappers import Response
-from sqlalchemy import Connection, delete, inspect, select, text
+from sqlalchemy import Connection, delete, inspect, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeout
 
-from .db import MIGRATIONS, database_problem, db, utcnow
+from .db import MIGRATIONS, database_problem, db, schema_revision, utcnow
 from .mail import overdue_notices
 from .models import ReadinessProbe, SchemaCompatibility
 from .rules import current_rules
@@ -62,13 +62,6 @@ def _schema(connection: Connection, current: str | None) -> tuple[str, str | Non
     if oldest in known:
         return "ok", f"at {current}, ahead of this code's {head}, marked compatible: restart on the new release"
     return f"at {current}, ahead of this code's {head}, which cannot run on it: start the new release", None
-
-
-def _current(connection: Connection) -> str | None:
-    """The database's revision (Alembic's one-row table), or None before the first migration."""
-    if not inspect(connection).has_table("alembic_version"):
-        return None
-    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 OVERDUE_LOG_EVERY = 300.0  # seconds between two log lines about an outbox not running
@@ -121,7 +114,7 @@ def _check() -> tuple[dict[str, object], int]:
     checks: dict[str, str] = {"rules": current_rules().version, "rate_limits": rate_limits().storage_state()}
     try:
         with db.engine.connect() as connection:
-            checks["schema"], ahead = _schema(connection, _current(connection))
+            checks["schema"], ahead = _schema(connection, schema_revision(connection))
         checks["database"] = "ok"
         if ahead:
             checks["schema_ahead"] = ahead

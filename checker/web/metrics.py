@@ -28,8 +28,9 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ..config import Network
+
 disable_created_metrics()  # type: ignore[no-untyped-call]  # a "_created" series beside every counter only doubles the page
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 REQUESTS = Counter(
     "checker_http_requests", "Requests answered, by route, method and status.", ["route", "method", "status"]
@@ -56,18 +57,8 @@ def count_result(channel: str, outcome: str | None, triage: str) -> None:
     RESULTS.labels(channel, outcome or "none", triage).inc()
 
 
-def allowed_networks(setting: str) -> tuple[Network, ...]:
-    """CHECKER_METRICS_ALLOW: addresses or networks separated by spaces; ValueError names a wrong one."""
-    networks = []
-    for part in setting.split():
-        try:
-            networks.append(ipaddress.ip_network(part, strict=False))
-        except ValueError:
-            raise ValueError(f"{part!r} is not an address or a network such as 10.0.0.0/8") from None
-    return tuple(networks)
-
-
 def allowed(address: str | None, networks: tuple[Network, ...]) -> bool:
+    """Whether ``address`` is in one of ``networks`` (CHECKER_METRICS_ALLOW, as config reads it)."""
     try:
         ip = ipaddress.ip_address(address or "")
     except ValueError:
