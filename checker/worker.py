@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import register_rules
+from . import made_to_last, register_rules
 from .config import PROJECT_ROOT, StartupError, configure
 
 # The page a link in an email opens. The web app routes it (questionnaire/links.py); a test
@@ -25,6 +25,11 @@ LINK_ENDPOINT, LINK_RULE = "questionnaire.invitation", "/i/<token>"
 
 def create_worker_app(test_config: dict[str, Any] | None = None) -> Flask:
     """The app as the outbox worker needs it; :class:`StartupError` as ``create_app``."""
+    return made_to_last(_build, test_config)
+
+
+def _build(test_config: dict[str, Any] | None) -> Flask:
+    """Settings, logs, rules, database, languages and the link route: what sending needs."""
     from . import db, urls
     from .web import i18n, logs
 

@@ -277,6 +277,56 @@ def test_create_app_opens_no_database_connection() -> None:
         assert pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
+FROZEN_AT_START = """
+import gc, json, sys
+from checker import create_app
+from checker.config import StartupError
+from checker.worker import create_worker_app
+
+def tracked(thing):  # gc.get_objects() leaves out what is frozen
+    return any(found is thing for found in gc.get_objects())
+
+url = sys.argv[1]
+seen = {}
+try:
+    create_app({"DATABASE_URL": url, "LOG_FORMAT": "xml"})
+except StartupError:
+    seen["enabled after a refused start"] = gc.isenabled()
+seen["frozen before"] = gc.get_freeze_count()
+tested = create_app({"DATABASE_URL": url, "TESTING": True})
+seen["a test's app is collectable"] = tracked(tested)
+seen["frozen after a test's app"] = gc.get_freeze_count()
+app = create_app({"DATABASE_URL": url})
+seen["app tracked"] = tracked(app) or tracked(app.url_map)
+seen["frozen after"] = gc.get_freeze_count()
+seen["enabled"] = gc.isenabled()
+gc.disable()
+worker = create_worker_app({"DATABASE_URL": url})
+seen["worker app tracked"] = tracked(worker)
+seen["left disabled"] = not gc.isenabled()
+print(json.dumps(seen))
+"""
+
+
+def test_what_start_up_makes_is_frozen_out_of_garbage_collection(tmp_path: Path) -> None:
+    """Outside tests, the app and what it is made of go to the collector's permanent generation
+    (skipped by every later collection; not touched, so not copied, in forked workers); the
+    collector is left as it was found, a refused start included; a test's app stays collectable."""
+    url = f"sqlite:///{tmp_path / 'frozen.db'}"
+    done = subprocess.run(
+        [sys.executable, "-c", FROZEN_AT_START, url], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["enabled after a refused start"] is True
+    assert seen["a test's app is collectable"] is True
+    assert seen["frozen after a test's app"] == seen["frozen before"]
+    assert seen["app tracked"] is False
+    assert seen["frozen after"] > seen["frozen before"] + 10_000  # tables, routes, rules: not a handful
+    assert seen["enabled"] is True
+    assert seen["worker app tracked"] is False
+    assert seen["left disabled"] is True
+
+
 def test_gunicorn_serves_the_app_with_its_settings_and_one_json_log_stream(tmp_path: Path) -> None:
     """Every line gunicorn and the app write is one JSON object; each request's line names its
     route (never the path, which holds the token), its status and its id, which the answer
