@@ -21,6 +21,9 @@ from .rules import current_rules
 
 
 def init_app(app: Flask) -> None:
+    from .clinic.accounts.cli import staff_group
+
+    app.cli.add_command(staff_group)
     app.cli.add_command(assess_command)
     app.cli.add_command(purge_command)
     app.cli.add_command(outbox_group)

@@ -33,6 +33,7 @@ def test_assess_from_standard_input() -> None:
     case = VIGNETTES[4]
     done = run(["assess", "-"], json.dumps({"answers": case["answers"]}))
     assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # nothing else said: no library announcing its plugins, no warning
     body = json.loads(done.stdout)
     assert body["outcome"] == "stage-3"
     assert body["saq"] == {"total": 44.4}

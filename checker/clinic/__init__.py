@@ -11,7 +11,6 @@ from flask import Flask
 from . import appointments, audit_log, casework, worklist  # noqa: F401  (their routes join the blueprint)
 from .accounts import admin, sign_in  # noqa: F401  (their routes join the blueprint)
 from .accounts.auth import login_manager
-from .accounts.cli import staff_group
 from .blueprint import bp
 from .inbox import export, views  # noqa: F401  (their routes join the blueprint)
 
@@ -20,4 +19,3 @@ def init_app(app: Flask) -> None:
     # Only staff pages need current_user: patients' pages never look up a signed-in user.
     login_manager.init_app(app, add_context_processor=False)
     app.register_blueprint(bp)
-    app.cli.add_command(staff_group)

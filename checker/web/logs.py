@@ -144,6 +144,8 @@ def configure(log_format: str) -> None:
         root.addHandler(handler_for(log_format))
     if root.level > logging.INFO or root.level == logging.NOTSET:
         root.setLevel(logging.INFO)
+    # Alembic names each of its plugins at INFO as it loads them: seven lines on every command.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     for name in ("werkzeug", "gunicorn.access", "gunicorn.error"):  # they can have handlers of their own
         logger = logging.getLogger(name)
         if not any(isinstance(f, TokenFilter) for f in logger.filters):
