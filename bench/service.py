@@ -16,6 +16,7 @@ start-up at most 1.5 times the floor; the first PDF after start under 1 s.
 from __future__ import annotations
 
 import argparse
+import collections
 import json
 import os
 import statistics
@@ -147,17 +148,17 @@ def main() -> None:
         first_pdf = time.perf_counter() - pdf_started
 
         paths = ["/", "/questions/safety", "/how-this-works", "/api/v1/questionnaire"]
-        statuses: list[int] = []
+        statuses: collections.Counter[tuple[str, int]] = collections.Counter()
 
         def client(count: int) -> None:
             for n in range(count):
                 if n % 20 == 0:
                     answers = dict(ANSWERS, notes=f"bench {threading.get_ident()} {n}")  # a new PDF, not the cache's
-                    statuses.append(fetch(f"{url}/api/v1/report.pdf", {"answers": answers}))
+                    statuses["PDF", fetch(f"{url}/api/v1/report.pdf", {"answers": answers})] += 1
                 elif n % 3 == 0:
-                    statuses.append(fetch(f"{url}/api/v1/assess", {"answers": ANSWERS}))
+                    statuses["API", fetch(f"{url}/api/v1/assess", {"answers": ANSWERS})] += 1
                 else:
-                    statuses.append(fetch(url + paths[n % len(paths)]))
+                    statuses["page", fetch(url + paths[n % len(paths)])] += 1
 
         threads = [threading.Thread(target=client, args=(args.requests // 8,)) for _ in range(8)]
         for thread in threads:
@@ -184,7 +185,11 @@ def main() -> None:
 
     workers = [kib for name, kib in processes.values() if name == "gunicorn worker"]
     total = sum(kib for _, kib in processes.values())
-    print(f"requests: {len(statuses) + 1}, statuses {sorted(set(statuses))}; instance ready in {ready:.1f} s")
+    answered = ", ".join(f"{kind} {status} x {count}" for (kind, status), count in sorted(statuses.items()))
+    print(
+        f"requests: {statuses.total() + 1} ({answered}; a PDF's 503: every PDF slot busy, try again); "
+        f"instance ready in {ready:.1f} s"
+    )
     print(f"instance of {args.workers} workers after load: {total / 1024:.0f} MB PSS (goal < 250 MB)")
     for pid, (name, kib) in sorted(processes.items(), key=lambda item: -item[1][1]):
         print(f"  {pid:>7}  {kib / 1024:6.1f} MB  {name}")
