@@ -16,7 +16,16 @@ from sqlalchemy.exc import IntegrityError
 
 from .db import db, utcnow
 from .engine import RuleSet
-from .models import Case, CaseEvent, CaseNote, ConsultationRequest, FollowUpSchedule, Invitation, Submission
+from .models import (
+    Case,
+    CaseEvent,
+    CaseNote,
+    ConsultationRequest,
+    FollowUpSchedule,
+    Grading,
+    Invitation,
+    Submission,
+)
 from .rules import current_rules
 from .trend import Event, Trend, trend
 
@@ -79,7 +88,7 @@ def set_reference(case: Case, reference: str) -> Case | None:
 
 
 def merge(source: Case, target: Case) -> None:
-    """Move everything of ``source`` (links, checks, requests, notes, events, schedules, and its
+    """Move everything of ``source`` (links, checks, requests, notes, events, schedules, gradings, and its
     email address when ``target`` has none) to ``target``, in
     the caller's transaction; ``source`` stays as a record that points to ``target``, so its
     address still leads there and every link keeps working."""
@@ -89,7 +98,7 @@ def merge(source: Case, target: Case) -> None:
     db.session.refresh(target)
     if source.id == target.id or source.merged_into_id is not None or target.merged_into_id is not None:
         raise ValueError("a case can be merged only into another open case")
-    for part in (Invitation, Submission, ConsultationRequest, CaseNote, CaseEvent, FollowUpSchedule):
+    for part in (Invitation, Submission, ConsultationRequest, CaseNote, CaseEvent, FollowUpSchedule, Grading):
         db.session.execute(
             update(part)
             .where(part.case_id == source.id)

@@ -199,6 +199,9 @@ class Case(db.Model):  # type: ignore[name-defined,misc]
     schedules: Mapped[list["FollowUpSchedule"]] = relationship(
         back_populates="case", order_by="FollowUpSchedule.id", cascade="all, delete-orphan"
     )
+    gradings: Mapped[list["Grading"]] = relationship(
+        back_populates="case", order_by="Grading.id", cascade="all, delete-orphan"
+    )
 
     def link_status(self, now: datetime) -> str | None:
         """The newest link's state now: the stored one, or "expired" once an unused link ran out."""
@@ -268,6 +271,54 @@ class CaseNote(db.Model):  # type: ignore[name-defined,misc]
 
     case: Mapped["Case"] = relationship(back_populates="notes")
     staff: Mapped["StaffUser | None"] = relationship()
+
+
+class Grading(db.Model):  # type: ignore[name-defined,misc]
+    """A clinician's grading of a case on one scale (checker.grading) at one visit.
+
+    Its versions are what was recorded, as it was recorded: none is ever changed; an amendment
+    is the next version, with who made it and why.
+    """
+
+    __tablename__ = "grading"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("clinic_case.id", ondelete="CASCADE"), index=True)
+    scale: Mapped[str] = mapped_column(String(20))  # sunnybrook | eface | house-brackmann
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    case: Mapped["Case"] = relationship(back_populates="gradings")
+    versions: Mapped[list["GradingVersion"]] = relationship(
+        back_populates="grading", order_by="GradingVersion.number", cascade="all, delete-orphan"
+    )
+
+    @property
+    def latest(self) -> "GradingVersion":
+        return self.versions[-1]
+
+
+class GradingVersion(db.Model):  # type: ignore[name-defined,misc]
+    """One version of a grading: the raw item values, the scores the server computed from them,
+    the side, the visit's date, the rater and notes; from the second on, why it was amended."""
+
+    __tablename__ = "grading_version"
+    __table_args__ = (UniqueConstraint("grading_id", "number"),)  # two amendments at once: one wins
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grading_id: Mapped[int] = mapped_column(ForeignKey("grading.id", ondelete="CASCADE"))  # uq leads with it
+    number: Mapped[int] = mapped_column()  # 1, 2, ...
+    side: Mapped[str] = mapped_column(String(5))  # the affected side: left | right
+    visit_on: Mapped[date] = mapped_column(Date)
+    item_values: Mapped[dict[str, Any]] = mapped_column(JSON)  # every raw value, as graded
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON)
+    score_notes: Mapped[list[str]] = mapped_column(JSON, default=list)  # how the scores were reached
+    notes: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")  # why it was amended (empty for the first)
+    rater_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    grading: Mapped["Grading"] = relationship(back_populates="versions")
+    rater: Mapped["StaffUser | None"] = relationship()
 
 
 LINK_STATES = ("not_opened", "opened", "started", "stopped", "sent", "expired", "revoked")

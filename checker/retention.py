@@ -17,6 +17,8 @@ from .models import (
     ConsultationRequest,
     Draft,
     FollowUpSchedule,
+    Grading,
+    GradingVersion,
     Invitation,
     OutboxMessage,
     PendingSignIn,
@@ -29,7 +31,7 @@ from .rules import current_rules
 
 
 def purge(now: datetime) -> dict[str, int]:
-    """Delete expired drafts and invitations, and submissions and requests past retention.
+    """Delete expired drafts and invitations, and submissions, requests and gradings past retention.
 
     One transaction: all of it, or nothing.
     """
@@ -40,9 +42,11 @@ def purge(now: datetime) -> dict[str, int]:
         StaffSession.created_at <= now - timedelta(hours=config["STAFF_SESSION_HOURS"]),
     )
     # The parts of cases that go: their cases are tidied after.
-    past: list[tuple[str, type[ConsultationRequest | Submission | Invitation], ColumnElement[bool]]] = [
+    recent_version = exists().where(GradingVersion.grading_id == Grading.id, GradingVersion.created_at >= kept_until)
+    past: list[tuple[str, type[ConsultationRequest | Submission | Invitation | Grading], ColumnElement[bool]]] = [
         ("consultation requests", ConsultationRequest, ConsultationRequest.created_at < kept_until),
         ("submissions", Submission, Submission.submitted_at < kept_until),
+        ("gradings", Grading, ~recent_version),  # kept while any version is recent
         (
             "invitations",
             Invitation,
@@ -106,7 +110,9 @@ def _tidy_cases(case_ids: set[int], now: datetime) -> int:
     empty = 0
     rules = current_rules()
     for case in db.session.scalars(select(Case).where(Case.id.in_(case_ids))):
-        parts = [select(m.id).where(m.case_id == case.id) for m in (Invitation, Submission, ConsultationRequest)]
+        parts = [
+            select(m.id).where(m.case_id == case.id) for m in (Invitation, Submission, ConsultationRequest, Grading)
+        ]
         if not any(db.session.scalar(part.limit(1)) for part in parts):
             db.session.delete(case)
             empty += 1

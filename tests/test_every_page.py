@@ -39,7 +39,16 @@ from werkzeug.exceptions import (
 from checker import create_app
 from checker.db import db
 from checker.exports import reports
-from checker.models import CaseEvent, ConsultationRequest, FollowUpSchedule, Invitation, Submission
+from checker.grading import SCALES
+from checker.models import (
+    CaseEvent,
+    ConsultationRequest,
+    FollowUpSchedule,
+    Grading,
+    GradingVersion,
+    Invitation,
+    Submission,
+)
 from checker.web.errors import handle_http_error
 
 from .conftest import ROOT, TEST_CONFIG, VIGNETTES, Inbox, csrf_token, deliver, make_staff, post_page, sign_in, walk
@@ -238,11 +247,24 @@ def site(request: pytest.FixtureRequest, tmp_path: Path, smtp: tuple[Inbox, int]
         invitation = db.session.scalar(select(Invitation.id))
         event = CaseEvent(case_id=case_id, kind="toxin", on=date(2026, 3, 2), note="30 units")
         schedule = FollowUpSchedule(case_id=case_id, starts_on=date(2026, 3, 2), after_event="toxin", offsets_weeks=[2])
-        db.session.add_all([event, schedule])
+        # A Sunnybrook grading amended once: both versions on its page.
+        grading = Grading(case_id=case_id, scale="sunnybrook")
+        for number, synkinesis in ((1, "3"), (2, "1")):
+            values = {"rest_eye": "narrow", "rest_cheek": "more", "rest_mouth": "normal"}
+            values |= {f"move_{k}": "4" for k in ("brow", "eye", "smile", "snarl", "pucker")}
+            values |= {f"synk_{k}": synkinesis for k in ("brow", "eye", "smile", "snarl", "pucker")}
+            _, graded = SCALES["sunnybrook"].grade(values)
+            grading.versions.append(
+                GradingVersion(number=number, side="right", visit_on=date(2026, 3, 9), item_values=values,
+                               scores=graded.scores, reason="Re-graded." if number > 1 else "")
+            )  # fmt: skip
+        db.session.add_all([event, schedule, grading])
         db.session.commit()
-        event_id, schedule_id = event.id, schedule.id
+        event_id, schedule_id, grading_id = event.id, schedule.id, grading.id
     args = {
         "event_id": str(event_id),
+        "grading_id": str(grading_id),
+        "scale_id": "eface",  # junk posts: the scale with number fields (every page opens all three)
         "schedule_id": str(schedule_id),
         "kind": "unopened",
         "target_id": str(invitation),
@@ -299,6 +321,8 @@ def _urls(site: Site) -> list[tuple[str, str]]:
                     "api.fhir_value_set": ["cause", "treatments"],
                     "api.fhir_operation_definition": ["QuestionnaireResponse-assess"],
                 }[rule.endpoint]
+            elif name == "scale_id":
+                choices[name] = list(SCALES)
             elif name == "token":
                 key = {"questionnaire.resume": "resume_token", "clinic.set_password": "password_token"}.get(
                     rule.endpoint, "invitation_token"

@@ -19,13 +19,15 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from checker import create_app
 from checker.db import db
-from checker.health import ANSWER_KEY
+from checker.health import ANSWER_KEY, _revisions
 from checker.models import OutboxMessage, ReadinessProbe
 from checker.web.logs import TOKEN_PREFIXES, JsonFormatter, TokenFilter
 
 from .conftest import ROOT, TEST_CONFIG, csrf_token, make_staff, sign_in
 from .databases import free_port
 from .servers import gunicorn
+
+HEAD = _revisions()[0]
 
 
 def test_healthz_is_liveness_and_readyz_tells_the_truth(db_app: Flask, tmp_path: Path) -> None:
@@ -60,9 +62,10 @@ def test_readyz_accepts_a_schema_ahead_only_when_it_is_marked_compatible(db_app:
     serve. A migration marked as one this code runs on keeps them ready; any other takes them out."""
     from sqlalchemy import text
 
+    ahead = f"{int(HEAD) + 1:04d}"
     with db_app.app_context():
-        db.session.execute(text("UPDATE alembic_version SET version_num = '0009'"))
-        db.session.execute(text("INSERT INTO schema_compatibility VALUES ('0009', '0008')"))
+        db.session.execute(text(f"UPDATE alembic_version SET version_num = '{ahead}'"))
+        db.session.execute(text(f"INSERT INTO schema_compatibility VALUES ('{ahead}', '{HEAD}')"))
         db.session.commit()
     ready = fresh_readyz(db_app)
     assert ready.status_code == 200
@@ -70,18 +73,18 @@ def test_readyz_accepts_a_schema_ahead_only_when_it_is_marked_compatible(db_app:
     assert checks["schema"] == "ok"
     assert checks["write"] == "ok"
     assert checks["schema_ahead"] == (
-        "at 0009, ahead of this code's 0008, marked compatible: restart on the new release"
+        f"at {ahead}, ahead of this code's {HEAD}, marked compatible: restart on the new release"
     )
     with db_app.app_context():
-        db.session.execute(text("UPDATE schema_compatibility SET oldest_code = '0009' WHERE revision = '0009'"))
+        db.session.execute(text(f"UPDATE schema_compatibility SET oldest_code = '{ahead}' WHERE revision = '{ahead}'"))
         db.session.commit()  # a "contract" migration: this code's columns are gone
     refused = fresh_readyz(db_app)
     assert refused.status_code == 503
     assert refused.get_json()["checks"]["schema"] == (
-        "at 0009, ahead of this code's 0008, which cannot run on it: start the new release"
+        f"at {ahead}, ahead of this code's {HEAD}, which cannot run on it: start the new release"
     )
     with db_app.app_context():
-        db.session.execute(text("DELETE FROM schema_compatibility WHERE revision = '0009'"))
+        db.session.execute(text(f"DELETE FROM schema_compatibility WHERE revision = '{ahead}'"))
         db.session.commit()  # not marked at all
     assert fresh_readyz(db_app).status_code == 503
 
@@ -112,11 +115,11 @@ def test_readyz_knows_an_unmigrated_or_deleted_database(tmp_path: Path) -> None:
     client = app.test_client()
     never = fresh_readyz(app)  # a database never migrated
     assert never.status_code == 503
-    assert never.get_json()["checks"]["schema"].startswith("at nothing, needs 0008: run 'flask db upgrade'")
+    assert never.get_json()["checks"]["schema"].startswith(f"at nothing, needs {HEAD}: run 'flask db upgrade'")
     with app.app_context():
         upgrade(revision="0003")
     behind = fresh_readyz(app).get_json()["checks"]["schema"]
-    assert behind == "at 0003, needs 0008: run 'flask db upgrade'"
+    assert behind == f"at 0003, needs {HEAD}: run 'flask db upgrade'"
     with app.app_context():
         upgrade()
     assert fresh_readyz(app).status_code == 200

@@ -29,6 +29,7 @@ from ..cases import (
     set_reference,
 )
 from ..db import db, utcnow
+from ..grading import SCALES
 from ..mail import patient_mail_configured
 from ..models import Case, CaseEvent, CaseNote, ConsultationRequest, FollowUpSchedule, Invitation, StaffUser, Submission
 from ..rules import current_rules
@@ -55,7 +56,7 @@ def first_error(form: Form) -> str:
     return str(fields[0][0]) if fields else _("The form had expired. Try again.")
 
 
-def _case(case_id: int) -> Case:
+def case_record(case_id: int) -> Case:
     """The case, or the case it was merged into (so a page open from before a merge still works)."""
     found: Case = db.session.get(Case, case_id) or abort(404)
     for _hop in range(100):
@@ -74,7 +75,7 @@ def _assign_form(case: Case) -> AssignForm:
 
 @bp.get("/cases/<int:case_id>")
 def case(case_id: int) -> Response | str:
-    record = _case(case_id)
+    record = case_record(case_id)
     if record.id != case_id:
         flash(_("Case %(id)s was merged into this case.", id=case_id))
         return redirect(url_for("clinic.case", case_id=record.id))
@@ -97,6 +98,7 @@ def case(case_id: int) -> Response | str:
         reference_form=ReferenceForm(reference=record.reference),
         merge_form=MergeForm(other=request.args.get("other", "")[:40]),
         same_reference=_same_reference(record),
+        grading_scales=SCALES,
     )
 
 
@@ -114,7 +116,7 @@ def _same_reference(case: Case) -> list[Case]:
 @bp.post("/cases/<int:case_id>/reference")
 def change_reference(case_id: int) -> Response:
     """Add or correct the clinic's reference; one already on another open case is refused."""
-    record = _case(case_id)
+    record = case_record(case_id)
     form = ReferenceForm()
     if not form.validate_on_submit():
         flash(first_error(form))
@@ -151,7 +153,7 @@ def _other_case(record: Case, asked: str) -> Case | None:
 @bp.post("/cases/<int:case_id>/merge")
 def merge_ask(case_id: int) -> Response | str:
     """Which case to merge into this one: shown side by side before anything moves."""
-    record = _case(case_id)
+    record = case_record(case_id)
     form = MergeForm()
     if not form.validate_on_submit():
         flash(first_error(form))
@@ -165,7 +167,7 @@ def merge_ask(case_id: int) -> Response | str:
 
 @bp.post("/cases/<int:case_id>/merge/<int:other_id>")
 def merge_cases(case_id: int, other_id: int) -> Response:
-    record = _case(case_id)
+    record = case_record(case_id)
     other = db.session.get(Case, other_id) or abort(404)
     if not ActionForm().validate_on_submit():
         return redirect(url_for("clinic.case", case_id=record.id))
@@ -188,7 +190,7 @@ def merge_cases(case_id: int, other_id: int) -> Response:
 @bp.post("/cases/<int:case_id>/follow-up")
 def follow_up(case_id: int) -> Response:
     """A new link for the same person to answer again; the case shows every check in order."""
-    record = _case(case_id)
+    record = case_record(case_id)
     form = FollowUpForm()
     if not form.validate_on_submit():
         flash(first_error(form))
@@ -200,7 +202,7 @@ def follow_up(case_id: int) -> Response:
 @bp.post("/cases/<int:case_id>/reviewed")
 def review_all(case_id: int) -> Response:
     """Every check of the case waiting for review, marked reviewed at once (each audited)."""
-    record = _case(case_id)
+    record = case_record(case_id)
     if ActionForm().validate_on_submit():
         waiting = [check for check in record.submissions if check.status == "new"]
         marked = sum(mark_done(check, True, commit=False) for check in waiting)
@@ -214,7 +216,7 @@ def review_all(case_id: int) -> Response:
 def change_contact(case_id: int) -> Response:
     """The address the app sends this person's links to, and their language (the address is
     never written to the audit log)."""
-    record = _case(case_id)
+    record = case_record(case_id)
     form = ContactForm(prefix="contact")
     if form.validate_on_submit():
         record.email, record.language = (form.email.data or None), form.language.data
@@ -229,7 +231,7 @@ def change_contact(case_id: int) -> Response:
 @bp.post("/cases/<int:case_id>/schedules")
 def add_schedule(case_id: int) -> Response:
     """Follow-up links made (and emailed, when the case has an address) on a schedule."""
-    record = _case(case_id)
+    record = case_record(case_id)
     form = ScheduleForm(prefix="schedule")
     if form.validate_on_submit():
         every = form.kind.data == "every"
@@ -329,7 +331,7 @@ def alert_seen(invitation_id: int) -> Response:
 
 @bp.post("/cases/<int:case_id>/notes")
 def add_note(case_id: int) -> Response:
-    record = _case(case_id)
+    record = case_record(case_id)
     form = NoteForm()
     if form.validate_on_submit():
         db.session.add(CaseNote(case_id=record.id, staff_id=current_user.id, text=form.text.data.strip()))
@@ -344,7 +346,7 @@ def add_note(case_id: int) -> Response:
 @bp.post("/cases/<int:case_id>/events")
 def add_event(case_id: int) -> Response:
     """A dated event on the case (a toxin session, an operation): marked on the trend."""
-    record = _case(case_id)
+    record = case_record(case_id)
     form = EventForm()
     if form.validate_on_submit():
         note = (form.note.data or "").strip()
@@ -375,7 +377,7 @@ def delete_event(event_id: int) -> Response:
 
 @bp.post("/cases/<int:case_id>/assign")
 def assign(case_id: int) -> Response:
-    record = _case(case_id)
+    record = case_record(case_id)
     form = _assign_form(record)
     if form.validate_on_submit():
         record.assigned_to_id = form.staff.data or None

@@ -10,6 +10,7 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    HiddenField,
     IntegerField,
     PasswordField,
     RadioField,
@@ -20,6 +21,8 @@ from wtforms import (
 from wtforms.fields import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional, ValidationError
 
+from ..cases import clinic_zone
+from ..db import utcnow
 from ..questionnaire.consultation import email_address
 from ..web.security import Form
 from .accounts.staff import MAX_PASSWORD_LENGTH
@@ -79,7 +82,9 @@ class ReferenceForm(Form):
 class MergeForm(Form):
     other = StringField(
         _l("The other case's number or patient reference"),
-        description=_l("Its links, self-checks, requests, notes and events move to this case. Its links keep working."),
+        description=_l(
+            "Its links, self-checks, requests, notes, events and gradings move to this case. Its links keep working."
+        ),
         validators=[
             InputRequired(_l("Enter the other case's number or patient reference")),
             Length(max=40, message=_l("Write 40 characters or fewer")),
@@ -211,6 +216,43 @@ class EventForm(Form):
         earliest, latest = today - timedelta(days=30 * 365), today + timedelta(days=2 * 366)
         if field.data is not None and not earliest <= field.data <= latest:
             raise ValidationError(_l("Enter a date within the last 30 years or the next 2 years"))
+
+
+class GradingForm(Form):
+    """What every grading records beside its items (checker.grading checks those)."""
+
+    side = RadioField(
+        _l("Affected side"),
+        choices=[SelectChoice("left", _l("Left")), SelectChoice("right", _l("Right"))],
+        validators=[InputRequired(_l("Choose the affected side"))],
+    )
+    visit_on = DateField(
+        _l("Date of the visit"),
+        description=_l("The day the face was graded: today, or an earlier visit."),
+        validators=[InputRequired(_l("Enter the date, like 2026-03-14"))],
+        invalid_value_message=_l("Enter the date as year-month-day, like 2026-03-14"),
+    )
+    notes = TextAreaField(
+        _l("Notes (optional)"),
+        validators=[Optional(), Length(max=2000, message=_l("Write 2000 characters or fewer"))],
+    )
+
+    def validate_visit_on(self, field: DateField) -> None:
+        today = utcnow().astimezone(clinic_zone()).date()
+        if field.data is not None and not today - timedelta(days=30 * 365) <= field.data <= today:
+            raise ValidationError(_l("Enter a date within the last 30 years, and not after today"))
+
+
+class AmendGradingForm(GradingForm):
+    reason = TextAreaField(
+        _l("Why it is amended"),
+        description=_l("For example: the synkinesis of the smile was graded on the wrong side."),
+        validators=[
+            InputRequired(_l("Say why the grading is amended")),
+            Length(max=500, message=_l("Write 500 characters or fewer")),
+        ],
+    )
+    based_on = HiddenField()  # the version the form was opened on: another amendment since is refused
 
 
 class NoteForm(Form):

@@ -121,6 +121,21 @@ def every_page(
     submit(staff_page, ".back-link")
     yield "case with a trend", staff_page
     case_url, other = staff_page.url, f"R-{secrets.token_hex(3)}"
+    staff_page.goto(f"{case_url.split('#')[0]}/gradings/sunnybrook")
+    submit(staff_page, ".grading-form button[type=submit]")
+    yield "Sunnybrook grading with errors", staff_page
+    staff_page.goto(f"{case_url.split('#')[0]}/gradings/eface")
+    yield "eFACE grading (sliders)", staff_page
+    staff_page.goto(f"{case_url.split('#')[0]}/gradings/house-brackmann")
+    staff_page.click("label[for=side]")
+    staff_page.fill("#visit_on", "2026-12-01")
+    staff_page.click("label[for=grade-III]")
+    submit(staff_page, ".grading-form button[type=submit]")
+    yield "a saved grading", staff_page
+    staff_page.goto(staff_page.url + "/amend")
+    yield "amend a grading", staff_page
+    staff_page.goto(live.url + "/staff/grading")
+    yield "how grading works", staff_page
     staff.make_invitation("Wed 11 Dec", reference=other)
     staff_page.goto(case_url)
     staff_page.fill("#other", other)

@@ -1,0 +1,267 @@
+"""Clinicians' gradings on a case: saved with the server's scores, amended as new versions,
+never edited; refused with a field error when wrong; audited; merged and purged with the case."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from checker.cases import merge
+from checker.db import db, utcnow
+from checker.engine import RuleSet
+from checker.models import AuditEvent, Case, Grading, GradingVersion, Submission
+from checker.retention import purge
+
+from .conftest import csrf_token, seed_case_over_months
+from .test_clinic import text_of
+
+TYPICAL = {  # Sunnybrook: resting 10, voluntary 72, synkinesis 8, composite 54 (tests/test_grading.py)
+    "rest_eye": "narrow",
+    "rest_cheek": "more",
+    "rest_mouth": "normal",
+    **{f"move_{k}": v for k, v in zip(("brow", "eye", "smile", "snarl", "pucker"), "35334", strict=True)},
+    **{f"synk_{k}": v for k, v in zip(("brow", "eye", "smile", "snarl", "pucker"), "10322", strict=True)},
+}
+
+
+def grade(staff: FlaskClient, case_id: int, scale: str, items: dict[str, str], **fields: str) -> Any:
+    token = csrf_token(text_of(staff.get(f"/staff/cases/{case_id}/gradings/{scale}")))
+    data = {"csrf_token": token, "side": "left", "visit_on": date.today().isoformat(), **items, **fields}
+    return staff.post(f"/staff/cases/{case_id}/gradings/{scale}", data=data)
+
+
+def test_a_sunnybrook_grading_is_saved_with_the_servers_scores(
+    db_app: Flask, staff: FlaskClient, rules: RuleSet
+) -> None:
+    case_id = seed_case_over_months(db_app, rules)
+    page = text_of(staff.get(f"/staff/cases/{case_id}"))
+    assert "No grading yet." in page
+    assert f"/staff/cases/{case_id}/gradings/sunnybrook" in page
+    saved = grade(
+        staff, case_id, "sunnybrook", TYPICAL, notes="Photos 1 to 9.", composite="100"
+    )  # a total sent is ignored
+    assert saved.status_code == 302
+    shown = text_of(staff.get(saved.headers["Location"]))
+    assert "Grading saved." in shown
+    assert "Composite 54" in shown
+    with db_app.app_context():
+        version = db.session.scalars(select(GradingVersion)).one()
+        assert version.scores == {"resting": 10, "voluntary": 72, "synkinesis": 8, "composite": 54}
+        assert version.item_values == TYPICAL
+        assert (version.number, version.side, version.notes, version.reason) == (1, "left", "Photos 1 to 9.", "")
+        assert version.rater is not None
+        assert version.rater.email == "nurse@clinic.example"
+        actions = [
+            event.action for event in db.session.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id))
+        ]
+        assert "saved grading" in actions
+        assert "viewed grading" in actions
+    case_page = text_of(staff.get(f"/staff/cases/{case_id}"))
+    assert "Composite 54" in case_page
+    assert "No grading yet." not in case_page
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"rest_eye": ""}, "Eye (palpebral fissure): Choose one."),
+        ({"move_smile": "6"}, "Open-mouth smile: Choose one."),
+        ({"synk_eye": "9"}, "Gentle eye closure: Choose one."),
+        ({"side": ""}, "Choose the affected side"),
+        ({"side": "both"}, "Not a valid choice"),
+        ({"visit_on": ""}, "Enter the date, like 2026-03-14"),
+        ({"visit_on": (date.today() + timedelta(days=2)).isoformat()}, "not after today"),
+        ({"notes": "x" * 2001}, "Write 2000 characters or fewer"),
+    ],
+)
+def test_a_wrong_grading_is_refused_with_its_field_named_and_nothing_saved(
+    db_app: Flask, staff: FlaskClient, rules: RuleSet, change: dict[str, str], message: str
+) -> None:
+    case_id = seed_case_over_months(db_app, rules)
+    items = {key: value for key, value in TYPICAL.items() if key not in change}
+    fields = {key: value for key, value in change.items() if key not in TYPICAL}
+    items |= {key: value for key, value in change.items() if key in TYPICAL}
+    refused = grade(staff, case_id, "sunnybrook", items, **fields)
+    assert refused.status_code == 200
+    page = text_of(refused)
+    assert "There is a problem" in page
+    assert message in page
+    assert 'value="narrow" data-points="1" checked' in page or change.get("rest_eye") == ""  # what was chosen is kept
+    with db_app.app_context():
+        assert db.session.scalars(select(Grading)).all() == []
+
+
+def test_an_eface_grading_keeps_every_raw_value_and_refuses_out_of_range(
+    db_app: Flask, staff: FlaskClient, rules: RuleSet
+) -> None:
+    case_id = seed_case_over_months(db_app, rules)
+    items = {"brow_rest": "80", "fissure_rest": "120", "fold_depth_rest": "50", "commissure_rest": "100"}
+    items |= dict(zip(
+        ("brow_elevation", "gentle_eye_closure", "full_eye_closure", "fold_depth_smile",
+         "fold_orientation_smile", "commissure_smile", "lower_lip"),
+        ("60", "100", "90", "40", "50", "45", "70"), strict=True,
+    ))  # fmt: skip
+    items |= {"ocular_synkinesis": "70", "midfacial_synkinesis": "40", "mentalis_synkinesis": "90"}
+    items["platysmal_synkinesis"] = "101"
+    refused = grade(staff, case_id, "eface", items)
+    assert "Platysmal synkinesis: Enter a whole number from 0 to 100." in text_of(refused)
+    assert 'value="120"' in text_of(refused)
+    items["platysmal_synkinesis"] = "100"
+    saved = grade(staff, case_id, "eface", items, side="right")
+    assert "Static 77.5" in text_of(staff.get(saved.headers["Location"]))
+    with db_app.app_context():
+        version = db.session.scalars(select(GradingVersion)).one()
+        assert version.scores == {"static": 77.5, "dynamic": 65.0, "synkinesis": 75.0}
+        assert version.item_values["fissure_rest"] == 120
+
+
+def test_an_amendment_is_a_new_version_and_the_first_stays(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    case_id = seed_case_over_months(db_app, rules)
+    saved = grade(staff, case_id, "sunnybrook", TYPICAL)
+    grading_url = saved.headers["Location"]
+    form = text_of(staff.get(f"{grading_url}/amend"))
+    assert 'value="narrow" data-points="1" checked' in form  # opened on the latest version
+    token = csrf_token(form)
+    amended = {**TYPICAL, "synk_smile": "1"}  # synkinesis 8 -> 6, composite 54 -> 56
+    data = {"csrf_token": token, "side": "left", "visit_on": date.today().isoformat(), "based_on": "1", **amended}
+    no_reason = staff.post(f"{grading_url}/amend", data=data)
+    assert "Say why the grading is amended" in text_of(no_reason)
+    done = staff.post(f"{grading_url}/amend", data={**data, "reason": "Smile synkinesis graded on the wrong side."})
+    assert done.status_code == 302
+    page = text_of(staff.get(grading_url))
+    assert "Grading amended: version 2." in page
+    assert "Composite 56" in page
+    assert "Composite 54" in page
+    assert "Smile synkinesis graded on the wrong side." in page
+    stale = staff.post(f"{grading_url}/amend", data={**data, "reason": "Another change."})  # opened on version 1
+    assert "Someone amended this grading after you opened it" in text_of(staff.get(stale.headers["Location"]))
+    with db_app.app_context():
+        versions = db.session.scalars(select(GradingVersion).order_by(GradingVersion.number)).all()
+        assert [(v.number, v.scores["composite"]) for v in versions] == [(1, 54), (2, 56)]
+        assert versions[0].item_values == TYPICAL  # the first version is unchanged
+        assert db.session.scalar(select(AuditEvent.target).where(AuditEvent.action == "amended grading")).endswith(
+            "(sunnybrook, version 2)"
+        )
+
+
+def test_house_brackmann_shows_each_grades_descriptors(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    case_id = seed_case_over_months(db_app, rules)
+    form = text_of(staff.get(f"/staff/cases/{case_id}/gradings/house-brackmann"))
+    assert "III: Moderate dysfunction" in form
+    assert "Closes completely with effort." in form
+    saved = grade(staff, case_id, "house-brackmann", {"grade": "III"})
+    assert "Grade III" in text_of(staff.get(saved.headers["Location"]))
+
+
+def test_unknown_scales_and_gradings_are_not_found(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    case_id = seed_case_over_months(db_app, rules)
+    assert staff.get(f"/staff/cases/{case_id}/gradings/made-up").status_code == 404
+    assert staff.get("/staff/gradings/999").status_code == 404
+    assert staff.get("/staff/gradings/999/amend").status_code == 404
+
+
+def test_gradings_need_a_signed_in_staff_member(db_app: Flask, rules: RuleSet) -> None:
+    case_id = seed_case_over_months(db_app, rules)
+    anonymous = db_app.test_client()
+    for url in (f"/staff/cases/{case_id}/gradings/sunnybrook", "/staff/gradings/1", "/staff/grading"):
+        assert anonymous.get(url).status_code == 302
+    assert anonymous.post(f"/staff/cases/{case_id}/gradings/sunnybrook", data=TYPICAL).status_code in (302, 400)
+    with db_app.app_context():
+        assert db.session.scalars(select(Grading)).all() == []
+
+
+def test_how_grading_works_cites_its_sources(staff: FlaskClient) -> None:
+    page = text_of(staff.get("/staff/grading"))
+    assert "Ross BG" in page
+    assert "Banks CA" in page
+    assert "House JW" in page
+    assert "Cabrol C" in page
+    assert "about 0.48" in page
+
+
+def _grading(case_id: int, created_at: datetime, composite: int = 54) -> Grading:
+    grading = Grading(case_id=case_id, scale="sunnybrook", created_at=created_at)
+    grading.versions.append(
+        GradingVersion(
+            number=1,
+            side="left",
+            visit_on=created_at.date(),
+            item_values=TYPICAL,
+            scores={"composite": composite},
+            created_at=created_at,
+        )
+    )
+    return grading
+
+
+def test_a_merge_moves_the_gradings(db_app: Flask) -> None:
+    with db_app.app_context():
+        source, target = Case(reference="MRN-A"), Case(reference="MRN-B")
+        db.session.add_all([source, target])
+        db.session.flush()
+        db.session.add(_grading(source.id, utcnow()))
+        merge(source, target)
+        db.session.commit()
+        assert db.session.scalars(select(Grading.case_id)).all() == [target.id]
+
+
+def test_purge_keeps_a_grading_while_any_version_is_recent(db_app: Flask) -> None:
+    """Past retention (RETENTION_DAYS, as self-checks): a grading goes, versions and all, once
+    even its latest version is old; a case with only a recent grading is kept."""
+    now = utcnow()
+    old, recent = now - timedelta(days=400), now - timedelta(days=10)
+    with db_app.app_context():
+        gone, kept, amended = Case(reference="gone"), Case(reference="kept"), Case(reference="amended")
+        db.session.add_all([gone, kept, amended])
+        db.session.flush()
+        late = _grading(amended.id, old)
+        late.versions.append(
+            GradingVersion(number=2, side="left", visit_on=old.date(), item_values={}, scores={}, created_at=recent)
+        )
+        db.session.add_all([_grading(gone.id, old), _grading(kept.id, recent), late])
+        # a self-check past retention on the first case makes purge look at it
+        db.session.add(
+            Submission(answers={}, result={}, triage="routine", rules_version="x", rules_sha256="y",
+                       submitted_at=old, case_id=gone.id)
+        )  # fmt: skip
+        db.session.commit()
+        counts = purge(now)
+        assert counts["gradings"] == 1
+        assert sorted(db.session.scalars(select(Grading.case_id))) == sorted([kept.id, amended.id])
+        assert db.session.scalar(select(func.count()).select_from(GradingVersion)) == 3
+        assert db.session.get(Case, gone.id) is None  # nothing left on it
+        assert db.session.get(Case, kept.id) is not None
+
+
+def test_tampered_and_expired_posts_save_nothing_and_keep_what_was_typed(
+    db_app: Flask, staff: FlaskClient, rules: RuleSet
+) -> None:
+    case_id = seed_case_over_months(db_app, rules)
+    url = f"/staff/cases/{case_id}/gradings/sunnybrook"
+    data = {"side": "left", "visit_on": date.today().isoformat(), **TYPICAL}
+    expired = staff.post(url, data=data)  # no CSRF token: as after a lapsed session
+    page = text_of(expired)
+    assert expired.status_code == 200
+    assert "The form had expired. Nothing was saved" in page
+    assert 'value="narrow" data-points="1" checked' in page  # the grading is still on the page
+    token = csrf_token(page)
+    padded = staff.post(url, data={**data, "csrf_token": token, "move_brow": "3" + " " * 40 + "x"})
+    assert "Forehead wrinkle (brow lift): Choose one." in text_of(padded)
+    huge = staff.post(url, data={**data, "csrf_token": token, "rest_mouth": "n" * 100_000})
+    assert huge.status_code in (200, 413)
+    assert "n" * 21 not in text_of(huge)
+    with db_app.app_context():
+        assert db.session.scalars(select(Grading)).all() == []
+    saved = grade(staff, case_id, "sunnybrook", TYPICAL)
+    amend = f"{saved.headers['Location']}/amend"
+    token = csrf_token(text_of(staff.get(amend)))
+    for based_on in ("0", "2", "", "1; DROP TABLE grading"):
+        refused = staff.post(amend, data={**data, "csrf_token": token, "reason": "x", "based_on": based_on})
+        assert refused.status_code == 302
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(GradingVersion)) == 1
