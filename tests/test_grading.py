@@ -184,7 +184,7 @@ def test_the_scales_are_pure() -> None:
     for path in folder.glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom):
-                assert node.level == 1 or node.module in ("__future__", "collections.abc", "dataclasses", "decimal"), (
+                assert node.level == 1 or node.module in ("__future__", "collections.abc", "decimal", "typing"), (
                     f"{path.name} imports {node.module}"
                 )
             elif isinstance(node, ast.Import):
