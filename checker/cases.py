@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .db import db, utcnow
 from .engine import RuleSet
+from .grading import SCALES
 from .models import (
     Case,
     CaseEvent,
@@ -191,14 +192,37 @@ def clinic_zone() -> ZoneInfo:
 
 
 def case_trend(case: Case, until: datetime | None = None) -> Trend:
-    """The case's SAQ totals over time (up to ``until``), with each change and the events
-    recorded on the case (as of noon on their day, in the clinic's zone)."""
+    """The case's SAQ totals over time (up to ``until``), with each change, the clinicians'
+    Sunnybrook composites (each grading's latest version) and the events recorded on the case
+    (gradings and events as of noon on their day, in the clinic's zone)."""
     zone = clinic_zone()
     checks = [(s.submitted_at, s.saq_total) for s in case.submissions if until is None or s.submitted_at <= until]
     events = [Event(datetime.combine(e.on, time(12), zone), e.kind, e.note) for e in case.events]
+    grades = [
+        (datetime.combine(g.latest.visit_on, time(12), zone), float(g.latest.scores["composite"]))
+        for g in case.gradings
+        if g.scale == "sunnybrook"
+    ]
     if until is not None:
         events = [e for e in events if e.at <= until]
-    return trend(checks, events if any(total is not None for _, total in checks) else (), zone)
+        grades = [g for g in grades if g[0] <= until]
+    scored = any(total is not None for _, total in checks) or grades
+    return trend(checks, events if scored else (), zone, grades)
+
+
+def latest_gradings(case: Case, until: datetime | None = None) -> list[Grading]:
+    """For each scale, the grading of the case's latest visit (up to ``until``, a day in the
+    clinic's zone), in the scales' order."""
+    last_day = until.astimezone(clinic_zone()).date() if until is not None else None
+    latest: dict[str, Grading] = {}
+    for grading in case.gradings:
+        visit = grading.latest.visit_on
+        if last_day is not None and visit > last_day:
+            continue
+        kept = latest.get(grading.scale)
+        if kept is None or (visit, grading.id) > (kept.latest.visit_on, kept.id):
+            latest[grading.scale] = grading
+    return [latest[scale] for scale in SCALES if scale in latest]
 
 
 def refresh_case_of(record: Submission | ConsultationRequest | Invitation) -> None:

@@ -15,16 +15,18 @@ below the chart has every number). Pure Python, no Flask.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 
 SDC_LOW = 13.1
 SDC_HIGH = 28.2
 SCALE = (20.0, 100.0)  # the SAQ total runs from 20 (nothing reported) to 100
+GRADE_SCALE = (0.0, 100.0)  # the Sunnybrook composite: 0 (no function) to 100 (normal), on the right
 
 # The view box and its plot area.
 WIDTH, HEIGHT = 440, 240
 LEFT, RIGHT, TOP, BOTTOM = 40, 14, 22, 34
+RIGHT_AXIS = 44  # the right margin when clinicians' grades have their axis there
 PLOT_W, PLOT_H = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 VALUE_SIZE, AXIS_SIZE = 17, 15  # font sizes
 CHAR = 0.72  # a generous width of one character, in ems, so estimated boxes cover drawn ones
@@ -67,6 +69,19 @@ class Point:
 
 
 @dataclass(frozen=True)
+class Grade:
+    """A clinician's Sunnybrook composite at a visit, drawn against the right-hand axis."""
+
+    at: datetime
+    composite: float
+    change: float | None  # from the grading before, None for the first
+    change_from_first: float | None
+    x: float
+    y: float
+    label: Label | None
+
+
+@dataclass(frozen=True)
 class Event:
     """Something dated on a case that may change the score: a toxin session, an operation."""
 
@@ -93,14 +108,16 @@ class Trend:
     points: list[Point]
     marks: list[Mark]
     ticks: list[Tick]
+    grades: list[Grade] = field(default_factory=list)
+    right: float = WIDTH - RIGHT  # the plot's right edge: further in when grades have their axis
 
     width = WIDTH
     height = HEIGHT
-    left, right, top, bottom = LEFT, WIDTH - RIGHT, TOP, HEIGHT - BOTTOM
+    left, top, bottom = LEFT, TOP, HEIGHT - BOTTOM
     value_size, axis_size = VALUE_SIZE, AXIS_SIZE
 
     def __bool__(self) -> bool:
-        return bool(self.points)
+        return bool(self.points or self.grades)
 
     def __len__(self) -> int:
         return len(self.points)
@@ -113,15 +130,19 @@ class Trend:
     def latest(self) -> Point:
         return self.points[-1]
 
-    def rows(self) -> list[Point | Event]:
-        """Checks and events in time order, for the table."""
+    def rows(self) -> list[Point | Event | Grade]:
+        """Checks, gradings and events in time order, for the table."""
         events = [mark.event for mark in self.marks]
-        return sorted([*self.points, *events], key=lambda row: (row.at, isinstance(row, Point)))
+        return sorted([*self.points, *self.grades, *events], key=lambda row: (row.at, not isinstance(row, Event)))
 
     @staticmethod
     def grid() -> list[tuple[int, float]]:
         """The score lines across the plot: (value, y)."""
         return [(value, _y(value)) for value in (20, 40, 60, 80, 100)]
+
+    def grade_axis(self) -> list[tuple[int, float]]:
+        """The right-hand axis of the grades (none without them): (value, y)."""
+        return [(value, _y_grade(value)) for value in (0, 25, 50, 75, 100)] if self.grades else []
 
 
 def reading(change: float) -> str:
@@ -131,23 +152,42 @@ def reading(change: float) -> str:
     return "possible" if size <= SDC_HIGH else "beyond"
 
 
-def _y(total: float) -> float:
-    low, high = SCALE
+def _y(total: float, scale: tuple[float, float] = SCALE) -> float:
+    low, high = scale
     return TOP + (1 - (min(max(total, low), high) - low) / (high - low)) * PLOT_H
 
 
-def trend(checks: Iterable[tuple[datetime, float | None]], events: Iterable[Event] = (), zone: tzinfo = UTC) -> Trend:
+def _y_grade(composite: float) -> float:
+    return _y(composite, GRADE_SCALE)
+
+
+def grade_axis_box(value: int) -> Box:
+    """Where a right-hand axis number is written (text anchored at its start)."""
+    x = WIDTH - RIGHT_AXIS + 7
+    return Box(x, _y_grade(value) + 5 - 0.8 * AXIS_SIZE, x + len(str(value)) * CHAR * AXIS_SIZE, _y_grade(value) + 6)
+
+
+def trend(
+    checks: Iterable[tuple[datetime, float | None]],
+    events: Iterable[Event] = (),
+    zone: tzinfo = UTC,
+    grades: Iterable[tuple[datetime, float]] = (),
+) -> Trend:
     """The checks that have a score, oldest first, with each change, laid out with ``events``
-    on one time axis (ticks at the start of months in ``zone``)."""
+    and clinicians' Sunnybrook composites (``grades``, on an axis of their own at the right) on
+    one time axis (ticks at the start of months in ``zone``)."""
     scored = sorted(((at, total) for at, total in checks if total is not None), key=lambda c: c[0])
+    graded = sorted(grades, key=lambda g: g[0])
     dated = sorted(events, key=lambda e: e.at)
-    times = [at for at, _ in scored] + [e.at for e in dated]
+    times = [at for at, _ in scored] + [at for at, _ in graded] + [e.at for e in dated]
     start, end = (min(times), max(times)) if times else (None, None)
+    right = WIDTH - (RIGHT_AXIS if graded else RIGHT)
+    plot_w = right - LEFT
 
     def x_of(at: datetime) -> float:
         if start is None or end is None or end == start:
-            return LEFT + PLOT_W / 2
-        return LEFT + (at - start) / (end - start) * PLOT_W
+            return LEFT + plot_w / 2
+        return LEFT + (at - start) / (end - start) * plot_w
 
     points: list[Point] = []
     for at, total in scored:
@@ -167,8 +207,14 @@ def trend(checks: Iterable[tuple[datetime, float | None]], events: Iterable[Even
                 len(points),
             )
         )
+    marks: list[Grade] = []
+    for at, composite in graded:
+        change = round(composite - marks[-1].composite, 1) if marks else None
+        from_first = round(composite - marks[0].composite, 1) if marks else None
+        marks.append(Grade(at, composite, change, from_first, x_of(at), _y_grade(composite), None))
     ticks = _ticks(start, end, zone, x_of) if start is not None and end is not None else []
-    return Trend(_labelled(points, ticks), [Mark(e, x_of(e.at)) for e in dated], ticks)
+    labelled, labelled_grades = _labelled(points, ticks, marks, right)
+    return Trend(labelled, [Mark(e, x_of(e.at)) for e in dated], ticks, labelled_grades, right)
 
 
 def _text_box(x: float, baseline: float, characters: int, size: float) -> Box:
@@ -176,10 +222,10 @@ def _text_box(x: float, baseline: float, characters: int, size: float) -> Box:
     return Box(x - half, baseline - 0.8 * size, x + half, baseline + 0.25 * size)
 
 
-def _inside(x: float, characters: int, size: float) -> float:
+def _inside(x: float, characters: int, size: float, right: float = WIDTH) -> float:
     """``x`` moved so a centred text of that many characters stays within the plot's width."""
     half = characters * CHAR * size / 2
-    return min(max(x, LEFT + half), WIDTH - half)
+    return min(max(x, LEFT + half), right - half)
 
 
 def tick_box(tick: Tick) -> Box:
@@ -225,31 +271,54 @@ def _value_text(total: float) -> str:
     return f"{total:.1f}"
 
 
-def _labelled(points: list[Point], ticks: Sequence[Tick]) -> list[Point]:
-    """Each point with a value label above or below it where one fits: the first and the latest
-    first, then the highest and lowest, then the rest in time order."""
+def grade_text(composite: float) -> str:
+    return f"{composite:.0f}"
+
+
+def _free_spot(x: float, y: float, text: str, obstacles: Sequence[Box]) -> tuple[float, Box] | None:
+    """The baseline and box of the label above the dot, else below it, that overlaps nothing."""
+    for baseline in (y - 12, y + 24):
+        box = _padded(_text_box(x, baseline, len(text), VALUE_SIZE), 1)
+        if box.top >= 0 and box.bottom <= HEIGHT - BOTTOM + 4 and not any(box.overlaps(o) for o in obstacles):
+            return baseline, box
+    return None
+
+
+def _labelled(
+    points: list[Point], ticks: Sequence[Tick], grades: list[Grade] | None = None, right: float = WIDTH
+) -> tuple[list[Point], list[Grade]]:
+    """Each point and grade with a value label above or below it where one fits: the first and
+    the latest of each first, then the highest and lowest checks, then the rest in time order."""
+    grades = grades or []
     taken = [tick_box(tick) for tick in ticks]
-    dots = [Box(p.x - 7, p.y - 7, p.x + 7, p.y + 7) for p in points]
-    ends = {0, len(points) - 1}  # always labelled: they may cover a neighbour's dot, never a label
-    order = sorted(
-        range(len(points)),
-        key=lambda i: (
-            i not in (0, len(points) - 1),
-            points[i].total not in (max(p.total for p in points), min(p.total for p in points)),
-            i,
-        ),
-    )
+    if grades:
+        taken += [grade_axis_box(value) for value in (0, 25, 50, 75, 100)]
+    # (x, y, text) of every spot on the chart: the checks, then the grades.
+    spots = [(p.x, p.y, _value_text(p.total)) for p in points] + [(g.x, g.y, grade_text(g.composite)) for g in grades]
+    dots = [Box(x - 7, y - 7, x + 7, y + 7) for x, y, _ in spots]
+    n = len(points)
+    ends = {0, n - 1} & set(range(n)) | ({n, len(spots) - 1} if grades else set())
+    totals = [p.total for p in points]
+
+    def priority(i: int) -> tuple[bool, bool, int]:
+        extreme = i < n and totals[i] in (max(totals), min(totals))
+        return (i not in ends, not extreme, i)
+
     labels: dict[int, Label] = {}
-    for i in order:
-        point, text = points[i], _value_text(points[i].total)
-        x = _inside(point.x, len(text), VALUE_SIZE)
-        obstacles = taken if i in ends else taken + [dot for j, dot in enumerate(dots) if j != i]
-        for baseline in (point.y - 12, point.y + 24):
-            box = _padded(_text_box(x, baseline, len(text), VALUE_SIZE), 1)
-            if box.top < 0 or box.bottom > HEIGHT - BOTTOM + 4:
-                continue
-            if not any(box.overlaps(other) for other in obstacles):
-                labels[i] = Label(x, baseline)
-                taken.append(box)
+    for i in sorted(range(len(spots)), key=priority):
+        x0, y0, text = spots[i]
+        x = _inside(x0, len(text), VALUE_SIZE, right + 6)
+        others = [dot for j, dot in enumerate(dots) if j != i]
+        other_series = [dot for j, dot in enumerate(dots) if (j < n) != (i < n)]
+        # Clear of every dot where possible; an end, failing that, may cover a dot of its own
+        # series (never a label, nor a mark of the other series).
+        for obstacles in (taken + others, taken + other_series) if i in ends else (taken + others,):
+            spot = _free_spot(x, y0, text, obstacles)
+            if spot is not None:
+                labels[i] = Label(x, spot[0])
+                taken.append(spot[1])
                 break
-    return [replace(p, label=labels.get(i)) for i, p in enumerate(points)]
+    return (
+        [replace(p, label=labels.get(i)) for i, p in enumerate(points)],
+        [replace(g, label=labels.get(n + i)) for i, g in enumerate(grades)],
+    )

@@ -265,3 +265,49 @@ def test_tampered_and_expired_posts_save_nothing_and_keep_what_was_typed(
         assert refused.status_code == 302
     with db_app.app_context():
         assert db.session.scalar(select(func.count()).select_from(GradingVersion)) == 1
+
+
+MODERATE = {  # Sunnybrook: resting 15, voluntary 48, synkinesis 7, composite 26
+    "rest_eye": "narrow",
+    "rest_cheek": "less",
+    "rest_mouth": "pulled",
+    **{f"move_{k}": v for k, v in zip(("brow", "eye", "smile", "snarl", "pucker"), "23223", strict=True)},
+    **{f"synk_{k}": v for k, v in zip(("brow", "eye", "smile", "snarl", "pucker"), "21211", strict=True)},
+}
+
+
+def test_three_checks_and_two_gradings_share_one_time_axis_on_the_page_and_the_pdf(
+    db_app: Flask, staff: FlaskClient, rules: RuleSet
+) -> None:
+    import io
+
+    import pikepdf
+
+    from .test_cases import _struct_nodes, tagged
+    from .test_reports_and_fhir import pdf_text
+
+    case_id = seed_case_over_months(db_app, rules, sums=[26, 21, 17])  # 12 May 2025, 10 Feb and 11 Nov 2026
+    grade(staff, case_id, "sunnybrook", MODERATE, visit_on="2025-08-15")
+    grade(staff, case_id, "sunnybrook", TYPICAL, visit_on="2026-08-01")
+    page = text_of(staff.get(f"/staff/cases/{case_id}"))
+    assert "SAQ total and clinician grading over time" in page
+    assert page.count('class="trend__point"') == 3
+    assert page.count('class="trend__grade"') == 2
+    assert page.count('class="trend__event-mark"') == 2  # the toxin sessions, on the same axis
+    assert "Sunnybrook 26" in page
+    assert "Sunnybrook 54" in page
+    assert "+28" in page  # the change between the two gradings
+    assert "about 0.48" in page  # the caveat on reading it
+    with db_app.app_context():
+        latest = db.session.scalar(select(func.max(Submission.id)).where(Submission.case_id == case_id))
+    response = staff.get(f"/staff/submissions/{latest}.pdf")
+    with pikepdf.open(io.BytesIO(response.data)) as pdf:
+        assert len(pdf.pages) == 1
+        assert tuple(round(float(v)) for v in pdf.pages[0].MediaBox[2:]) == (612, 792)
+        figures = [str(n.get("/Alt", "")) for n in _struct_nodes(pdf.Root.StructTreeRoot) if n.get("/S") == "/Figure"]
+    assert tagged(response.data) == []
+    assert len(figures) == 1
+    assert "Sunnybrook composite at 2 visits: 26 at the first, 54 at the latest" in figures[0]
+    text = " ".join(pdf_text(response.data).split())
+    assert "Sunnybrook 54" in text
+    assert "Composite 54" in text  # the latest grading, with its parts

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import combinations
 from zoneinfo import ZoneInfo
 
-from checker.trend import LEFT, PLOT_W, WIDTH, Box, Event, Point, Trend, tick_box, trend
+from checker.trend import LEFT, PLOT_W, RIGHT, RIGHT_AXIS, WIDTH, Box, Event, Point, Trend, tick_box, trend
 
 START = datetime(2025, 6, 3, 15, 0, tzinfo=UTC)
 
@@ -107,3 +107,49 @@ def test_twelve_checks_over_eighteen_months_label_most_points() -> None:
     chart = trend(checks, [Event(START + timedelta(days=100), "toxin"), Event(START + timedelta(days=220), "toxin")])
     assert sum(1 for p in chart.points if p.label) >= 8
     assert len(chart.ticks) >= 3
+
+
+def test_clinicians_grades_share_the_time_axis_on_an_axis_of_their_own() -> None:
+    checks = [(START, 57.8), (START + timedelta(days=274), 46.7), (START + timedelta(days=548), 37.8)]
+    grades = [(START + timedelta(days=95), 26.0), (START + timedelta(days=600), 54.0)]  # the last after every check
+    chart = trend(checks, [Event(START + timedelta(days=215), "toxin")], grades=grades)
+    assert chart.right == WIDTH - RIGHT_AXIS  # room for the grades' axis numbers
+    assert [g.composite for g in chart.grades] == [26.0, 54.0]
+    assert (chart.grades[1].change, chart.grades[1].change_from_first) == (28.0, 28.0)
+    assert chart.grades[0].change is None
+    assert chart.first.x == LEFT
+    assert chart.grades[-1].x == WIDTH - RIGHT_AXIS  # the latest thing on the case ends the axis
+    low, high = (y for value, y in chart.grade_axis() if value in (0, 100))
+    assert chart.grades[0].y == low + (high - low) * 0.26  # 26 of 0 to 100, from the bottom
+    assert [type(row).__name__ for row in chart.rows()] == ["Point", "Grade", "Event", "Point", "Point", "Grade"]
+    assert trend(checks).grade_axis() == []
+    assert trend(checks).right == WIDTH - RIGHT  # no grades: the chart as before
+    assert bool(trend([], grades=grades))  # grades alone make a chart
+
+
+def test_grade_labels_overlap_nothing() -> None:
+    from checker.trend import CHAR, VALUE_SIZE, grade_axis_box
+
+    rng = random.Random(27)  # noqa: S311 - a fixed series of shapes, not a secret
+    placed = ends = 0
+    for _ in range(200):
+        checks = [
+            (START + timedelta(days=d), round(rng.uniform(20, 100), 1)) for d in sorted(rng.sample(range(900), 6))
+        ]
+        grades = [(START + timedelta(days=d), float(rng.randint(0, 100))) for d in sorted(rng.sample(range(900), 4))]
+        chart = trend(checks, grades=grades)
+        boxes = labelled_boxes(chart) + [grade_axis_box(value) for value, _ in chart.grade_axis()]
+        for grade in chart.grades:
+            if grade.label:
+                half = len(f"{grade.composite:.0f}") * CHAR * VALUE_SIZE / 2
+                boxes.append(
+                    Box(grade.label.x - half, grade.label.y - 0.8 * VALUE_SIZE, grade.label.x + half, grade.label.y)
+                )
+        for one, other in combinations(boxes, 2):
+            assert not one.overlaps(other), (one, other)
+        placed += sum(1 for grade in chart.grades if grade.label)
+        ends += sum(1 for end in (chart.first, chart.latest) if end.label)
+    # Most grades are labelled, and the checks' ends nearly always (a label never covers the
+    # other series' mark, so a crowded end may go without): the table has every number.
+    assert placed >= 0.75 * 200 * 4
+    assert ends >= 0.95 * 200 * 2

@@ -10,10 +10,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import contains_eager
 from werkzeug.wrappers import Response
 
-from ...cases import case_trend
+from ...cases import case_trend, latest_gradings
 from ...db import db, like_pattern, utcnow
 from ...exports.fhir import Record, result_bundle
 from ...exports.reports import fhir_download, pdf_response
+from ...grading import SCALES
 from ...mail import failing_notices, overdue_notices, patient_mail_configured
 from ...models import Case, ConsultationRequest, Draft, Invitation, Submission
 from ...rules import current_rules
@@ -89,6 +90,8 @@ def submission_pdf(submission_id: int) -> Response:
         record=record,
         result=result,
         points=case_trend(record.case, until=record.submitted_at) if record.case is not None else [],
+        gradings=latest_gradings(record.case, until=record.submitted_at) if record.case is not None else [],
+        grading_scales=SCALES,
         exported_by=current_user.email,
         exported_at=utcnow(),
         pdf=True,
