@@ -311,3 +311,50 @@ def test_three_checks_and_two_gradings_share_one_time_axis_on_the_page_and_the_p
     text = " ".join(pdf_text(response.data).split())
     assert "Sunnybrook 54" in text
     assert "Composite 54" in text  # the latest grading, with its parts
+
+
+def test_the_gradings_csv_has_one_row_per_grading_with_every_raw_item_and_score(
+    db_app: Flask, staff: FlaskClient, rules: RuleSet
+) -> None:
+    import csv
+    import io
+
+    case_id = seed_case_over_months(db_app, rules)
+    other = seed_case_over_months(db_app, rules, reference="MRN-OTHER")
+    saved = grade(staff, case_id, "sunnybrook", TYPICAL, notes="=HYPERLINK(1)")
+    amend = f"{saved.headers['Location']}/amend"
+    token = csrf_token(text_of(staff.get(amend)))
+    data = {"side": "left", "visit_on": date.today().isoformat(), "based_on": "1", "reason": "Re-graded."}
+    staff.post(amend, data={"csrf_token": token, **data, **TYPICAL, "synk_smile": "1", "notes": "=HYPERLINK(1)"})
+    grade(staff, case_id, "house-brackmann", {"grade": "III"})
+    grade(staff, other, "house-brackmann", {"grade": "II"})
+    assert "Download this case's gradings as CSV" in text_of(staff.get(f"/staff/cases/{case_id}"))
+    response = staff.get(f"/staff/gradings.csv?case={case_id}")
+    assert response.mimetype == "text/csv"
+    assert f'filename="gradings-case-{case_id}-' in response.headers["Content-Disposition"]
+    body = response.get_data(as_text=True)
+    assert body.startswith("\ufeff")
+    header = next(csv.reader(io.StringIO(body.lstrip("\ufeff"))))
+    assert len(header) == len(set(header))  # every column named once
+    rows = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff"))))
+    assert [(row["scale"], row["version"]) for row in rows] == [("sunnybrook", "2"), ("house-brackmann", "1")]
+    sunnybrook, house_brackmann = rows
+    assert (sunnybrook["sunnybrook_composite"], sunnybrook["sunnybrook_synkinesis"]) == ("56", "6")
+    assert sunnybrook["sunnybrook_item_synk_smile"] == "1"
+    assert sunnybrook["sunnybrook_item_rest_eye"] == "narrow"
+    assert sunnybrook["eface_static"] == ""  # another scale's columns stay empty
+    assert sunnybrook["notes"] == "'=HYPERLINK(1)"  # never run as a formula
+    assert sunnybrook["amended_because"] == "Re-graded."
+    assert sunnybrook["rated_by"] == "nurse@clinic.example"
+    assert (
+        house_brackmann["house-brackmann_grade"] == "3"
+    )  # the score: the grade's number    assert house_brackmann["sunnybrook_composite"] == ""
+    every = list(csv.DictReader(io.StringIO(staff.get("/staff/gradings.csv").get_data(as_text=True).lstrip("\ufeff"))))
+    assert len(every) == 3
+    for bad in ("abc", "-1", "99999999999", "1e3"):
+        assert staff.get(f"/staff/gradings.csv?case={bad}").status_code == 404
+    with db_app.app_context():
+        targets = db.session.scalars(
+            select(AuditEvent.target).where(AuditEvent.action == "exported gradings CSV")
+        ).all()
+        assert targets == [f"case {case_id}", "all cases"]

@@ -3,20 +3,26 @@ new versions, never edited; scored by :mod:`checker.grading`, shown beside the p
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from ..db import db
+from ..cases import clinic_zone
+from ..db import db, utcnow
 from ..grading import SCALES, Graded, GradingErrors, Scale
 from ..models import Case, Grading, GradingVersion
 from .blueprint import bp
 from .casework import case_record
 from .forms import AmendGradingForm, GradingForm
+from .inbox.export import BYTE_ORDER_MARK, safe_cell
 from .records import audit
 
 
@@ -174,3 +180,46 @@ def _form_page(
 def how_grading_works() -> str:
     """The scales, their formulas and sources, and how far a change can be trusted."""
     return render_template("clinic/how_grading_works.html", scales=SCALES.values())
+
+
+def _csv_header() -> list[str]:
+    zone = str(clinic_zone())
+    header = ["case", "reference", "grading", "scale", "visit_on", "side", "version", f"saved_at ({zone})", "rated_by"]
+    header += [f"{scale.id}_{score.id}" for scale in SCALES.values() for score in scale.scores]
+    header += ["score_notes", "notes", "amended_because"]
+    return header + [f"{scale.id}_item_{item.id}" for scale in SCALES.values() for item in scale.items]
+
+
+def _csv_row(grading: Grading) -> list[Any]:
+    version, case = grading.latest, grading.case
+    row: list[Any] = [case.id, case.reference, grading.id, grading.scale, version.visit_on.isoformat(), version.side]
+    row += [version.number, version.created_at.astimezone(clinic_zone()).strftime("%Y-%m-%d %H:%M")]
+    row.append(version.rater.email if version.rater else "")
+    row += [version.scores.get(score.id, "") if scale.id == grading.scale else "" for scale in SCALES.values()
+            for score in scale.scores]  # fmt: skip
+    row += ["; ".join(version.score_notes), version.notes, version.reason]
+    return row + [version.item_values.get(item.id, "") if scale.id == grading.scale else ""
+                  for scale in SCALES.values() for item in scale.items]  # fmt: skip
+
+
+@bp.get("/gradings.csv")
+def gradings_csv() -> Response:
+    """One row per grading (its latest version): every raw item and every score, for people."""
+    asked = request.args.get("case")
+    case = None
+    query = select(Grading).options(selectinload(Grading.versions), selectinload(Grading.case)).order_by(Grading.id)
+    if asked is not None:
+        case = case_record(int(asked)) if asked.isascii() and asked.isdigit() and len(asked) < 10 else abort(404)
+        query = query.where(Grading.case_id == case.id)
+    buffer = io.StringIO()
+    buffer.write(BYTE_ORDER_MARK)
+    writer = csv.writer(buffer)
+    writer.writerow(_csv_header())
+    for found in db.session.scalars(query):
+        writer.writerow([safe_cell(cell) for cell in _csv_row(found)])
+    audit("exported gradings CSV", f"case {case.id}" if case is not None else "all cases", case)
+    db.session.commit()
+    response = Response(buffer.getvalue(), mimetype="text/csv")
+    name = f"gradings-case-{case.id}" if case is not None else "gradings"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}-{utcnow():%Y-%m-%d}.csv"'
+    return response
