@@ -3,6 +3,7 @@ never edited; refused with a field error when wrong; audited; merged and purged 
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from checker.cases import merge
 from checker.db import db, utcnow
 from checker.engine import RuleSet
+from checker.grading import SCALES
 from checker.models import AuditEvent, Case, Grading, GradingVersion, Submission
 from checker.retention import purge
 
@@ -358,3 +360,68 @@ def test_the_gradings_csv_has_one_row_per_grading_with_every_raw_item_and_score(
             select(AuditEvent.target).where(AuditEvent.action == "exported gradings CSV")
         ).all()
         assert targets == [f"case {case_id}", "all cases"]
+
+
+EFACE_ITEMS = dict(  # static 77.5, dynamic 65.0, synkinesis 75.0 (tests/test_grading.py)
+    zip(
+        [item.id for item in SCALES["eface"].items],
+        ["80", "120", "50", "100", "60", "100", "90", "40", "50", "45", "70", "70", "40", "90", "100"],
+        strict=True,
+    )
+)
+
+
+@pytest.mark.parametrize(
+    ("scale", "items"),
+    [("sunnybrook", TYPICAL), ("sunnybrook", MODERATE), ("eface", EFACE_ITEMS), ("house-brackmann", {"grade": "IV"})],
+)
+def test_each_scales_questionnaire_computes_the_servers_scores_from_the_exported_response(
+    db_app: Flask, staff: FlaskClient, rules: RuleSet, scale: str, items: dict[str, str]
+) -> None:
+    """fhirpathpy evaluates each calculatedExpression of the scale's Questionnaire on the
+    grading's QuestionnaireResponse: the same numbers as the server's."""
+    from fhirpathpy import evaluate
+    from fhirpathpy.models import models
+
+    case_id = seed_case_over_months(db_app, rules)
+    saved = grade(staff, case_id, scale, items)
+    questionnaire = staff.get(f"/api/v1/fhir/Questionnaire/grading-{scale}").get_json()
+    assert questionnaire["resourceType"] == "Questionnaire"
+    download = staff.get(f"{saved.headers['Location']}.fhir.json")
+    assert download.status_code == 200
+    bundle = json.loads(download.data)
+    response = bundle["entry"][0]["resource"]
+    assert response["questionnaire"] == questionnaire["url"]
+    observations = [entry["resource"] for entry in bundle["entry"][1:]]
+    assert {o["category"][0]["coding"][0]["code"] for o in observations} == {"exam"}
+    with db_app.app_context():
+        stored = db.session.scalars(select(GradingVersion)).one().scores
+    assert {o["code"]["coding"][0]["code"]: o["valueQuantity"]["value"] for o in observations} == {
+        f"score-{name}": value for name, value in stored.items()
+    }
+    scores = next(item for item in questionnaire["item"] if item["linkId"] == "scores")["item"]
+    assert len(scores) == len(stored)
+    for item in scores:
+        expression = item["extension"][0]["valueExpression"]["expression"]
+        computed = evaluate(response, expression, {"resource": response}, models["r4"])
+        assert [float(value) for value in computed] == [float(stored[item["linkId"].removeprefix("score.")])], item
+    # Unanswered, a score is left empty rather than guessed.
+    for item in scores:
+        expression = item["extension"][0]["valueExpression"]["expression"]
+        empty = {**response, "item": [part for part in response["item"] if part["linkId"] != "scores"][:2]}
+        assert evaluate(empty, expression, {"resource": empty}, models["r4"]) == []
+
+
+def test_the_grading_fhir_export_is_signed_in_only_audited_and_unknown_scales_are_not_found(
+    db_app: Flask, staff: FlaskClient, rules: RuleSet
+) -> None:
+    case_id = seed_case_over_months(db_app, rules)
+    saved = grade(staff, case_id, "house-brackmann", {"grade": "II"})
+    assert db_app.test_client().get(f"{saved.headers['Location']}.fhir.json").status_code == 302
+    assert staff.get("/api/v1/fhir/Questionnaire/grading-made-up").status_code == 404
+    first = json.loads(staff.get(f"{saved.headers['Location']}.fhir.json").data)
+    again = json.loads(staff.get(f"{saved.headers['Location']}.fhir.json").data)
+    assert [e["fullUrl"] for e in first["entry"]] == [e["fullUrl"] for e in again["entry"]]  # stable ids
+    assert first["entry"][0]["resource"]["subject"]["identifier"]["value"] == "MRN-100231"
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count()).where(AuditEvent.action == "exported grading FHIR")) == 2

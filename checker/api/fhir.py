@@ -12,6 +12,8 @@ from flask_babel import force_locale, get_translations
 from ..db import utcnow
 from ..engine import AnswerErrors, RuleSet, assess
 from ..exports import fhir
+from ..exports.fhir.grading import grading_questionnaire
+from ..grading import SCALES
 from ..payload import parse_json
 from ..rules import current_rules
 from ..stored import archived_rules
@@ -71,6 +73,15 @@ def fhir_operation_definition(name: str) -> Response:
 def fhir_questionnaire() -> Response:
     """The questionnaire in English, with every other language in translation extensions."""
     return _fhir(fhir.questionnaire(current_rules(), fhir_canon(), _translations()))
+
+
+@bp.get("/fhir/Questionnaire/grading-<scale_id>")
+def fhir_grading_questionnaire(scale_id: str) -> Response:
+    """A clinician-graded scale (Sunnybrook, eFACE, House–Brackmann) as an SDC Questionnaire."""
+    scale = SCALES.get(scale_id)
+    if scale is None:
+        return _not_found("Questionnaire")
+    return _fhir(grading_questionnaire(scale, fhir_canon(), _translations()))
 
 
 @bp.get("/fhir/CodeSystem/<name>")

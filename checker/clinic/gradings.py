@@ -17,8 +17,12 @@ from werkzeug.wrappers import Response
 
 from ..cases import clinic_zone
 from ..db import db, utcnow
+from ..exports.fhir.grading import grading_bundle
+from ..exports.reports import fhir_download
 from ..grading import SCALES, Graded, GradingErrors, Scale
 from ..models import Case, Grading, GradingVersion
+from ..urls import fhir_canon
+from ..web.i18n import translate
 from .blueprint import bp
 from .casework import case_record
 from .forms import AmendGradingForm, GradingForm
@@ -174,6 +178,31 @@ def _form_page(
         errors=_summary(form, scale, item_errors) if request.method == "POST" else [],
         amending=amending,
     )
+
+
+@bp.get("/gradings/<int:grading_id>.fhir.json")
+def grading_fhir(grading_id: int) -> Response:
+    """The grading's latest version as a FHIR Bundle: a QuestionnaireResponse and its scores as
+    Observations (category exam)."""
+    found = _grading(grading_id)
+    version, scale = found.latest, SCALES[found.scale]
+    bundle = grading_bundle(
+        scale,
+        fhir_canon(),
+        grading_id=found.id,
+        version=version.number,
+        side=version.side,
+        visit_on=version.visit_on,
+        saved_at=version.created_at,
+        values=version.item_values,
+        scores=version.scores,
+        rater=version.rater.email if version.rater else None,
+        patient=found.case.reference or None,
+        translate=translate,
+    )
+    audit("exported grading FHIR", f"case {found.case_id} grading {found.id} (version {version.number})", found.case)
+    db.session.commit()
+    return fhir_download(bundle, f"grading-{found.id}-v{version.number}.fhir.json")
 
 
 @bp.get("/grading")

@@ -75,15 +75,19 @@ def _post(url: str, body: Any, accept: str = "application/json") -> Any:
         return json.loads(response.read())
 
 
-def _open(browser: Browser, origin: str, app: LiveServer, language: str, response: Any = None) -> tuple[Page, Any]:
+def _open(
+    browser: Browser, origin: str, app: LiveServer, language: str, response: Any = None, path: str | None = None
+) -> tuple[Page, Any]:
     context = new_context(browser, width=1280, locale="es-US" if language == "es" else "en-US")
     page = context.new_page()
     page.goto(origin + "/")
     page.wait_for_function("window.LForms && LForms.Util")
     page.add_script_tag(url="/lforms/fhir/R4/lformsFHIR.min.js")
     page.wait_for_function("LForms.FHIR && LForms.FHIR.R4")
-    questionnaire = page.evaluate("([app, lang, qr]) => loadForm(app, lang, qr)", [app.url, language, response])
-    page.wait_for_selector("input[type=radio]")  # the form is on the page
+    questionnaire = page.evaluate(
+        "([app, lang, qr, path]) => loadForm(app, lang, qr, path || undefined)", [app.url, language, response, path]
+    )
+    page.wait_for_selector("input")  # the form is on the page
     return page, questionnaire
 
 
@@ -201,3 +205,72 @@ def test_an_exported_response_loads_back_with_every_answer(
     assert answered(again) == answered(exported)
     coded = sum(len(v) for k, v in answered(exported).items() if k in rules.questions and k != "notes")
     assert checked == coded
+
+
+GRADED = {  # worked examples of tests/test_grading.py, with the scores computed by hand
+    "sunnybrook": (
+        {"rest_eye": "narrow", "rest_cheek": "more", "rest_mouth": "normal"}
+        | {f"move_{k}": v for k, v in zip(("brow", "eye", "smile", "snarl", "pucker"), "35334", strict=True)}
+        | {f"synk_{k}": v for k, v in zip(("brow", "eye", "smile", "snarl", "pucker"), "10322", strict=True)},
+        {"resting": 10, "voluntary": 72, "synkinesis": 8, "composite": 54},
+    ),
+    "eface": (
+        dict(
+            zip(
+                [
+                    "brow_rest",
+                    "fissure_rest",
+                    "fold_depth_rest",
+                    "commissure_rest",
+                    "brow_elevation",
+                    "gentle_eye_closure",
+                    "full_eye_closure",
+                    "fold_depth_smile",
+                    "fold_orientation_smile",
+                    "commissure_smile",
+                    "lower_lip",
+                    "ocular_synkinesis",
+                    "midfacial_synkinesis",
+                    "mentalis_synkinesis",
+                    "platysmal_synkinesis",
+                ],
+                [80, 120, 50, 100, 60, 100, 90, 40, 50, 45, 70, 70, 40, 90, 100],
+                strict=True,
+            )
+        ),
+        {"static": 77.5, "dynamic": 65.0, "synkinesis": 75.0},
+    ),  # fmt: skip
+    "house-brackmann": ({"grade": "IV"}, {"grade": 4}),
+}
+
+
+@pytest.mark.parametrize("scale_id", list(GRADED))
+def test_each_grading_questionnaire_in_lhc_forms(
+    browser: Browser, filler: tuple[str, LiveServer], scale_id: str
+) -> None:
+    """A grading exported by the app loads into its scale's Questionnaire in LHC-Forms: valid,
+    and the scores the form computes are the server's."""
+    from datetime import UTC, date, datetime
+
+    from checker.exports.fhir import Canon
+    from checker.exports.fhir.grading import grading_bundle
+    from checker.grading import SCALES
+
+    origin, app = filler
+    path = f"/api/v1/fhir/Questionnaire/grading-{scale_id}"
+    with urllib.request.urlopen(app.url + path, timeout=10) as fetched:  # noqa: S310  # nosec B310
+        questionnaire = json.loads(fetched.read())
+    values, scores = GRADED[scale_id]
+    _, graded = SCALES[scale_id].grade(values)
+    assert graded.scores == scores
+    bundle = grading_bundle(
+        SCALES[scale_id], Canon(questionnaire["url"].rsplit("/Questionnaire/", 1)[0]), grading_id=1, version=1,
+        side="left", visit_on=date(2026, 12, 1), saved_at=datetime(2026, 12, 1, 10, tzinfo=UTC), values=values,
+        scores=graded.scores, rater="nurse@clinic.example", patient=None, translate=lambda text: text,
+    )  # fmt: skip
+    page, _ = _open(browser, origin, app, "en", bundle["entry"][0]["resource"], path)
+    errors = page.evaluate("LForms.Util.checkValidity(document.getElementById('form'))")
+    shown = {name: page.locator(f'[id="score.{name}/1/1"]').input_value() for name in scores}
+    page.context.close()
+    assert errors is None or errors == [], errors
+    assert {name: float(value) for name, value in shown.items()} == {k: float(v) for k, v in scores.items()}
