@@ -425,3 +425,47 @@ def test_the_grading_fhir_export_is_signed_in_only_audited_and_unknown_scales_ar
     assert first["entry"][0]["resource"]["subject"]["identifier"]["value"] == "MRN-100231"
     with db_app.app_context():
         assert db.session.scalar(select(func.count()).where(AuditEvent.action == "exported grading FHIR")) == 2
+
+
+# R4 Questionnaire invariants (FHIR R4, Questionnaire): on each item, and on the whole.
+ITEM_INVARIANTS = {
+    "que-1": "(type = 'group' implies item.exists()) and (type = 'display' implies item.empty())",
+    "que-3": "type != 'display' or code.empty()",
+    "que-4": "answerOption.empty() or answerValueSet.empty()",
+    "que-5": "(type = 'choice' or type = 'open-choice' or type = 'decimal' or type = 'integer' or type = 'date' "
+    "or type = 'dateTime' or type = 'time' or type = 'string' or type = 'quantity') "
+    "or (answerValueSet.empty() and answerOption.empty())",
+    "que-6": "type != 'display' or (required.empty() and repeats.empty())",
+    "que-8": "(type != 'group' and type != 'display') or initial.empty()",
+    "que-9": "type != 'display' or readOnly.empty()",
+    "que-10": "(type in ('boolean' | 'decimal' | 'integer' | 'string' | 'text' | 'url' | 'open-choice')) "
+    "or maxLength.empty()",
+    "que-11": "answerOption.empty() or initial.empty()",
+    "que-12": "enableWhen.count() > 1 implies enableBehavior.exists()",
+    "que-13": "repeats = true or initial.count() <= 1",
+}
+RESOURCE_INVARIANTS = {
+    "que-0": "name.matches('[A-Z]([A-Za-z0-9_]){0,254}')",
+    "que-2": "descendants().linkId.isDistinct()",
+}
+
+
+@pytest.mark.parametrize("scale", list(SCALES))
+def test_each_scales_questionnaire_keeps_the_r4_invariants(client: FlaskClient, scale: str) -> None:
+    from fhirpathpy import evaluate
+    from fhirpathpy.models import models
+
+    questionnaire = client.get(f"/api/v1/fhir/Questionnaire/grading-{scale}").get_json()
+    broken = [name for name, rule in RESOURCE_INVARIANTS.items() if evaluate(questionnaire, rule) != [True]]
+
+    def walk(items: list[dict[str, object]]) -> None:
+        for item in items:
+            broken.extend(
+                f"{name} at {item['linkId']}"
+                for name, rule in ITEM_INVARIANTS.items()
+                if evaluate(item, rule, {}, models["r4"]) != [True]
+            )
+            walk(item.get("item", []))  # type: ignore[arg-type]
+
+    walk(questionnaire["item"])
+    assert broken == []
