@@ -469,3 +469,27 @@ def test_each_scales_questionnaire_keeps_the_r4_invariants(client: FlaskClient, 
 
     walk(questionnaire["item"])
     assert broken == []
+
+
+def test_the_case_bundle_holds_every_check_and_every_grading(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    case_id = seed_case_over_months(db_app, rules, sums=[26, 21, 17])
+    grade(staff, case_id, "sunnybrook", TYPICAL)
+    grade(staff, case_id, "house-brackmann", {"grade": "III"})
+    assert db_app.test_client().get(f"/staff/cases/{case_id}.fhir.json").status_code == 302
+    assert "Download the whole case as FHIR (JSON)" in text_of(staff.get(f"/staff/cases/{case_id}"))
+    download = staff.get(f"/staff/cases/{case_id}.fhir.json")
+    bundle = json.loads(download.data)
+    assert bundle["resourceType"] == "Bundle"
+    resources = [entry["resource"] for entry in bundle["entry"]]
+    responses = [r for r in resources if r["resourceType"] == "QuestionnaireResponse"]
+    assert len(responses) == 3 + 2  # three self-checks, two gradings
+    assert sum(1 for r in responses if "/Questionnaire/grading-" in r["questionnaire"]) == 2
+    exams = [
+        r for r in resources if r["resourceType"] == "Observation" and r["category"][0]["coding"][0]["code"] == "exam"
+    ]
+    assert len(exams) == 4 + 1  # Sunnybrook's four scores, House–Brackmann's grade
+    full_urls = [entry["fullUrl"] for entry in bundle["entry"]]
+    assert len(full_urls) == len(set(full_urls))
+    with db_app.app_context():
+        assert db.session.scalar(select(func.count()).where(AuditEvent.action == "exported case FHIR")) == 1
+    assert staff.get("/staff/cases/999999.fhir.json").status_code == 404

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import appointments, audit_log, casework, gradings, worklist  # noqa: F401  (their routes join the blueprint)
+from . import appointments, audit_log, case_fhir, casework, gradings, worklist  # noqa: F401  (their routes join the blueprint)
 from .accounts import admin, sign_in  # noqa: F401  (their routes join the blueprint)
 from .accounts.auth import login_manager
 from .blueprint import bp

@@ -185,9 +185,17 @@ def grading_fhir(grading_id: int) -> Response:
     """The grading's latest version as a FHIR Bundle: a QuestionnaireResponse and its scores as
     Observations (category exam)."""
     found = _grading(grading_id)
-    version, scale = found.latest, SCALES[found.scale]
-    bundle = grading_bundle(
-        scale,
+    number = found.latest.number
+    audit("exported grading FHIR", f"case {found.case_id} grading {found.id} (version {number})", found.case)
+    db.session.commit()
+    return fhir_download(grading_bundle_of(found), f"grading-{found.id}-v{number}.fhir.json")
+
+
+def grading_bundle_of(found: Grading) -> dict[str, Any]:
+    """A grading's latest version as its FHIR Bundle, in this request's language."""
+    version = found.latest
+    return grading_bundle(
+        SCALES[found.scale],
         fhir_canon(),
         grading_id=found.id,
         version=version.number,
@@ -200,9 +208,6 @@ def grading_fhir(grading_id: int) -> Response:
         patient=found.case.reference or None,
         translate=translate,
     )
-    audit("exported grading FHIR", f"case {found.case_id} grading {found.id} (version {version.number})", found.case)
-    db.session.commit()
-    return fhir_download(bundle, f"grading-{found.id}-v{version.number}.fhir.json")
 
 
 @bp.get("/grading")

@@ -3,6 +3,8 @@ requests and invitation links."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -102,12 +104,16 @@ def submission_pdf(submission_id: int) -> Response:
 @bp.get("/submissions/<int:submission_id>.fhir.json")
 def submission_fhir(submission_id: int) -> Response:
     record, result = _export(submission_id, "FHIR")
+    return fhir_download(submission_bundle(record, result), f"self-check-{record.id}.fhir.json")
+
+
+def submission_bundle(record: Submission, result: StoredResult) -> dict[str, Any]:
+    """A stored self-check as its FHIR Bundle, in this request's language."""
     patient = record.case.reference if record.case is not None and record.case.reference else None
     record_ids = Record(str(record.id), patient)
-    bundle = result_bundle(
+    return result_bundle(
         result, record.submitted_at, fhir_canon(), translate, reason_text, record_ids, language=current_language()
     )
-    return fhir_download(bundle, f"self-check-{record.id}.fhir.json")
 
 
 def _marked(record: Submission | ConsultationRequest, done: bool, message: str, back: str) -> Response:
