@@ -191,23 +191,34 @@ def clinic_zone() -> ZoneInfo:
     return ZoneInfo(str(current_app.config["TIMEZONE"]))
 
 
-def case_trend(case: Case, until: datetime | None = None) -> Trend:
+def case_trend(case: Case, until: datetime | None = None, eface: bool = False) -> Trend:
     """The case's SAQ totals over time (up to ``until``), with each change, the clinicians'
-    Sunnybrook composites (each grading's latest version) and the events recorded on the case
-    (gradings and events as of noon on their day, in the clinic's zone)."""
+    Sunnybrook composites (and, asked for, eFACE subscores: each grading's latest version) and
+    the events recorded on the case (gradings and events as of noon on their day, in the
+    clinic's zone)."""
     zone = clinic_zone()
     checks = [(s.submitted_at, s.saq_total) for s in case.submissions if until is None or s.submitted_at <= until]
     events = [Event(datetime.combine(e.on, time(12), zone), e.kind, e.note) for e in case.events]
+    shown = {"sunnybrook": ("composite",), **({"eface": ("static", "dynamic", "synkinesis")} if eface else {})}
     grades = [
-        (datetime.combine(g.latest.visit_on, time(12), zone), float(g.latest.scores["composite"]))
+        (
+            datetime.combine(g.latest.visit_on, time(12), zone),
+            float(g.latest.scores[score]),
+            series_name(g.scale, score),
+        )
         for g in case.gradings
-        if g.scale == "sunnybrook"
+        for score in shown.get(g.scale, ())
     ]
     if until is not None:
         events = [e for e in events if e.at <= until]
         grades = [g for g in grades if g[0] <= until]
     scored = any(total is not None for _, total in checks) or grades
     return trend(checks, events if scored else (), zone, grades)
+
+
+def series_name(scale: str, score: str) -> str:
+    """A grading score's series on the chart (checker.trend.GRADE_SERIES)."""
+    return "sunnybrook" if scale == "sunnybrook" else f"{scale}-{score}"
 
 
 def latest_gradings(case: Case, until: datetime | None = None) -> list[Grading]:

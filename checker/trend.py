@@ -68,17 +68,28 @@ class Point:
     index: int  # 0 for the first check
 
 
+# The series of clinicians' scores a chart can show against its right-hand axis, in drawing order.
+GRADE_SERIES = ("sunnybrook", "eface-static", "eface-dynamic", "eface-synkinesis")
+
+
 @dataclass(frozen=True)
 class Grade:
-    """A clinician's Sunnybrook composite at a visit, drawn against the right-hand axis."""
+    """A clinician's score at a visit (a Sunnybrook composite, or an eFACE subscore: ``series``),
+    drawn against the right-hand axis."""
 
     at: datetime
-    composite: float
-    change: float | None  # from the grading before, None for the first
+    score: float
+    change: float | None  # from the grading before in the same series, None for the first
     change_from_first: float | None
     x: float
     y: float
     label: Label | None
+    series: str = "sunnybrook"
+
+    @property
+    def text(self) -> str:
+        """The score as written: whole for Sunnybrook, to one decimal place for eFACE."""
+        return f"{self.score:.0f}" if self.series == "sunnybrook" else f"{self.score:.1f}"
 
 
 @dataclass(frozen=True)
@@ -140,6 +151,11 @@ class Trend:
         """The score lines across the plot: (value, y)."""
         return [(value, _y(value)) for value in (20, 40, 60, 80, 100)]
 
+    def series(self) -> list[list[Grade]]:
+        """The grades of each series shown, in drawing order."""
+        found = [[g for g in self.grades if g.series == name] for name in GRADE_SERIES]
+        return [grades for grades in found if grades]
+
     def grade_axis(self) -> list[tuple[int, float]]:
         """The right-hand axis of the grades (none without them): (value, y)."""
         return [(value, _y_grade(value)) for value in (0, 25, 50, 75, 100)] if self.grades else []
@@ -171,15 +187,15 @@ def trend(
     checks: Iterable[tuple[datetime, float | None]],
     events: Iterable[Event] = (),
     zone: tzinfo = UTC,
-    grades: Iterable[tuple[datetime, float]] = (),
+    grades: Iterable[tuple[datetime, float, str]] = (),
 ) -> Trend:
     """The checks that have a score, oldest first, with each change, laid out with ``events``
-    and clinicians' Sunnybrook composites (``grades``, on an axis of their own at the right) on
-    one time axis (ticks at the start of months in ``zone``)."""
+    and clinicians' scores (``grades``: when, score, series of GRADE_SERIES; on an axis of their
+    own at the right) on one time axis (ticks at the start of months in ``zone``)."""
     scored = sorted(((at, total) for at, total in checks if total is not None), key=lambda c: c[0])
-    graded = sorted(grades, key=lambda g: g[0])
+    graded = sorted(grades, key=lambda g: (GRADE_SERIES.index(g[2]), g[0]))
     dated = sorted(events, key=lambda e: e.at)
-    times = [at for at, _ in scored] + [at for at, _ in graded] + [e.at for e in dated]
+    times = [at for at, _ in scored] + [g[0] for g in graded] + [e.at for e in dated]
     start, end = (min(times), max(times)) if times else (None, None)
     right = WIDTH - (RIGHT_AXIS if graded else RIGHT)
     plot_w = right - LEFT
@@ -208,10 +224,11 @@ def trend(
             )
         )
     marks: list[Grade] = []
-    for at, composite in graded:
-        change = round(composite - marks[-1].composite, 1) if marks else None
-        from_first = round(composite - marks[0].composite, 1) if marks else None
-        marks.append(Grade(at, composite, change, from_first, x_of(at), _y_grade(composite), None))
+    for at, score, series in graded:
+        same = [g for g in marks if g.series == series]
+        change = round(score - same[-1].score, 1) if same else None
+        from_first = round(score - same[0].score, 1) if same else None
+        marks.append(Grade(at, score, change, from_first, x_of(at), _y_grade(score), None, series))
     ticks = _ticks(start, end, zone, x_of) if start is not None and end is not None else []
     labelled, labelled_grades = _labelled(points, ticks, marks, right)
     return Trend(labelled, [Mark(e, x_of(e.at)) for e in dated], ticks, labelled_grades, right)
@@ -271,8 +288,8 @@ def _value_text(total: float) -> str:
     return f"{total:.1f}"
 
 
-def grade_text(composite: float) -> str:
-    return f"{composite:.0f}"
+def _series(index: int, checks: int, grades: Sequence[Grade]) -> str:
+    return "saq" if index < checks else grades[index - checks].series
 
 
 def _free_spot(x: float, y: float, text: str, obstacles: Sequence[Box]) -> tuple[float, Box] | None:
@@ -294,10 +311,13 @@ def _labelled(
     if grades:
         taken += [grade_axis_box(value) for value in (0, 25, 50, 75, 100)]
     # (x, y, text) of every spot on the chart: the checks, then the grades.
-    spots = [(p.x, p.y, _value_text(p.total)) for p in points] + [(g.x, g.y, grade_text(g.composite)) for g in grades]
+    spots = [(p.x, p.y, _value_text(p.total)) for p in points] + [(g.x, g.y, g.text) for g in grades]
     dots = [Box(x - 7, y - 7, x + 7, y + 7) for x, y, _ in spots]
     n = len(points)
-    ends = {0, n - 1} & set(range(n)) | ({n, len(spots) - 1} if grades else set())
+    ends = {0, n - 1} & set(range(n))
+    for series in {g.series for g in grades}:  # the first and latest of each series of grades
+        at = [n + i for i, g in enumerate(grades) if g.series == series]
+        ends |= {at[0], at[-1]}
     totals = [p.total for p in points]
 
     def priority(i: int) -> tuple[bool, bool, int]:
@@ -309,7 +329,7 @@ def _labelled(
         x0, y0, text = spots[i]
         x = _inside(x0, len(text), VALUE_SIZE, right + 6)
         others = [dot for j, dot in enumerate(dots) if j != i]
-        other_series = [dot for j, dot in enumerate(dots) if (j < n) != (i < n)]
+        other_series = [dot for j, dot in enumerate(dots) if _series(j, n, grades) != _series(i, n, grades)]
         # Clear of every dot where possible; an end, failing that, may cover a dot of its own
         # series (never a label, nor a mark of the other series).
         for obstacles in (taken + others, taken + other_series) if i in ends else (taken + others,):

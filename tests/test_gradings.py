@@ -493,3 +493,17 @@ def test_the_case_bundle_holds_every_check_and_every_grading(db_app: Flask, staf
     with db_app.app_context():
         assert db.session.scalar(select(func.count()).where(AuditEvent.action == "exported case FHIR")) == 1
     assert staff.get("/staff/cases/999999.fhir.json").status_code == 404
+
+
+def test_eface_subscores_join_the_time_axis_when_asked(db_app: Flask, staff: FlaskClient, rules: RuleSet) -> None:
+    case_id = seed_case_over_months(db_app, rules, sums=[26, 21, 17])
+    grade(staff, case_id, "sunnybrook", TYPICAL, visit_on="2026-08-01")
+    grade(staff, case_id, "eface", EFACE_ITEMS, visit_on="2026-08-01")
+    page = text_of(staff.get(f"/staff/cases/{case_id}"))
+    assert page.count('class="trend__grade"') == 1  # Sunnybrook only, unless asked
+    assert "Show the eFACE subscores on the chart" in page
+    shown = text_of(staff.get(f"/staff/cases/{case_id}?eface=1"))
+    assert shown.count('class="trend__grade"') == 4  # and the three eFACE subscores
+    for row in ("eFACE static 77.5", "eFACE dynamic 65.0", "eFACE synkinesis 75.0", "Sunnybrook 54"):
+        assert row in shown
+    assert "Hide the eFACE subscores" in shown

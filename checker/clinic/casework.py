@@ -84,7 +84,8 @@ def case(case_id: int) -> Response | str:
     return render_template(
         "clinic/case.html",
         case=record,
-        points=case_trend(record),
+        points=case_trend(record, eface=request.args.get("eface") == "1"),
+        eface_shown=request.args.get("eface") == "1",
         rules=current_rules(),
         now=utcnow(),
         form=ActionForm(),
