@@ -39,7 +39,7 @@ def _grading(grading_id: int) -> Grading:
     return found
 
 
-def _item_errors(scale: Scale, raw: dict[str, str]) -> tuple[dict[str, Any], Graded | None, dict[str, str]]:
+def _checked(scale: Scale, raw: dict[str, str]) -> tuple[dict[str, Any], Graded | None, dict[str, str]]:
     """The items' values as stored and their scores, or the message for each item that is wrong."""
     try:
         values, graded = scale.grade(raw)
@@ -96,7 +96,7 @@ def grade(case_id: int, scale_id: str) -> Response | str:
     if request.method == "POST":
         raw = _posted_items(scale)
         valid = form.validate_on_submit()
-        values, graded, item_errors = _item_errors(scale, raw)
+        values, graded, item_errors = _checked(scale, raw)
         if valid and graded is not None:
             grading = Grading(case_id=record.id, scale=scale.id)
             db.session.add(_version(grading, 1, form, values, graded))
@@ -131,7 +131,7 @@ def amend_grading(grading_id: int) -> Response | str:
     form = AmendGradingForm()
     raw = _posted_items(scale)
     valid = form.validate_on_submit()
-    values, graded, item_errors = _item_errors(scale, raw)
+    values, graded, item_errors = _checked(scale, raw)
     if valid and graded is not None:
         if form.based_on.data != str(latest.number):
             return _amended_meanwhile(found)
