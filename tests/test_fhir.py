@@ -61,7 +61,8 @@ def test_every_answer_code_walks_to_its_code_system_and_value_set(client: FlaskC
     assert get(client, questionnaire["url"]) == questionnaire  # the canonical resolves
     checked = 0
     for question in [i for i in items(questionnaire).values() if "answerOption" in i]:
-        value_set = get(client, question["answerValueSet"])
+        assert "answerValueSet" not in question  # R4's que-4: answerOption or answerValueSet, never both
+        value_set = get(client, f"{BASE}/ValueSet/{question['linkId']}")  # still served, for the same codes
         ValueSet.model_validate(value_set)
         systems = [include["system"] for include in value_set["compose"]["include"]]
         for option in question["answerOption"]:

@@ -450,12 +450,13 @@ RESOURCE_INVARIANTS = {
 }
 
 
-@pytest.mark.parametrize("scale", list(SCALES))
-def test_each_scales_questionnaire_keeps_the_r4_invariants(client: FlaskClient, scale: str) -> None:
+@pytest.mark.parametrize("path", [*(f"grading-{scale}" for scale in SCALES), "synkinesis-self-check"])
+def test_each_questionnaire_keeps_the_r4_invariants(client: FlaskClient, path: str) -> None:
+    """The scales' Questionnaires and the self-check's own."""
     from fhirpathpy import evaluate
     from fhirpathpy.models import models
 
-    questionnaire = client.get(f"/api/v1/fhir/Questionnaire/grading-{scale}").get_json()
+    questionnaire = client.get(f"/api/v1/fhir/Questionnaire/{path}").get_json()
     broken = [name for name, rule in RESOURCE_INVARIANTS.items() if evaluate(questionnaire, rule) != [True]]
 
     def walk(items: list[dict[str, object]]) -> None:

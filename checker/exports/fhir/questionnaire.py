@@ -129,7 +129,6 @@ def _question_item(canon: Canon, question: Question, translations: Mapping[str, 
     else:
         item["type"] = "choice"
         item["repeats"] = question.kind is Kind.SEVERAL
-        item["answerValueSet"] = canon.value_set(question.id)
         item["answerOption"] = [_answer_option(canon, question, o, translations) for o in question.options]
         item["extension"] = [_item_control("check-box" if question.kind is Kind.SEVERAL else "radio-button")]
     if children:
