@@ -396,3 +396,28 @@ def test_deep_nesting_and_cut_bodies_are_refused(client: FlaskClient) -> None:
             headers={"Transfer-Encoding": "chunked"},
         )
         assert cut.status_code == 413, path
+
+
+def test_assess_refuses_unfinished_doubled_and_misplaced_answers(client: FlaskClient) -> None:
+    """Issue #28: a response still in progress (or entered in error) is not assessed as if
+    final; a question answered twice, or in another page's group, is refused, not read."""
+    good = _response(client)
+    for status in ("in-progress", "entered-in-error", "stopped"):
+        unfinished = {**copy.deepcopy(good), "status": status}
+        answer = _assess(client, unfinished)
+        assert answer.status_code == 422
+        found = answer.get_json()["issue"][0]
+        assert "not a finished response" in found["diagnostics"]
+        assert found["expression"][0] == "QuestionnaireResponse.status"
+    assert _assess(client, {**copy.deepcopy(good), "status": "amended"}).status_code == 200
+    doubled = copy.deepcopy(good)
+    doubled["item"][3]["item"].append(copy.deepcopy(doubled["item"][3]["item"][0]))
+    answer = _assess(client, doubled)
+    assert answer.status_code == 422
+    assert "answered twice" in answer.get_json()["issue"][0]["diagnostics"]
+    misplaced = copy.deepcopy(good)
+    moved = misplaced["item"][3]["item"].pop(0)  # an SAQ item ...
+    misplaced["item"][0]["item"].append(moved)  # ... in the safety page's group
+    answer = _assess(client, misplaced)
+    assert answer.status_code == 422
+    assert f"{moved['linkId']}: belongs in the group page." in answer.get_json()["issue"][0]["diagnostics"]

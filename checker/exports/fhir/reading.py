@@ -17,6 +17,7 @@ from .common import LEGACY_ANSWERS, LEGACY_QUESTIONNAIRE, Canon, fhir_model, gro
 
 EXPECTED = "QuestionnaireResponse"
 MAX_DEPTH = 10  # items inside items: our pages hold questions, which hold nothing
+FINAL = ("completed", "amended")  # what a person finished: anything else is not assessed
 
 
 class ResponseErrors(AnswerErrors):
@@ -56,20 +57,34 @@ def read_response(data: Any, canon: Canon, known: Mapping[str, RuleSet]) -> Read
         where = ".".join(str(p) for p in first["loc"])
         message = f"not a valid {EXPECTED}: {where}: {first['msg']}"
         raise ResponseErrors({"body": message}, {"body": f"{EXPECTED}.{where}"}, status=400) from None
+    status = data.get("status")
+    if status not in FINAL:
+        raise ResponseErrors(
+            {"status": f"{status!r} is not a finished response: expected completed or amended"},
+            {"status": f"{EXPECTED}.status"},
+        )
     rules = _rules_for(str(data.get("questionnaire") or ""), canon, known)
     answers: dict[str, Any] = {}
     errors: dict[str, str] = {}
     paths: dict[str, str] = {}
     page_links = {group_link(page) for page in rules.pages}
+    homes = {question.id: group_link(page) for page in rules.pages for question in page.questions}
     calculated = {d.id for d in rules.derived}  # a filler's computed score: not an answer
-    for item, path in _leaf_items(data.get("item") or [], page_links, EXPECTED):
+    for item, path, group in _leaf_items(data.get("item") or [], page_links, EXPECTED):
         link = str(item.get("linkId"))
+        if link in paths:
+            errors[link] = f"answered twice: at {paths[link]} and at {path}"
+            continue
         paths[link] = path
         if link in calculated:
             continue
         question = rules.questions.get(link)
         if question is None:
             errors[link] = "unknown question id"
+            continue
+        home = homes[link]
+        if group is not None and group != home:
+            errors[link] = f"belongs in the group {home}, not {group}"
             continue
         try:
             answers[link] = _read_answer(question, item.get("answer") or [], canon)
@@ -105,15 +120,18 @@ def _rules_for(reference: str, canon: Canon, known: Mapping[str, RuleSet]) -> Ru
     return known[version]
 
 
-def _leaf_items(items: list[Mapping[str, Any]], groups: set[str], at: str) -> list[tuple[Mapping[str, Any], str]]:
-    """The answered items inside the page groups, each with its FHIRPath."""
-    found: list[tuple[Mapping[str, Any], str]] = []
+def _leaf_items(
+    items: list[Mapping[str, Any]], groups: set[str], at: str, group: str | None = None
+) -> list[tuple[Mapping[str, Any], str, str | None]]:
+    """The answered items inside the page groups, each with its FHIRPath and its group (None at
+    the top, as earlier exports put them)."""
+    found: list[tuple[Mapping[str, Any], str, str | None]] = []
     for index, item in enumerate(items):
         path = f"{at}.item[{index}]"
         if item.get("linkId") in groups:
-            found.extend(_leaf_items(item.get("item") or [], groups, path))
+            found.extend(_leaf_items(item.get("item") or [], groups, path, str(item.get("linkId"))))
         else:
-            found.append((item, path))
+            found.append((item, path, group))
     return found
 
 
