@@ -7,9 +7,10 @@ check is read against the one before it and against the first, so a slow drift o
 steps is not read as noise.
 
 The chart is laid out here, in the units of its SVG view box: points on a time axis,
-month ticks, marks for dated events (a toxin session, an operation), and value labels
-placed so that no two overlap (a label that cannot be placed is left out: the table
-below the chart has every number). Pure Python, no Flask.
+month ticks, marks for dated events (a toxin session, an operation), clinicians' scores on
+an axis of their own at the right (Sunnybrook composites, eFACE subscores: 0 to 100), and
+value labels placed so that no two overlap (a label that cannot be placed is left out: the
+table below the chart has every number). Pure Python, no Flask.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 SDC_LOW = 13.1
 SDC_HIGH = 28.2
 SCALE = (20.0, 100.0)  # the SAQ total runs from 20 (nothing reported) to 100
-GRADE_SCALE = (0.0, 100.0)  # the Sunnybrook composite: 0 (no function) to 100 (normal), on the right
+GRADE_SCALE = (0.0, 100.0)  # clinicians' scores (Sunnybrook composite, eFACE subscores), on the right
 
 # The view box and its plot area.
 WIDTH, HEIGHT = 440, 240
@@ -173,8 +174,8 @@ def _y(total: float, scale: tuple[float, float] = SCALE) -> float:
     return TOP + (1 - (min(max(total, low), high) - low) / (high - low)) * PLOT_H
 
 
-def _y_grade(composite: float) -> float:
-    return _y(composite, GRADE_SCALE)
+def _y_grade(score: float) -> float:
+    return _y(score, GRADE_SCALE)
 
 
 def grade_axis_box(value: int) -> Box:
