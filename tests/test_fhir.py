@@ -421,3 +421,31 @@ def test_assess_refuses_unfinished_doubled_and_misplaced_answers(client: FlaskCl
     answer = _assess(client, misplaced)
     assert answer.status_code == 422
     assert f"{moved['linkId']}: belongs in the group page." in answer.get_json()["issue"][0]["diagnostics"]
+
+
+def test_assess_as_a_bundle_keeps_who_and_when_the_response_says(client: FlaskClient) -> None:
+    """Issue #28: the response's own id, identifier, subject, encounter, author and authored
+    survive $assess?_format=bundle, and its Observations carry the subject and encounter."""
+    posted = {
+        **_response(client),
+        "id": "ehr-qr-77",
+        "identifier": {"system": "urn:oid:2.16.840.1.113883.3.1", "value": "qr-77"},
+        "subject": {"reference": "Patient/123"},
+        "encounter": {"reference": "Encounter/9"},
+        "author": {"reference": "Practitioner/5"},
+        "authored": "2026-12-01T09:30:00-05:00",
+    }
+    bundle = _assess(client, posted, _format="bundle").get_json()
+    Bundle.model_validate(bundle)
+    response = bundle["entry"][0]["resource"]
+    for key in ("id", "identifier", "subject", "encounter", "author", "authored"):
+        assert response[key] == posted[key], key
+    observations = [entry["resource"] for entry in bundle["entry"][1:]]
+    assert observations
+    for observation in observations:
+        assert observation["subject"] == posted["subject"]
+        assert observation["encounter"] == posted["encounter"]
+        assert observation["effectiveDateTime"] == posted["authored"]
+        assert observation["derivedFrom"] == [{"reference": bundle["entry"][0]["fullUrl"]}]
+    plain = _assess(client, _response(client), _format="bundle").get_json()["entry"][0]["resource"]
+    assert "subject" not in plain  # nothing is made up when the response names no one

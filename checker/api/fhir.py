@@ -134,7 +134,10 @@ def fhir_assess() -> Response | tuple[Response, int]:
         return _errors(exc.errors, reading.paths, 422, native)
     count_result("fhir", result.outcome, result.triage)
     if request.args.get("_format") == "bundle":
-        return _fhir(fhir.result_bundle(result, utcnow(), canon, translate, reason_text, language=current_language()))
+        bundle = fhir.result_bundle(
+            result, utcnow(), canon, translate, reason_text, language=current_language(), posted=reading.posted
+        )
+        return _fhir(bundle)
     if native:
         return _fhir(fhir.assessment(result, canon, translate, reason_text))
     return Response(json.dumps(result.to_json(), ensure_ascii=False), mimetype="application/json"), 200

@@ -7,7 +7,7 @@ the same submission twice updates what the first import made instead of duplicat
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -64,9 +64,12 @@ def questionnaire_response(
     status: str = "completed",
     record: Record = Record(),  # noqa: B008  (frozen)
     language: str | None = None,
+    posted: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The answers the result was made from, as a QuestionnaireResponse (skipped pages left out),
-    its texts in ``language`` (a BCP 47 code such as "es")."""
+    its texts in ``language`` (a BCP 47 code such as "es"). ``posted``: what a response sent to
+    ``$assess`` said of itself (identifier, subject, encounter, author, authored), kept."""
+    posted = posted or {}
     rules, answers = result.rules, result.answers
     groups = []
     for page in result.plan.asked:
@@ -81,11 +84,13 @@ def questionnaire_response(
         "resourceType": "QuestionnaireResponse",
         "id": record.uuid(canon, "response") if record.submission else None,  # the Bundle sets its own
         "language": language,
-        "identifier": record.identifier(canon),
+        "identifier": posted.get("identifier") or record.identifier(canon),
         "questionnaire": f"{canon.questionnaire}|{rules.version}",
         "status": status,
-        "subject": record.subject(canon),
-        "authored": authored.isoformat(),
+        "subject": posted.get("subject") or record.subject(canon),
+        "encounter": posted.get("encounter"),
+        "authored": posted.get("authored") or authored.isoformat(),
+        "author": posted.get("author"),
         "item": groups,
     }
     return checked("QuestionnaireResponse", drop_none(resource))
@@ -99,13 +104,18 @@ def result_bundle(
     reason_text: Callable[[Reason], str] = Reason.text,
     record: Record = Record(),  # noqa: B008  (frozen)
     language: str | None = None,
+    posted: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A Bundle with the QuestionnaireResponse and Observations for outcome, triage and SAQ total,
-    their texts in ``language``."""
+    their texts in ``language``. A response sent to ``$assess`` (``posted``) keeps its id,
+    identifier, subject, encounter, author and authored, and its Observations its subject and
+    encounter."""
+    posted = posted or {}
     rules = result.rules
     response_id = record.uuid(canon, "response")
-    response_url = f"urn:uuid:{response_id}"
-    when = authored.isoformat()
+    response_url = f"urn:uuid:{response_id}"  # a posted id need not be a UUID: the resource keeps it
+    when = str(posted.get("authored") or authored.isoformat())
+    subject, encounter = posted.get("subject") or record.subject(canon), posted.get("encounter")
     results = canon.results
 
     def observation(code: str, **value: Any) -> dict[str, Any]:
@@ -119,7 +129,8 @@ def result_bundle(
             "status": "final",
             "category": [SURVEY],
             "code": {"coding": [{"system": results, "code": code, "display": translate(OBSERVATIONS[code])}]},
-            "subject": record.subject(canon),
+            "subject": subject,
+            "encounter": encounter,
             "effectiveDateTime": when,
             "derivedFrom": [{"reference": response_url}],
             **value,
@@ -147,15 +158,17 @@ def result_bundle(
     if result.saq_total is not None:
         score = {"value": result.saq_total, "unit": "score", "system": UCUM, "code": "{score}"}
         observations.append(observation("saq-total", valueQuantity=score))
-    response = questionnaire_response(result, authored, canon, translate, record=record, language=language)
-    entries = [{"fullUrl": response_url, "resource": {**response, "id": response_id}}]
+    response = questionnaire_response(
+        result, authored, canon, translate, record=record, language=language, posted=posted
+    )
+    entries = [{"fullUrl": response_url, "resource": {**response, "id": str(posted.get("id") or response_id)}}]
     entries += [{"fullUrl": f"urn:uuid:{o['id']}", "resource": drop_none(o)} for o in observations]
     bundle = {
         "resourceType": "Bundle",
         "id": record.uuid(canon, "bundle") if record.submission else None,
         "identifier": record.identifier(canon),
         "type": "collection",
-        "timestamp": when,
+        "timestamp": authored.isoformat(),
         "meta": {"tag": [{"system": results, "code": f"rules-{rules.version}", "display": rules.sha256}]},
         "entry": entries,
     }

@@ -33,11 +33,15 @@ class ResponseErrors(AnswerErrors):
         self.status = status
 
 
+POSTED = ("id", "identifier", "subject", "encounter", "author", "authored")  # what an answer keeps
+
+
 @dataclass(frozen=True)
 class Reading:
     rules: RuleSet
     answers: dict[str, Any]
     paths: dict[str, str] = field(default_factory=dict)  # question id -> FHIRPath of its item
+    posted: dict[str, Any] = field(default_factory=dict)  # what the response said of itself (POSTED)
 
 
 def read_response(data: Any, canon: Canon, known: Mapping[str, RuleSet]) -> Reading:
@@ -92,7 +96,7 @@ def read_response(data: Any, canon: Canon, known: Mapping[str, RuleSet]) -> Read
             errors[link] = str(exc)
     if errors:
         raise ResponseErrors(errors, paths)
-    return Reading(rules, answers, paths)
+    return Reading(rules, answers, paths, {key: data[key] for key in POSTED if data.get(key)})
 
 
 def _depth(items: Any) -> int:
