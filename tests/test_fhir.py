@@ -186,7 +186,7 @@ def test_assess_errors_are_operation_outcomes(client: FlaskClient) -> None:
         (None, "missing"),
         ("http://example.org/Questionnaire/phq9|1", "expected"),
         (f"{BASE}/Questionnaire/synkinesis-self-check|1999.9", "unknown version '1999.9'"),
-        (f"{BASE}/Questionnaire/synkinesis-self-check", "unknown version ''"),
+        ("urn:synkinesis-check:questionnaire", "unknown version ''"),  # the old name: always versioned
     ]:
         other = copy.deepcopy(good)
         other.pop("questionnaire")
@@ -449,3 +449,9 @@ def test_assess_as_a_bundle_keeps_who_and_when_the_response_says(client: FlaskCl
         assert observation["derivedFrom"] == [{"reference": bundle["entry"][0]["fullUrl"]}]
     plain = _assess(client, _response(client), _format="bundle").get_json()["entry"][0]["resource"]
     assert "subject" not in plain  # nothing is made up when the response names no one
+
+
+def test_a_canonical_without_a_version_means_the_current_questionnaire(client: FlaskClient) -> None:
+    unversioned = {**_response(client), "questionnaire": f"{BASE}/Questionnaire/synkinesis-self-check"}
+    found = _parameters(_assess(client, unversioned))
+    assert found["rules-version"] == ["2026.2"]

@@ -123,7 +123,8 @@ def fhir_assess() -> Response | tuple[Response, int]:
     native = prefers_fhir() or request.args.get("_format") == "bundle"
     canon = fhir_canon()
     try:
-        reading = fhir.read_response(fhir.response_in(parse_json(json_body())), canon, _known_rules())
+        body = fhir.response_in(parse_json(json_body()))
+        reading = fhir.read_response(body, canon, _known_rules(), current_rules())
     except fhir.ResponseErrors as exc:
         return _errors(exc.errors, exc.paths, exc.status, native)
     except AnswerErrors as exc:  # not JSON at all

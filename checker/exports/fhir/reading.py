@@ -44,8 +44,9 @@ class Reading:
     posted: dict[str, Any] = field(default_factory=dict)  # what the response said of itself (POSTED)
 
 
-def read_response(data: Any, canon: Canon, known: Mapping[str, RuleSet]) -> Reading:
-    """The rules (by the response's Questionnaire version) and the answers; raise :class:`ResponseErrors`."""
+def read_response(data: Any, canon: Canon, known: Mapping[str, RuleSet], current: RuleSet | None = None) -> Reading:
+    """The rules (by the response's Questionnaire version; ``current`` for a canonical without
+    one) and the answers; raise :class:`ResponseErrors`."""
     if not isinstance(data, Mapping) or data.get("resourceType") != EXPECTED:
         raise ResponseErrors({"body": f"expected a FHIR {EXPECTED}"}, {"body": EXPECTED}, status=400)
     if _depth(data.get("item")) > MAX_DEPTH:
@@ -67,7 +68,7 @@ def read_response(data: Any, canon: Canon, known: Mapping[str, RuleSet]) -> Read
             {"status": f"{status!r} is not a finished response: expected completed or amended"},
             {"status": f"{EXPECTED}.status"},
         )
-    rules = _rules_for(str(data.get("questionnaire") or ""), canon, known)
+    rules = _rules_for(str(data.get("questionnaire") or ""), canon, known, current)
     answers: dict[str, Any] = {}
     errors: dict[str, str] = {}
     paths: dict[str, str] = {}
@@ -111,13 +112,15 @@ def _depth(items: Any) -> int:
     return deepest
 
 
-def _rules_for(reference: str, canon: Canon, known: Mapping[str, RuleSet]) -> RuleSet:
+def _rules_for(reference: str, canon: Canon, known: Mapping[str, RuleSet], current: RuleSet | None) -> RuleSet:
     where = {"questionnaire": f"{EXPECTED}.questionnaire"}
     if not reference:
         raise ResponseErrors({"questionnaire": f"missing: expected {canon.questionnaire}|<version>"}, where)
     url, _, version = reference.partition("|")
     if url not in (canon.questionnaire, LEGACY_QUESTIONNAIRE):
         raise ResponseErrors({"questionnaire": f"expected {canon.questionnaire}, got {url!r}"}, where)
+    if not version and url == canon.questionnaire and current is not None:
+        return current  # a canonical without a version means the current one
     if version not in known:
         versions = ", ".join(sorted(known))
         raise ResponseErrors({"questionnaire": f"unknown version {version!r}: this app knows {versions}"}, where)
