@@ -70,8 +70,8 @@
       return scores;
     },
     "house-brackmann": function () {
-      var grade = sectionPoints("grade");
-      return { grade: grade && ["I", "II", "III", "IV", "V", "VI"][grade[0] - 1] };
+      var chosen = document.querySelector("[data-section='grade'] input[type=radio]:checked");
+      return { grade: chosen && chosen.value };  // the grade's own code, as the form offers it
     }
   };
 
