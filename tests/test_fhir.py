@@ -123,6 +123,43 @@ def test_the_form_computes_the_saq_total_as_the_engine_does(client: FlaskClient)
     assert scored >= 5
 
 
+def _without(response: dict[str, Any], link: str) -> dict[str, Any]:
+    copy = json.loads(json.dumps(response))
+    for group in copy["item"]:
+        group["item"] = [i for i in group["item"] if i["linkId"] != link]
+    return copy
+
+
+def test_the_stops_page_asks_its_other_questions_unless_the_stop_applies(client: FlaskClient) -> None:
+    """The safety page's other answers may be given beside a stroke answer (and are then reported);
+    without the stop every one is needed: the Questionnaire's constraint says so, in FHIRPath, and
+    $assess enforces it."""
+    questionnaire = client.get("/api/v1/fhir/Questionnaire").get_json()
+    (constraint,) = questionnaire["extension"]
+    parts = {p["url"]: p for p in constraint["extension"]}
+    assert parts["severity"]["valueCode"] == "error"
+    assert parts["human"]["valueString"].startswith("Answer every question")
+
+    def holds(response: dict[str, Any]) -> bool:
+        found = evaluate(response, parts["expression"]["valueString"], {"resource": response}, models["r4"])
+        return found == [True]
+
+    for case in VIGNETTES:  # every worked case, as the app exports it, meets it
+        assert holds(_response(client, case["name"])), case["name"]
+    routine = _response(client)
+    assert not holds(_without(routine, "rf_eye"))
+    refused = _assess(client, _without(routine, "rf_eye"))
+    assert refused.status_code == 422
+    assert "rf_eye" in refused.get_json()["issue"][0]["diagnostics"]
+    stroke = {"rf_stroke_signs": "yes", "rf_eye": "yes"}
+    given = client.post("/api/v1/report.fhir.json", json={"answers": stroke}).get_json()["entry"][0]["resource"]
+    assert holds(given)
+    assert holds(_without(given, "rf_eye"))
+    parameters = _assess(client, given).get_json()["parameter"]
+    flags = [p["valueCoding"]["code"] for p in parameters if p["name"] == "red-flag"]
+    assert flags == ["stroke_signs", "eye_exposure"]  # the eye answer given beside the stop is reported
+
+
 def _response(client: FlaskClient, name: str = "nine-months-established") -> dict[str, Any]:
     bundle = client.post("/api/v1/report.fhir.json", json={"answers": BY_NAME[name]["answers"]}).get_json()
     response: dict[str, Any] = bundle["entry"][0]["resource"]

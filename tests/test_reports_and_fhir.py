@@ -153,9 +153,14 @@ def test_fhir_questionnaire_is_valid_and_follows_the_rules(client: FlaskClient, 
         }
     ]
     assert items["saq_total"]["readOnly"] is True  # the score, computed by the form filler
-    # Once the stop applies, nothing else on its page is asked (as the app goes straight to the advice).
-    assert [e["operator"] for e in items["rf_eye"]["enableWhen"]] == ["!="]
+    # The stop's page stays open: answers given beside the stop are kept and reported (as on the
+    # web, where the whole page is sent at once); they are required unless the stop applies.
+    assert "enableWhen" not in items["rf_eye"]
     assert "enableWhen" not in items["rf_stroke_signs"]
+    assert questions["rf_stroke_signs"]["required"] is True
+    assert questions["rf_eye"]["required"] is False
+    (constraint,) = resource["extension"]
+    assert constraint["url"] == "http://hl7.org/fhir/StructureDefinition/questionnaire-constraint"
     link_ids = [
         i["linkId"]
         for g in resource["item"]
@@ -177,7 +182,7 @@ def test_fhir_questionnaire_is_valid_and_follows_the_rules(client: FlaskClient, 
     ]
     assert questions["treatments"]["repeats"] is True
     assert questions["notes"]["required"] is False
-    assert questions["rf_eye"]["required"] is True
+    assert questions["cause"]["required"] is True
     weakness = groups["page.weakness"]
     assert weakness["enableBehavior"] == "all"
     assert {(e["question"], e["operator"], e["answerCoding"]["code"]) for e in weakness["enableWhen"]} == {

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page
 
-from checker.engine import Kind, RuleSet
+from checker.engine import Kind, RuleSet, assess
 
 from ..conftest import VIGNETTES
 from .conftest import LiveServer, new_context, serve
@@ -134,6 +134,29 @@ def _result(parameters: Any) -> dict[str, Any]:
     return found
 
 
+def _beside_the_stop(rules: RuleSet) -> list[dict[str, Any]]:
+    """Stroke cases whose other safety answers were given too: they reach $assess and are reported."""
+    cases = []
+    for name, answers in [
+        ("stroke-with-eye-at-risk", {"rf_stroke_signs": "yes", "rf_eye": "yes"}),
+        (
+            "stroke-with-every-safety-answer",
+            {
+                "rf_stroke_signs": "yes",
+                "rf_eye": "yes",
+                "rf_ear_rash": "yes",
+                "rf_both_sides": "no",
+                "rf_progressive": "yes",
+            },
+        ),
+    ]:
+        result = assess(rules, answers)
+        expect = {"outcome": result.outcome, "triage": result.triage, "red_flags": list(result.red_flags)}
+        assert len(result.red_flags) > 1  # more than the stop: what the form must carry to $assess
+        cases.append({"name": name, "answers": answers, "expect": expect})
+    return cases
+
+
 @pytest.mark.parametrize("language", ["en", "es"])
 def test_every_worked_case_through_lhc_forms(
     browser: Browser, filler: tuple[str, LiveServer], rules: RuleSet, language: str
@@ -141,7 +164,7 @@ def test_every_worked_case_through_lhc_forms(
     origin, app = filler
     assess = app.url + "/api/v1/fhir/QuestionnaireResponse/$assess"
     problems = []
-    for case in VIGNETTES:
+    for case in [*VIGNETTES, *_beside_the_stop(rules)]:
         page, questionnaire = _open(browser, origin, app, language)
         if language == "es":
             assert page.get_by_text("Sí").first.is_visible()  # the Spanish translations, shown

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ...engine import Kind, Question, RuleSet
+from ...engine import Kind, Page, Question, RuleSet
 from ...engine.conditions import All, Any_, Condition, Leaf
 from ...engine.model import Derived, Option
 from .common import Canon, Translate, checked, group_link, translated
@@ -15,6 +15,8 @@ ITEM_CONTROL_CODES = "http://hl7.org/fhir/questionnaire-item-control"
 ORDINAL_VALUE = "http://hl7.org/fhir/StructureDefinition/ordinalValue"
 OPTION_EXCLUSIVE = "http://hl7.org/fhir/StructureDefinition/questionnaire-optionExclusive"
 CALCULATED_EXPRESSION = "http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire-calculatedExpression"
+CONSTRAINT = "http://hl7.org/fhir/StructureDefinition/questionnaire-constraint"
+HUMAN = "Answer every question in this section, unless an answer calls for emergency help."
 
 
 def _enable_when(
@@ -178,6 +180,47 @@ def _stop_notices(rules: RuleSet, canon: Canon, translations: Mapping[str, Trans
     return notices
 
 
+def _answered_with(link: str, code: str) -> str:
+    return f"repeat(item).where(linkId = '{link}').answer.value.where(code = '{code}').exists()"
+
+
+def _stopped_expression(rules: RuleSet, page: Page, canon: Canon) -> str:
+    """FHIRPath, on the response, for 'an answer on ``page`` stops the questionnaire'."""
+    held = []
+    for condition in rules.stops_after[page.id]:
+        entries, behaviour = _enable_when(rules, condition, canon, {})
+        tests = [
+            _answered_with(e["question"], e["answerCoding"]["code"])
+            if e["operator"] == "="
+            else f"{_answered_with(e['question'], e['answerCoding']['code']).removesuffix('exists()')}empty()"
+            for e in entries
+        ]
+        held.append("(" + f" {'and' if behaviour == 'all' else 'or'} ".join(tests) + ")")
+    return " or ".join(held)
+
+
+def _required_unless_stopped(rules: RuleSet, page: Page, items: list[dict[str, Any]], canon: Canon) -> list[Any]:
+    """On the stop's own page, the other questions stay open (a person may answer the whole page
+    before the stop shows, and the result reports those answers); they are required unless the
+    stop applies, which FHIR says with a constraint on the response (questionnaire-constraint)
+    instead of ``required``. The engine enforces the same when the response is assessed."""
+    stoppers = {e["question"] for e in _stop_entries(rules, canon, {})}
+    needed = [item for item in items if item.get("required") and item["linkId"] not in stoppers]
+    if not needed:
+        return []
+    for item in needed:
+        item["required"] = False
+    answered = " and ".join(f"repeat(item).where(linkId = '{i['linkId']}').answer.exists()" for i in needed)
+    parts = [
+        {"url": "key", "valueId": f"{page.id}-answered"},
+        {"url": "severity", "valueCode": "error"},
+        {"url": "expression", "valueString": f"({_stopped_expression(rules, page, canon)}) or ({answered})"},
+        # English only: fhir.resources cannot hold a translation on an extension's value
+        {"url": "human", "valueString": HUMAN},
+    ]
+    return [_extension(CONSTRAINT, extension=parts)]
+
+
 def questionnaire(rules: RuleSet, canon: Canon, translations: Mapping[str, Translate] | None = None) -> dict[str, Any]:
     """The questionnaire as a FHIR Questionnaire, in English with ``translations`` in extensions.
 
@@ -189,6 +232,7 @@ def questionnaire(rules: RuleSet, canon: Canon, translations: Mapping[str, Trans
     notices = _stop_notices(rules, canon, translations)
     gated: set[str] = set()  # questions on pages the stop disables
     groups: list[dict[str, Any]] = []
+    constraints: list[Any] = []
     score = _score(rules)
     score_page = next((p.id for p in rules.pages if score and any(q.id in score.group for q in p.questions)), None)
     for index, page in enumerate(rules.pages):
@@ -206,13 +250,8 @@ def questionnaire(rules: RuleSet, canon: Canon, translations: Mapping[str, Trans
             if len(entries) > 1:
                 group["enableBehavior"] = behaviour
         group["item"] = [_question_item(canon, q, translations) for q in page.questions]
-        if page.id in notices:  # on the page of the stop: once it applies, nothing else there is asked
-            stoppers = {e["question"] for e in stop}
-            for item in group["item"]:
-                if item["linkId"] not in stoppers:
-                    item["enableWhen"] = stop
-                    if len(stop) > 1:
-                        item["enableBehavior"] = "all"
+        if page.id in notices:  # the page of the stop: its other answers are given, as on the web
+            constraints += _required_unless_stopped(rules, page, group["item"], canon)
         if page.id == score_page and score is not None:
             group["item"].append(_score_item(score, translations))
         group["item"] += notices.get(page.id, [])
@@ -226,6 +265,7 @@ def questionnaire(rules: RuleSet, canon: Canon, translations: Mapping[str, Trans
         "status": "active",
         "language": "en",
         "subjectType": ["Patient"],
+        **({"extension": constraints} if constraints else {}),
         "item": groups,
     }
     return checked("Questionnaire", resource)
