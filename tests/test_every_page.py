@@ -301,6 +301,16 @@ def _who(endpoint: str) -> str:
     }.get(endpoint, "walker")
 
 
+FHIR_READS = [
+    ("Questionnaire", "synkinesis-self-check"),
+    ("Questionnaire", "synkinesis-self-check-2026.1"),
+    *(("Questionnaire", f"grading-{scale}") for scale in SCALES),
+    *(("CodeSystem", name) for name in ["result", "cause", "saq_eye_smile", "saq-eye-smile"]),
+    *(("ValueSet", name) for name in ["cause", "treatments"]),
+    ("OperationDefinition", "QuestionnaireResponse-assess"),
+]
+
+
 def _urls(site: Site) -> list[tuple[str, str]]:
     """(endpoint, URL) for every GET route, each page id of the question pages."""
     rules = site.app.extensions["checker.rules"]
@@ -311,16 +321,15 @@ def _urls(site: Site) -> list[tuple[str, str]]:
         if rule.endpoint == "clinic.sign_in":
             urls.append((rule.endpoint, "/staff/sign-in"))  # for a person not signed in
             continue
+        if rule.endpoint == "api.fhir_read":  # each definition at its id and its canonical address
+            urls += [(rule.endpoint, rule.build({"kind": k, "name": n})[1]) for k, n in FHIR_READS]  # type: ignore[index]
+            continue
         choices: dict[str, list[str]] = {}
         for name in rule.arguments:
             if name == "page_id":
                 choices[name] = [p.id for p in rules.pages]
-            elif name == "name":  # FHIR terminology and definitions
-                choices[name] = {
-                    "api.fhir_code_system": ["result", "cause", "saq_eye_smile"],
-                    "api.fhir_value_set": ["cause", "treatments"],
-                    "api.fhir_operation_definition": ["QuestionnaireResponse-assess"],
-                }[rule.endpoint]
+            elif name == "kind":  # FHIR searches of definitions
+                choices[name] = ["Questionnaire", "CodeSystem", "ValueSet", "OperationDefinition"]
             elif name == "scale_id":
                 choices[name] = list(SCALES)
             elif name == "token":
@@ -347,6 +356,9 @@ def _text_of(response: Any, language: str) -> str:
         data = json.loads(response.data)
         if isinstance(data, dict) and data.get("resourceType") in DEVELOPER_RESOURCES:
             return ""  # definitions for integrators, in English like the API's own documentation
+        if isinstance(data, dict) and data.get("resourceType") == "Bundle":  # a search: the same, found
+            entries = data.get("entry", [])
+            data["entry"] = [e for e in entries if e.get("resource", {}).get("resourceType") not in DEVELOPER_RESOURCES]
         return "\n".join(_strings(data, language))
     if response.mimetype == "text/html":
         return visible_text(response.get_data(as_text=True), language)

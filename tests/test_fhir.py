@@ -32,6 +32,7 @@ from .test_clinic import text_of
 
 BASE = "http://localhost/api/v1/fhir"
 ASSESS = "/api/v1/fhir/QuestionnaireResponse/$assess"
+QUESTIONNAIRE = "/api/v1/fhir/Questionnaire/synkinesis-self-check"
 FHIR = {"Accept": "application/fhir+json"}
 TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
 BY_NAME = {case["name"]: case for case in VIGNETTES}
@@ -55,7 +56,7 @@ def items(resource: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_every_answer_code_walks_to_its_code_system_and_value_set(client: FlaskClient, rules: RuleSet) -> None:
-    questionnaire = client.get("/api/v1/fhir/Questionnaire").get_json()
+    questionnaire = client.get(QUESTIONNAIRE).get_json()
     Questionnaire.model_validate(questionnaire)
     assert questionnaire["url"] == f"{BASE}/Questionnaire/synkinesis-self-check"
     assert get(client, questionnaire["url"]) == questionnaire  # the canonical resolves
@@ -89,8 +90,8 @@ def test_every_answer_code_walks_to_its_code_system_and_value_set(client: FlaskC
 
 
 def test_the_questionnaire_carries_spanish_in_translation_extensions(client: FlaskClient) -> None:
-    english = client.get("/api/v1/fhir/Questionnaire").get_json()
-    spanish_reader = client.get("/api/v1/fhir/Questionnaire", headers={"Accept-Language": "es"}).get_json()
+    english = client.get(QUESTIONNAIRE).get_json()
+    spanish_reader = client.get(QUESTIONNAIRE, headers={"Accept-Language": "es"}).get_json()
     assert english == spanish_reader  # one resource per url|version, whoever asks
     assert english["language"] == "en"
     question = items(english)["rf_stroke_signs"]
@@ -106,7 +107,7 @@ def test_the_questionnaire_carries_spanish_in_translation_extensions(client: Fla
 
 
 def test_the_form_computes_the_saq_total_as_the_engine_does(client: FlaskClient) -> None:
-    questionnaire = client.get("/api/v1/fhir/Questionnaire").get_json()
+    questionnaire = client.get(QUESTIONNAIRE).get_json()
     score = items(questionnaire)["saq_total"]
     assert score["readOnly"] is True
     expression = score["extension"][0]["valueExpression"]
@@ -134,7 +135,7 @@ def test_the_stops_page_asks_its_other_questions_unless_the_stop_applies(client:
     """The safety page's other answers may be given beside a stroke answer (and are then reported);
     without the stop every one is needed: the Questionnaire's constraint says so, in FHIRPath, and
     $assess enforces it."""
-    questionnaire = client.get("/api/v1/fhir/Questionnaire").get_json()
+    questionnaire = client.get(QUESTIONNAIRE).get_json()
     (constraint,) = questionnaire["extension"]
     parts = {p["url"]: p for p in constraint["extension"]}
     assert parts["severity"]["valueCode"] == "error"
@@ -327,7 +328,7 @@ def test_a_stored_check_exports_the_same_ids_every_time(db_app: Flask, rules: Ru
 def test_cors_only_for_configured_origins(tmp_path: Any) -> None:
     app = create_app({**TEST_CONFIG, "CORS_ORIGINS": "https://ehr.example https://forms.example"})
     client = app.test_client()
-    allowed = client.get("/api/v1/fhir/Questionnaire", headers={"Origin": "https://ehr.example"})
+    allowed = client.get(QUESTIONNAIRE, headers={"Origin": "https://ehr.example"})
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://ehr.example"
     assert "Origin" in allowed.headers["Vary"]
     preflight = client.options(
@@ -335,7 +336,7 @@ def test_cors_only_for_configured_origins(tmp_path: Any) -> None:
     )
     assert preflight.status_code == 200
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
-    other = client.get("/api/v1/fhir/Questionnaire", headers={"Origin": "https://evil.example"})
+    other = client.get(QUESTIONNAIRE, headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
     page = client.get("/", headers={"Origin": "https://ehr.example"})  # patients' pages: never
     assert "Access-Control-Allow-Origin" not in page.headers
@@ -363,7 +364,7 @@ def test_bad_fhir_settings_stop_the_start(name: str, value: str) -> None:
 def test_a_configured_fhir_base_names_everything(rules: RuleSet) -> None:
     app = create_app({**TEST_CONFIG, "FHIR_BASE": "https://fhir.clinic.example/synkinesis"})
     client = app.test_client()
-    questionnaire = client.get("/api/v1/fhir/Questionnaire").get_json()
+    questionnaire = client.get(QUESTIONNAIRE).get_json()
     assert questionnaire["url"] == "https://fhir.clinic.example/synkinesis/Questionnaire/synkinesis-self-check"
     coding = items(questionnaire)["cause"]["answerOption"][0]["valueCoding"]
     assert coding["system"] == "https://fhir.clinic.example/synkinesis/CodeSystem/cause"
@@ -492,3 +493,121 @@ def test_a_canonical_without_a_version_means_the_current_questionnaire(client: F
     unversioned = {**_response(client), "questionnaire": f"{BASE}/Questionnaire/synkinesis-self-check"}
     found = _parameters(_assess(client, unversioned))
     assert found["rules-version"] == ["2026.2"]
+
+
+def _search(client: FlaskClient, query: str) -> dict[str, Any]:
+    response = client.get(f"/api/v1/fhir/Questionnaire?{query}")
+    assert response.status_code == 200
+    assert response.mimetype == "application/fhir+json"
+    bundle: dict[str, Any] = response.get_json()
+    Bundle.model_validate(bundle)
+    assert bundle["type"] == "searchset"
+    return bundle
+
+
+def _found(bundle: dict[str, Any]) -> list[str]:
+    return [e["resource"]["id"] for e in bundle.get("entry", []) if e["search"]["mode"] == "match"]
+
+
+def test_every_rules_version_has_its_own_questionnaire_found_by_search(client: FlaskClient) -> None:
+    canonical = f"{BASE}/Questionnaire/synkinesis-self-check"
+    everything = _search(client, "")
+    assert _found(everything) == [
+        "synkinesis-self-check-2026.1",
+        "synkinesis-self-check-2026.2",
+        "grading-sunnybrook",
+        "grading-eface",
+        "grading-house-brackmann",
+    ]
+    assert everything["total"] == 5
+    for entry in everything["entry"]:
+        assert entry["fullUrl"] == f"{BASE}/Questionnaire/{entry['resource']['id']}"
+    old = _search(client, f"url={canonical}&version=2026.1")
+    assert _found(old) == ["synkinesis-self-check-2026.1"]
+    assert (
+        old["link"][0]["url"]
+        == f"{BASE}/Questionnaire?url={canonical.replace(':', '%3A').replace('/', '%2F')}&version=2026.1"
+    )
+    (questionnaire,) = [e["resource"] for e in old["entry"]]
+    assert (questionnaire["url"], questionnaire["version"], questionnaire["status"]) == (canonical, "2026.1", "retired")
+    assert _found(_search(client, f"url={canonical}|2026.2")) == ["synkinesis-self-check-2026.2"]
+    assert _found(_search(client, "status=active&name=synkinesis")) == ["synkinesis-self-check-2026.2"]
+    assert _found(_search(client, "name=grading&_id=grading-eface,grading-sunnybrook")) == [
+        "grading-sunnybrook",
+        "grading-eface",
+    ]
+    assert _found(_search(client, "version=1999.1")) == []
+    ignored = _search(client, "colour=blue&_format=json")
+    assert ignored["total"] == 5
+    (warning,) = [e["resource"] for e in ignored["entry"] if e["search"]["mode"] == "outcome"]
+    assert warning["issue"][0]["severity"] == "warning"
+    assert "colour" in warning["issue"][0]["diagnostics"]
+    # read by its id: the 2026.1 Questionnaire, which $assess still accepts responses to
+    read = client.get("/api/v1/fhir/Questionnaire/synkinesis-self-check-2026.1").get_json()
+    assert read == questionnaire
+    Questionnaire.model_validate(read)
+
+
+def test_definitions_have_ids_meta_and_etags(client: FlaskClient) -> None:
+    """Every definition: its id where it is read, meta (versionId, lastUpdated), date, publisher,
+    an ETag, and 304 when the client's copy is current; a canonical address answers the current
+    definition and says where it lives."""
+    reads = 0
+    for kind in ("Questionnaire", "CodeSystem", "ValueSet", "OperationDefinition"):
+        for entry in client.get(f"/api/v1/fhir/{kind}").get_json()["entry"]:
+            resource = entry["resource"]
+            response = client.get(f"/api/v1/fhir/{kind}/{resource['id']}")
+            assert response.status_code == 200
+            assert response.get_json() == resource
+            meta = resource["meta"]
+            assert response.headers["ETag"] == f'W/"{meta["versionId"]}"'
+            assert resource["date"][:10] == meta["lastUpdated"][:10]
+            assert resource["publisher"] == "Facial Nerve Clinic"
+            if kind == "Questionnaire":
+                assert meta["profile"] == ["http://hl7.org/fhir/uv/sdc/StructureDefinition/sdc-questionnaire"]
+            again = client.get(
+                f"/api/v1/fhir/{kind}/{resource['id']}", headers={"If-None-Match": response.headers["ETag"]}
+            )
+            assert again.status_code == 304
+            assert again.data == b""
+            stale = client.get(f"/api/v1/fhir/{kind}/{resource['id']}", headers={"If-None-Match": 'W/"0"'})
+            assert stale.status_code == 200
+            reads += 1
+    assert reads >= 50
+    canonical = client.get(QUESTIONNAIRE)
+    assert canonical.get_json()["id"] == "synkinesis-self-check-2026.2"
+    assert canonical.headers["Content-Location"] == f"{BASE}/Questionnaire/synkinesis-self-check-2026.2"
+    by_question = client.get("/api/v1/fhir/CodeSystem/time_since_onset")
+    assert by_question.get_json()["id"] == "time-since-onset"  # FHIR ids have no '_'
+    assert by_question.headers["Content-Location"] == f"{BASE}/CodeSystem/time-since-onset"
+    for missing in ["Questionnaire/synkinesis-self-check-1999.1", "CodeSystem/made-up", "ValueSet/result"]:
+        response = client.get(f"/api/v1/fhir/{missing}")
+        assert response.status_code == 404
+        assert response.get_json()["resourceType"] == "OperationOutcome"
+
+
+def test_a_definitions_version_follows_its_content() -> None:
+    one = create_app(TEST_CONFIG).test_client().get(QUESTIONNAIRE).get_json()
+    same = create_app(TEST_CONFIG).test_client().get(QUESTIONNAIRE).get_json()
+    other = create_app({**TEST_CONFIG, "CLINIC_NAME": "Another Clinic"}).test_client().get(QUESTIONNAIRE).get_json()
+    assert one["meta"]["versionId"] == same["meta"]["versionId"]
+    assert other["publisher"] == "Another Clinic"
+    assert other["meta"]["versionId"] != one["meta"]["versionId"]
+
+
+def test_canonicals_are_https_when_the_site_is(rules: RuleSet) -> None:
+    client = create_app({**TEST_CONFIG, "BASE_URL": "https://selfcheck.clinic.example"}).test_client()
+    questionnaire = client.get(QUESTIONNAIRE).get_json()
+    assert questionnaire["url"] == "https://selfcheck.clinic.example/api/v1/fhir/Questionnaire/synkinesis-self-check"
+    systems = {o["valueCoding"]["system"] for i in items(questionnaire).values() for o in i.get("answerOption", [])}
+    assert systems
+    assert all(s.startswith("https://selfcheck.clinic.example/api/v1/fhir/CodeSystem/") for s in systems)
+
+
+def test_many_host_names_do_not_grow_what_is_kept(app: Flask) -> None:
+    """Without a configured base the canonicals follow the Host: a client sending many cannot make
+    the server keep a set of definitions for each."""
+    client = app.test_client()
+    for n in range(12):
+        assert client.get(QUESTIONNAIRE, headers={"Host": f"h{n}.example"}).status_code == 200
+    assert len(app.extensions["checker.fhir_definitions"]) <= 4

@@ -136,7 +136,7 @@ def test_api_report_pdf_errors(client: FlaskClient, body: Any, content_type: str
 
 
 def test_fhir_questionnaire_is_valid_and_follows_the_rules(client: FlaskClient, rules: RuleSet) -> None:
-    response = client.get("/api/v1/fhir/Questionnaire")
+    response = client.get("/api/v1/fhir/Questionnaire/synkinesis-self-check")
     assert response.mimetype == "application/fhir+json"
     resource = response.get_json()
     Questionnaire.model_validate(resource)

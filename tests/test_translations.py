@@ -126,7 +126,7 @@ def test_questions_errors_and_pdf_in_spanish(client: FlaskClient, rules: RuleSet
     assert "Cuando sonrío, el ojo se me cierra o se me achica." in text
 
 
-@pytest.mark.parametrize("path", ["/api/v1/questionnaire", "/api/v1/fhir/Questionnaire"])
+@pytest.mark.parametrize("path", ["/api/v1/questionnaire", "/api/v1/fhir/Questionnaire/synkinesis-self-check"])
 def test_catalogues_in_the_requested_language(client: FlaskClient, path: str) -> None:
     body = client.get(path, headers={"Accept-Language": "es"}).get_json()
     assert "¿Tiene débiles los dos lados de la cara?" in str(body)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from flask import Response, current_app, request
@@ -12,12 +14,14 @@ from flask_babel import force_locale, get_translations
 from ..db import utcnow
 from ..engine import AnswerErrors, RuleSet, assess
 from ..exports import fhir
+from ..exports.fhir.definitions import SDC_QUESTIONNAIRE, resource_id, search, searchset, stamped
 from ..exports.fhir.grading import grading_questionnaire
 from ..grading import SCALES
+from ..grading import __file__ as grading_init
 from ..payload import parse_json
 from ..rules import current_rules
-from ..stored import archived_rules
-from ..urls import fhir_canon
+from ..stored import ARCHIVE, archived_rules
+from ..urls import external_url, fhir_canon
 from ..web.errors import FHIR_JSON, prefers_fhir
 from ..web.i18n import current_language, reason_text, translate
 from ..web.metrics import count_result
@@ -46,6 +50,10 @@ def _translator(catalogue: Any) -> fhir.common.Translate:
     return words
 
 
+SELF_CHECK = "synkinesis-self-check"
+GRADING = Path(grading_init).parent  # the scales' definitions
+
+
 def _not_found(what: str) -> Response:
     return _fhir(fhir.outcome({"id": f"no {what} here"}, {}, code="not-found"), 404)
 
@@ -61,47 +69,98 @@ def _today() -> str:
     return utcnow().date().isoformat()
 
 
-@bp.get("/fhir/OperationDefinition/<name>")
-def fhir_operation_definition(name: str) -> Response:
-    if name != fhir.operations.OPERATION:
-        return _not_found("OperationDefinition")
-    return _fhir(fhir.operation_definition(fhir_canon()))
+SOURCES = (".py", ".mo", ".yaml")  # what definitions are made from (not compiled caches)
 
 
-@bp.get("/fhir/Questionnaire")
-@bp.get("/fhir/Questionnaire/synkinesis-self-check")
-def fhir_questionnaire() -> Response:
-    """The questionnaire in English, with every other language in translation extensions."""
-    return _fhir(fhir.questionnaire(current_rules(), fhir_canon(), _translations()))
+def _changed(*paths: Path) -> datetime:
+    """When the newest of ``paths`` (a file, or the sources in a folder) last changed."""
+    files = [f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.suffix in SOURCES]
+    return datetime.fromtimestamp(max(f.stat().st_mtime for f in files), UTC)
 
 
-@bp.get("/fhir/Questionnaire/grading-<scale_id>")
-def fhir_grading_questionnaire(scale_id: str) -> Response:
-    """A clinician-graded scale (Sunnybrook, eFACE, House–Brackmann) as an SDC Questionnaire."""
-    scale = SCALES.get(scale_id)
-    if scale is None:
-        return _not_found("Questionnaire")
-    return _fhir(grading_questionnaire(scale, fhir_canon(), _translations()))
+def _served_definitions(canon: fhir.Canon) -> dict[str, list[dict[str, Any]]]:
+    """Every definition this server holds, by resource type, stamped with id and meta."""
+    package = Path(fhir.__file__).parent
+    catalogues = Path(current_app.root_path) / "translations"
+    publisher = str(current_app.config["CLINIC_NAME"])
+    translations = _translations()
+    current = current_rules()
+
+    def stamp(resource: dict[str, Any], id_: str, *sources: Path, profile: str | None = None) -> dict[str, Any]:
+        return stamped(resource, id_, _changed(package, catalogues, *sources), publisher, profile)
+
+    rules_file = Path(current_app.config["RULES_PATH"])
+    questionnaires = []
+    for version, rules in sorted(_known_rules().items()):
+        source = rules_file if rules is current else ARCHIVE / Path(rules.path).name
+        status = "active" if rules is current else "retired"
+        resource = fhir.questionnaire(rules, canon, translations, status)
+        questionnaires.append(stamp(resource, resource_id(SELF_CHECK, version), source, profile=SDC_QUESTIONNAIRE))
+    for scale in SCALES.values():
+        resource = grading_questionnaire(scale, canon, translations)
+        questionnaires.append(stamp(resource, f"grading-{scale.id}", GRADING, profile=SDC_QUESTIONNAIRE))
+    coded = fhir.coded_questions(current)
+    code_systems = [stamp(fhir.result_code_system(current, canon, translations), "result", rules_file)]
+    code_systems += [
+        stamp(fhir.answer_code_system(current, q, canon, translations), resource_id(q.id), rules_file) for q in coded
+    ]
+    value_sets = [
+        stamp(fhir.answer_value_set(current, q, canon, translations), resource_id(q.id), rules_file) for q in coded
+    ]
+    operation = stamp(fhir.operation_definition(canon), fhir.operations.OPERATION)
+    return {
+        "Questionnaire": questionnaires,
+        "CodeSystem": code_systems,
+        "ValueSet": value_sets,
+        "OperationDefinition": [operation],
+    }
 
 
-@bp.get("/fhir/CodeSystem/<name>")
-def fhir_code_system(name: str) -> Response:
-    rules, canon = current_rules(), fhir_canon()
-    if name == "result":
-        return _fhir(fhir.result_code_system(rules, canon, _translations()))
-    question = next((q for q in fhir.coded_questions(rules) if q.id == name), None)
-    if question is None:
-        return _not_found("CodeSystem")
-    return _fhir(fhir.answer_code_system(rules, question, canon, _translations()))
+DEFINITIONS_KEY = "checker.fhir_definitions"
+DEFINITIONS_KEPT = 4  # canonical bases kept at once (without a configured base, each Host is one)
 
 
-@bp.get("/fhir/ValueSet/<name>")
-def fhir_value_set(name: str) -> Response:
-    rules = current_rules()
-    question = next((q for q in fhir.coded_questions(rules) if q.id == name), None)
-    if question is None:
-        return _not_found("ValueSet")
-    return _fhir(fhir.answer_value_set(rules, question, fhir_canon(), _translations()))
+def definitions() -> dict[str, list[dict[str, Any]]]:
+    """The served definitions under today's canonical base, made once per base."""
+    canon = fhir_canon()
+    kept: dict[str, dict[str, list[dict[str, Any]]]] = current_app.extensions.setdefault(DEFINITIONS_KEY, {})
+    if canon.base not in kept:
+        if len(kept) >= DEFINITIONS_KEPT:
+            kept.pop(next(iter(kept)))
+        kept[canon.base] = _served_definitions(canon)
+    return kept[canon.base]
+
+
+DEFINITION_TYPES = "any(Questionnaire, CodeSystem, ValueSet, OperationDefinition)"
+
+
+@bp.get(f"/fhir/<{DEFINITION_TYPES}:kind>/<name>")
+def fhir_read(kind: str, name: str) -> Response:
+    """A definition by its id, or at its canonical address (a current one's last path segment)."""
+    held = definitions()[kind]
+    found = next((r for r in held if r["id"] == name), None)
+    if found is None:
+        found = next((r for r in held if r["status"] == "active" and r["url"].rsplit("/", 1)[-1] == name), None)
+    if found is None:
+        return _not_found(kind)
+    response = _fhir(found)
+    response.headers["Content-Location"] = f"{_server_base()}/{kind}/{found['id']}"
+    response.set_etag(found["meta"]["versionId"], weak=True)
+    response.last_modified = datetime.fromisoformat(found["meta"]["lastUpdated"])
+    response.make_conditional(request)
+    return response
+
+
+@bp.get(f"/fhir/<{DEFINITION_TYPES}:kind>")
+def fhir_search(kind: str) -> Response:
+    """A search of the definitions of one type (``url``, ``version``, ``status``, ``name``, ``_id``)."""
+    found, used, ignored = search(definitions()[kind], list(request.args.items(multi=True)))
+    return _fhir(searchset(kind, found, _server_base(), used, ignored))
+
+
+def _server_base() -> str:
+    """Where this server answers FHIR requests (the canonical base may name another address)."""
+    return external_url("api.fhir_root").rstrip("/")
 
 
 def _known_rules() -> dict[str, RuleSet]:

@@ -95,12 +95,26 @@ def operation_definition(canon: Canon) -> dict[str, Any]:
 
 
 def capability_statement(canon: Canon, version: str, software: str, date: str) -> dict[str, Any]:
-    read = [{"code": "read"}]
+    searched = {
+        "interaction": [{"code": "read"}, {"code": "search-type"}],
+        "searchParam": [
+            {"name": name, "type": kind}
+            for name, kind in [
+                ("_id", "token"),
+                ("url", "uri"),
+                ("version", "token"),
+                ("status", "token"),
+                ("name", "string"),
+            ]
+        ],
+        "versioning": "versioned",
+        "conditionalRead": "not-match",
+    }
     resources = [
-        {"type": "Questionnaire", "interaction": read},
-        {"type": "CodeSystem", "interaction": read},
-        {"type": "ValueSet", "interaction": read},
-        {"type": "OperationDefinition", "interaction": read},
+        {"type": "Questionnaire", **searched},
+        {"type": "CodeSystem", **searched},
+        {"type": "ValueSet", **searched},
+        {"type": "OperationDefinition", **searched},
         {
             "type": "QuestionnaireResponse",
             "operation": [{"name": "assess", "definition": f"{canon.base}/OperationDefinition/{OPERATION}"}],

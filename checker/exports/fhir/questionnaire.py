@@ -221,8 +221,11 @@ def _required_unless_stopped(rules: RuleSet, page: Page, items: list[dict[str, A
     return [_extension(CONSTRAINT, extension=parts)]
 
 
-def questionnaire(rules: RuleSet, canon: Canon, translations: Mapping[str, Translate] | None = None) -> dict[str, Any]:
-    """The questionnaire as a FHIR Questionnaire, in English with ``translations`` in extensions.
+def questionnaire(
+    rules: RuleSet, canon: Canon, translations: Mapping[str, Translate] | None = None, status: str = "active"
+) -> dict[str, Any]:
+    """The questionnaire as a FHIR Questionnaire, in English with ``translations`` in extensions;
+    ``status`` "retired" for an earlier rules version.
 
     One group per page, skip logic as enableWhen, the stop as a notice and as a condition on
     every later page, the SAQ total computed in the form.
@@ -262,7 +265,7 @@ def questionnaire(rules: RuleSet, canon: Canon, translations: Mapping[str, Trans
         "version": rules.version,
         "name": "SynkinesisSelfCheck",
         **translated("title", "Synkinesis self-check", translations),
-        "status": "active",
+        "status": status,
         "language": "en",
         "subjectType": ["Patient"],
         **({"extension": constraints} if constraints else {}),
