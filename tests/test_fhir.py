@@ -198,9 +198,16 @@ def test_assess_answers_parameters_for_every_worked_case(client: FlaskClient) ->
             assert found["triage"] == [expected["triage"]]
             assert found.get("red-flag", []) == list(expected.get("red_flags", []))
             assert found["rules-version"] == ["2026.2"]
-    bundle = _assess(client, _response(client), _format="bundle")
-    Bundle.model_validate(bundle.get_json())
-    assert bundle.get_json()["entry"][0]["resource"]["resourceType"] == "QuestionnaireResponse"
+    for asked in ({"bundle": "true"}, {"_format": "bundle"}):  # the parameter, and how clients asked before it
+        bundle = _assess(client, _response(client), **asked)
+        Bundle.model_validate(bundle.get_json())
+        assert bundle.get_json()["entry"][0]["resource"]["resourceType"] == "QuestionnaireResponse"
+    parameters = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "response", "resource": _response(client)}, {"name": "bundle", "valueBoolean": True}],
+    }
+    assert _assess(client, parameters).get_json()["resourceType"] == "Bundle"
+    assert _assess(client, _response(client), bundle="false").get_json()["resourceType"] == "Parameters"
 
 
 def test_assess_errors_are_operation_outcomes(client: FlaskClient) -> None:
@@ -388,7 +395,7 @@ def test_http_errors_on_fhir_routes_are_operation_outcomes(client: FlaskClient) 
         outcome = response.get_json()
         OperationOutcome.model_validate(outcome)
         assert outcome["issue"][0]["code"] == code
-    plain = client.post(ASSESS, data=body, content_type="text/plain")  # a plain-JSON client: as before
+    plain = client.post(ASSESS, data=body, content_type="text/plain", headers={"Accept": "application/json"})
     assert plain.status_code == 415
     assert "errors" in plain.get_json()
 
@@ -611,3 +618,109 @@ def test_many_host_names_do_not_grow_what_is_kept(app: Flask) -> None:
     for n in range(12):
         assert client.get(QUESTIONNAIRE, headers={"Host": f"h{n}.example"}).status_code == 200
     assert len(app.extensions["checker.fhir_definitions"]) <= 4
+
+
+def _posted(client: FlaskClient, accept: str | None, query: str = "", body: Any = None) -> Any:
+    headers = {"Accept": accept} if accept is not None else {}
+    data = json.dumps(_response(client) if body is None else body)
+    return client.post(f"{ASSESS}{query}", data=data, content_type="application/fhir+json", headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("accept", "query"),
+    [
+        (None, ""),
+        ("*/*", ""),
+        ("application/fhir+json", ""),
+        ("application/json+fhir", ""),
+        ("application/json, application/fhir+json", ""),
+        ("application/json", "?_format=json"),
+        ("application/json", "?_format=application/fhir%2Bjson"),
+        ("text/html, */*;q=0.8", ""),
+    ],
+)
+def test_fhir_json_unless_plain_json_is_asked_for_by_name(client: FlaskClient, accept: str | None, query: str) -> None:
+    answer = _posted(client, accept, query)
+    assert answer.status_code == 200
+    assert answer.mimetype == "application/fhir+json"
+    assert answer.get_json()["resourceType"] == "Parameters"
+
+
+def test_plain_json_when_named_above_fhir(client: FlaskClient) -> None:
+    for accept in ("application/json", "application/json, application/fhir+json;q=0.5"):
+        answer = _posted(client, accept)
+        assert answer.mimetype == "application/json"
+        assert "triage" in answer.get_json()
+
+
+@pytest.mark.parametrize(
+    ("accept", "query"),
+    [
+        ("application/fhir+xml", ""),
+        ("application/xml, text/xml", ""),
+        (None, "?_format=xml"),
+        ("application/fhir+json", "?_format=application/fhir%2Bxml"),
+        (None, "?_format=ttl"),
+    ],
+)
+def test_a_format_not_served_is_406(client: FlaskClient, accept: str | None, query: str) -> None:
+    headers = {"Accept": accept} if accept is not None else {}
+    for answer in (_posted(client, accept, query), client.get(f"{QUESTIONNAIRE}{query}", headers=headers)):
+        assert answer.status_code == 406
+        assert answer.mimetype == "application/fhir+json"
+        outcome = answer.get_json()
+        OperationOutcome.model_validate(outcome)
+        assert outcome["issue"][0]["code"] == "not-supported"
+        assert "application/fhir+json" in outcome["issue"][0]["diagnostics"]
+        assert "expression" not in outcome["issue"][0]
+
+
+def test_one_status_code_a_fault_in_both_modes(client: FlaskClient) -> None:
+    good = _response(client)
+    missing = copy.deepcopy(good)
+    missing["item"] = missing["item"][:3]
+    unknown = copy.deepcopy(good)
+    unknown["questionnaire"] = "http://example.org/Questionnaire/phq9"
+    faults = [("{oops", 400), ({"resourceType": "Patient"}, 400), (missing, 422), (unknown, 422)]
+    for body, status in faults:
+        data = body if isinstance(body, str) else json.dumps(body)
+        for accept in ("application/fhir+json", "application/json"):
+            answer = client.post(ASSESS, data=data, content_type="application/fhir+json", headers={"Accept": accept})
+            assert answer.status_code == status, (body if isinstance(body, str) else "", accept)
+    bad = [
+        ("?bundle=maybe", good),
+        ("", {"resourceType": "Parameters", "parameter": [{"name": "bundle", "valueString": "yes"}]}),
+    ]
+    for query, body in bad:
+        answer = _posted(client, "application/fhir+json", query, body)
+        assert answer.status_code == 400
+        assert answer.get_json()["issue"][0]["diagnostics"].startswith("bundle: expected")
+
+
+def test_error_locations_are_fhirpath_that_finds_the_fault(client: FlaskClient) -> None:
+    good = _response(client)
+    broken = copy.deepcopy(good)
+    broken["item"][1]["item"][0]["answer"] = [{"valueCoding": {"code": 7}}]
+    issue = _posted(client, "application/fhir+json", body=broken).get_json()["issue"][0]
+    (where,) = issue["expression"]
+    assert where.startswith("QuestionnaireResponse.item[1].item[0].answer[0].value.ofType(Coding)")
+    assert evaluate(broken, where, {}, models["r4"]) == [7]
+    status = copy.deepcopy(good)
+    status["status"] = 42
+    (where,) = _posted(client, "application/fhir+json", body=status).get_json()["issue"][0]["expression"]
+    assert evaluate(status, where, {}, models["r4"]) == [42]
+    for response in (client.get("/api/v1/fhir/Patient/1"), client.get(ASSESS)):  # 404, 405: no item to name
+        assert response.status_code in (404, 405)
+        assert "expression" not in response.get_json()["issue"][0]
+
+
+def test_the_operation_declares_the_bundle_parameter(client: FlaskClient) -> None:
+    definition = client.get("/api/v1/fhir/OperationDefinition/QuestionnaireResponse-assess").get_json()
+    found = {(p["name"], p["use"], p["type"]) for p in definition["parameter"]}
+    assert {("bundle", "in", "boolean"), ("return", "out", "Bundle")} <= found
+
+
+def test_the_406_is_worded_in_the_readers_language(client: FlaskClient) -> None:
+    answer = client.get(f"{QUESTIONNAIRE}?_format=xml", headers={"Accept-Language": "es"})
+    assert answer.status_code == 406
+    assert "solo responde en JSON" in answer.get_json()["issue"][0]["diagnostics"]

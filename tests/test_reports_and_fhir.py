@@ -199,10 +199,11 @@ def test_every_vignette_round_trips_through_a_questionnaire_response(client: Fla
         Bundle.model_validate(bundle)
         response = bundle["entry"][0]["resource"]
         QuestionnaireResponse.model_validate(response)
-        back = client.post(
+        back = client.post(  # a client that names plain JSON gets /api/v1/assess's answer
             "/api/v1/fhir/QuestionnaireResponse/$assess",
             data=json.dumps(response),
             content_type="application/fhir+json",
+            headers={"Accept": "application/json"},
         )
         assert back.status_code == 200, back.get_json()
         assert back.get_json() == expected, case["name"]
@@ -240,12 +241,19 @@ def _response_for(client: FlaskClient, answers: dict[str, Any]) -> dict[str, Any
 
 def _assess_response(client: FlaskClient, body: Any) -> Any:
     data = body if isinstance(body, str) else json.dumps(body)
-    return client.post("/api/v1/fhir/QuestionnaireResponse/$assess", data=data, content_type="application/json")
+    return client.post(
+        "/api/v1/fhir/QuestionnaireResponse/$assess",
+        data=data,
+        content_type="application/json",
+        headers={"Accept": "application/json"},
+    )
 
 
 def test_assess_response_errors(client: FlaskClient) -> None:
+    """In plain JSON (asked for by name), with the same status codes as in FHIR."""
     good = _response_for(client, NINE_MONTHS["answers"])
     assert _assess_response(client, "{oops").get_json() == {"errors": {"body": "not valid JSON"}}
+    assert _assess_response(client, "{oops").status_code == 400
     assert _assess_response(client, {"resourceType": "Patient"}).get_json() == {
         "errors": {"body": "expected a FHIR QuestionnaireResponse"}
     }
@@ -265,8 +273,9 @@ def test_assess_response_errors(client: FlaskClient) -> None:
     }
     missing = copy.deepcopy(good)
     missing["item"] = missing["item"][:3]
-    errors = _assess_response(client, missing).get_json()["errors"]
-    assert errors["saq_eye_smile"] == "an answer is required"
+    refused = _assess_response(client, missing)
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"]["saq_eye_smile"] == "an answer is required"
     assert (
         client.post(
             "/api/v1/fhir/QuestionnaireResponse/$assess", data=json.dumps(good), content_type="text/plain"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, abort, current_app, request
 from flask_babel import force_locale, get_translations
 
 from ..db import utcnow
@@ -22,9 +22,10 @@ from ..payload import parse_json
 from ..rules import current_rules
 from ..stored import ARCHIVE, archived_rules
 from ..urls import external_url, fhir_canon
-from ..web.errors import FHIR_JSON, prefers_fhir
+from ..web.errors import FHIR_PREFIX
 from ..web.i18n import current_language, reason_text, translate
 from ..web.metrics import count_result
+from ..web.negotiation import FHIR_JSON, prefers_fhir, unacceptable
 from . import bp, json_body
 
 
@@ -171,19 +172,30 @@ def _known_rules() -> dict[str, RuleSet]:
     return known
 
 
+@bp.before_request
+def refuse_formats_not_served() -> None:
+    """406 (as an OperationOutcome) when a FHIR request accepts no JSON or asks for XML."""
+    if request.path.startswith(FHIR_PREFIX):
+        why = unacceptable()
+        if why:
+            abort(406, why)
+
+
 @bp.post("/fhir/QuestionnaireResponse/$assess")
 def fhir_assess() -> Response | tuple[Response, int]:
     """Run the rules the response names on its answers.
 
-    With ``Accept: application/fhir+json``: a Parameters (or the export Bundle with
-    ``_format=bundle``), and every error an OperationOutcome. Otherwise the same JSON as
-    /api/v1/assess, as before.
+    A Parameters (or, with ``bundle=true``, the export Bundle), and every error an
+    OperationOutcome; a client that names ``application/json`` above FHIR JSON gets the same
+    JSON as /api/v1/assess, as before. A fault has one status code in both: 400 for a body that
+    is not a response, 422 for one that cannot be assessed.
     """
-    native = prefers_fhir() or request.args.get("_format") == "bundle"
+    native = prefers_fhir()
     canon = fhir_canon()
     try:
-        body = fhir.response_in(parse_json(json_body()))
-        reading = fhir.read_response(body, canon, _known_rules(), current_rules())
+        data = parse_json(json_body())
+        bundle = fhir.bundle_asked(data, request.args.get("bundle"), request.args.get("_format"))
+        reading = fhir.read_response(fhir.response_in(data), canon, _known_rules(), current_rules())
     except fhir.ResponseErrors as exc:
         return _errors(exc.errors, exc.paths, exc.status, native)
     except AnswerErrors as exc:  # not JSON at all
@@ -193,11 +205,11 @@ def fhir_assess() -> Response | tuple[Response, int]:
     except AnswerErrors as exc:
         return _errors(exc.errors, reading.paths, 422, native)
     count_result("fhir", result.outcome, result.triage)
-    if request.args.get("_format") == "bundle":
-        bundle = fhir.result_bundle(
+    if bundle:
+        made = fhir.result_bundle(
             result, utcnow(), canon, translate, reason_text, language=current_language(), posted=reading.posted
         )
-        return _fhir(bundle)
+        return _fhir(made)
     if native:
         return _fhir(fhir.assessment(result, canon, translate, reason_text))
     return Response(json.dumps(result.to_json(), ensure_ascii=False), mimetype="application/json"), 200
@@ -206,4 +218,4 @@ def fhir_assess() -> Response | tuple[Response, int]:
 def _errors(errors: Mapping[str, str], paths: Mapping[str, str], status: int, native: bool) -> tuple[Response, int]:
     if native:
         return _fhir(fhir.outcome(errors, paths), status), status
-    return Response(json.dumps({"errors": dict(errors)}), mimetype="application/json"), 400
+    return Response(json.dumps({"errors": dict(errors)}), mimetype="application/json"), status

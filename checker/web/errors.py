@@ -15,6 +15,7 @@ from ..db import database_problem, db
 from ..exports.fhir import outcome
 from ..exports.reports import PdfUnavailable
 from ..urls import API_PREFIX
+from .negotiation import FHIR_JSON, prefers_fhir
 
 
 def _api_message(error: HTTPException) -> str:
@@ -43,8 +44,14 @@ def _api_message(error: HTTPException) -> str:
 
 
 FHIR_PREFIX = "/api/v1/fhir"
-FHIR_JSON = "application/fhir+json"
-ISSUE_CODES = {404: "not-found", 405: "not-supported", 413: "too-long", 415: "not-supported", 429: "throttled"}
+ISSUE_CODES = {
+    404: "not-found",
+    405: "not-supported",
+    406: "not-supported",
+    413: "too-long",
+    415: "not-supported",
+    429: "throttled",
+}
 
 
 def handle_http_error(error: HTTPException) -> tuple[Response | str, int]:
@@ -69,11 +76,6 @@ def _error_response(error: HTTPException) -> tuple[Response | str, int]:
         return render_template("errors/pdf.html", error=error, code=code), code
     template = f"errors/{code}.html" if code in (400, 403, 404, 405, 413, 429, 503) else "errors/generic.html"
     return render_template(template, error=error, code=code), code
-
-
-def prefers_fhir() -> bool:
-    """Whether the client asked for FHIR JSON rather than plain JSON."""
-    return request.accept_mimetypes.best_match(["application/json", FHIR_JSON]) == FHIR_JSON
 
 
 def handle_database_down(error: Exception) -> tuple[Response | str, int]:

@@ -8,7 +8,14 @@ returns is valid. Pure Python: the web layer passes in the canonical base and th
 
 from .common import Assessed, Canon, group_link
 from .exports import Record, questionnaire_response, result_bundle
-from .operations import assessment, capability_statement, operation_definition, outcome, response_in
+from .operations import (
+    assessment,
+    bundle_asked,
+    capability_statement,
+    operation_definition,
+    outcome,
+    response_in,
+)
 from .questionnaire import questionnaire
 from .reading import Reading, ResponseErrors, read_response
 from .terminology import answer_code_system, answer_value_set, coded_questions, result_code_system
@@ -22,6 +29,7 @@ __all__ = [
     "answer_code_system",
     "answer_value_set",
     "assessment",
+    "bundle_asked",
     "capability_statement",
     "coded_questions",
     "group_link",

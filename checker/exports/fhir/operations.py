@@ -8,8 +8,11 @@ from typing import Any
 
 from ...engine import Reason, Result
 from .common import Canon, Translate, checked, same
+from .reading import ResponseErrors
 
 OPERATION = "QuestionnaireResponse-assess"
+# Error keys that name the request or the response as a whole, not an item (a question id)
+NOT_ITEMS = ("body", "request", "questionnaire", "answers", "status", "bundle")
 
 
 def response_in(data: Any) -> Any:
@@ -22,12 +25,31 @@ def response_in(data: Any) -> Any:
     return data
 
 
+def bundle_asked(data: Any, query: str | None, format_: str | None) -> bool:
+    """Whether ``$assess`` answers the export Bundle: the ``bundle`` parameter (a part of a posted
+    Parameters, or in the query), or ``_format=bundle`` as clients sent it before there was one."""
+    parts = (
+        data.get("parameter") or [] if isinstance(data, Mapping) and data.get("resourceType") == "Parameters" else []
+    )
+    part = next((p for p in parts if isinstance(p, Mapping) and p.get("name") == "bundle"), None)
+    if part is not None:
+        if not isinstance(part.get("valueBoolean"), bool):
+            where = {"bundle": "Parameters.parameter.where(name = 'bundle')"}
+            raise ResponseErrors({"bundle": "expected valueBoolean"}, where, status=400)
+        return bool(part["valueBoolean"])
+    if query is None:
+        return format_ == "bundle"
+    if query not in ("true", "false"):
+        raise ResponseErrors({"bundle": f"expected true or false, got {query!r}"}, status=400)
+    return query == "true"
+
+
 def outcome(errors: Mapping[str, str], paths: Mapping[str, str], code: str = "invalid") -> dict[str, Any]:
     """An OperationOutcome with one issue per error, naming the item by its path and its linkId."""
     issues = []
     for key, message in errors.items():
         expression = [paths[key]] if key in paths else []
-        if key not in ("body", "questionnaire", "answers"):
+        if key not in NOT_ITEMS:
             quoted = key.replace("\\", "\\\\").replace("'", "\\'")
             expression.append(f"QuestionnaireResponse.repeat(item).where(linkId = '{quoted}')")
         issue: dict[str, Any] = {"severity": "error", "code": code, "diagnostics": f"{key}: {message}"}
@@ -77,11 +99,16 @@ def operation_definition(canon: Canon) -> dict[str, Any]:
         "instance": False,
         "description": (
             "Runs the rules on a QuestionnaireResponse to this app's Questionnaire (the version it names picks "
-            "the rules). Post the QuestionnaireResponse, or a Parameters with it as 'response'. Answers a "
-            "Parameters, or the Bundle the app exports with _format=bundle; errors are OperationOutcomes."
+            "the rules; a canonical without one, the current rules). Post the QuestionnaireResponse, or a "
+            "Parameters with it as 'response'. Answers a Parameters, or with bundle=true the Bundle the app "
+            "exports (the response, keeping its id, identifier, subject, encounter, author and authored, and "
+            "Observations derived from it); errors are OperationOutcomes: 400 for a body that is not a "
+            "QuestionnaireResponse, 422 for one that cannot be assessed."
         ),
         "parameter": [
             param("response", "in", "QuestionnaireResponse", 1, "1", "The answers."),
+            param("bundle", "in", "boolean", 0, "1", "true: answer the export Bundle (as 'return') instead."),
+            param("return", "out", "Bundle", 0, "1", "With bundle=true, the whole answer: the export Bundle."),
             param("outcome", "out", "Coding", 0, "1", "The stage the answers are most like (not a diagnosis)."),
             param("triage", "out", "Coding", 1, "1", "The triage level."),
             param("red-flag", "out", "Coding", 0, "*", "Each red flag present."),

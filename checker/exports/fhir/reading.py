@@ -8,6 +8,7 @@ codings) or the form of earlier exports (one ``urn:`` answer system, SAQ as inte
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,9 +60,9 @@ def read_response(data: Any, canon: Canon, known: Mapping[str, RuleSet], current
         raise ResponseErrors({"body": "nested too deeply"}, {"body": EXPECTED}, status=400) from None
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        where = fhirpath(first["loc"])
         message = f"not a valid {EXPECTED}: {where}: {first['msg']}"
-        raise ResponseErrors({"body": message}, {"body": f"{EXPECTED}.{where}"}, status=400) from None
+        raise ResponseErrors({"body": message}, {"body": where}, status=400) from None
     status = data.get("status")
     if status not in FINAL:
         raise ResponseErrors(
@@ -98,6 +99,24 @@ def read_response(data: Any, canon: Canon, known: Mapping[str, RuleSet], current
     if errors:
         raise ResponseErrors(errors, paths)
     return Reading(rules, answers, paths, {key: data[key] for key in POSTED if data.get(key)})
+
+
+PRIMITIVES = ("Boolean", "Date", "DateTime", "Decimal", "Integer", "String", "Time", "Uri")
+
+
+def fhirpath(location: tuple[int | str, ...], at: str = EXPECTED) -> str:
+    """A model error's location as FHIRPath: ``("item", 0, "answer", 0, "valueCoding")`` is
+    ``QuestionnaireResponse.item[0].answer[0].value.ofType(Coding)``."""
+    path = at
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif re.fullmatch(r"value[A-Z][A-Za-z]*", part):  # a choice element, value[x]
+            kind = part.removeprefix("value")
+            path += f".value.ofType({kind[0].lower() + kind[1:] if kind in PRIMITIVES else kind})"
+        elif re.fullmatch(r"[a-z][A-Za-z]*", part):
+            path += f".{part}"
+    return path
 
 
 def _depth(items: Any) -> int:
