@@ -47,7 +47,7 @@ def _build(test_config: dict[str, Any] | None) -> Flask:
     """The web app, made as ``create_app`` describes."""
     # Imported here, so ``checker.engine`` can be used without loading the web app.
     # (models: imported for migrations)
-    from . import api, clinic, db, health, models, questionnaire, urls  # noqa: F401
+    from . import api, clinic, db, ehr, health, models, questionnaire, urls  # noqa: F401
     from .exports import reports
     from .web import errors, i18n, limits, logs, security, sessions, telemetry
 
@@ -73,6 +73,7 @@ def _build(test_config: dict[str, Any] | None) -> Flask:
     api.init_app(app)
     app.register_blueprint(health.bp)
     clinic.init_app(app)
+    ehr.init_app(app)
     errors.init_app(app)
     if app.testing or click.get_current_context(silent=True) is not None:  # a web process runs no command
         from . import cli

@@ -55,6 +55,11 @@ DEFAULTS: dict[str, Any] = {
     "BASE_URL": "",  # e.g. https://selfcheck.clinic.example: links in emails and copied links start here
     "FHIR_BASE": "",  # the FHIR canonical base; default: BASE_URL + /api/v1/fhir
     "CORS_ORIGINS": "",  # browser apps on other origins allowed to call the API, e.g. https://ehr.example
+    # SMART App Launch: the id the EHR gave this app, and the EHRs' FHIR bases it may be launched
+    # from (space-separated; none: no launch). CHECKER_SMART_CLIENT_SECRET for a confidential client.
+    "SMART_CLIENT_ID": "",
+    "SMART_ISSUERS": "",
+    "SMART_SCOPES": "launch openid fhirUser patient/Patient.r patient/QuestionnaireResponse.c patient/Observation.c",
     "MAIL_SERVER": "",
     "MAIL_PORT": 25,
     "MAIL_USERNAME": "",
@@ -77,7 +82,7 @@ DEFAULTS: dict[str, Any] = {
 
 
 # Never defaulted: set through the environment (development makes its own secret key).
-SECRETS = ("SECRET_KEY", "MAIL_PASSWORD")
+SECRETS = ("SECRET_KEY", "MAIL_PASSWORD", "SMART_CLIENT_SECRET")
 
 
 class StartupError(click.ClickException, RuntimeError):
@@ -168,11 +173,34 @@ def check_settings(config: dict[str, Any]) -> None:
             f"CHECKER_FHIR_BASE must be an https address without a trailing slash, like "
             f"https://selfcheck.example/api/v1/fhir, not {fhir_base!r}"
         )
+    for issuer in str(config["SMART_ISSUERS"]).split():
+        if not secure_address(issuer) or issuer.endswith("/"):
+            raise StartupError(
+                "CHECKER_SMART_ISSUERS holds the EHRs' FHIR base addresses (https, without a trailing slash), "
+                f"separated by spaces, like https://ehr.example/fhir/r4, not {issuer!r}"
+            )
+    if config["SMART_ISSUERS"] and not config["SMART_CLIENT_ID"]:
+        raise StartupError(
+            "CHECKER_SMART_ISSUERS is set: CHECKER_SMART_CLIENT_ID (the id the EHR gave this app) is needed"
+        )
     for origin in str(config["CORS_ORIGINS"]).split():
         if not origin.startswith(("https://", "http://")) or origin.rstrip("/").count("/") > 2 or origin.endswith("/"):
             raise StartupError(
                 f"CHECKER_CORS_ORIGINS holds origins separated by spaces, like https://ehr.example, not {origin!r}"
             )
+
+
+def secure_address(url: str) -> bool:
+    """An https address, or http on this machine's loopback (development and tests)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    if not parts.hostname or " " in url:
+        return False
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in ("localhost", "127.0.0.1", "::1"))
 
 
 def unknown_settings(environ: Mapping[str, str], known: set[str]) -> list[str]:

@@ -587,3 +587,40 @@ class OutboxMessage(db.Model):  # type: ignore[name-defined,misc]
     invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitation.id", ondelete="CASCADE"), index=True)
 
     __table_args__ = (Index("ix_outbox_message_due", "sent_at", "next_attempt_at"),)
+
+
+class EhrLaunch(db.Model):  # type: ignore[name-defined,misc]
+    """A SMART App Launch: from the EHR (its ``iss`` and ``launch``) or standalone. The state is
+    kept as a hash; the PKCE verifier until the code is exchanged; the tokens stay here, on the
+    server, never in a browser or a log. Once authorized it has made a link (``invitation``) on
+    the EHR patient's case, which the check is answered on."""
+
+    __tablename__ = "ehr_launch"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "ehr" or "standalone"
+    iss: Mapped[str] = mapped_column(String(500))  # the EHR's FHIR base
+    token_endpoint: Mapped[str] = mapped_column(String(500))
+    code_verifier: Mapped[str | None] = mapped_column(String(128))  # until the code is exchanged
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the authorization must come back by then
+    authorized_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    patient: Mapped[str | None] = mapped_column(String(64))  # the launch context: FHIR ids on the EHR
+    encounter: Mapped[str | None] = mapped_column(String(64))
+    fhir_user: Mapped[str | None] = mapped_column(String(500))  # who launched, from a checked id_token
+    scope: Mapped[str] = mapped_column(Text, default="")  # as granted
+    access_token: Mapped[str | None] = mapped_column(Text)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitation.id", ondelete="SET NULL"), unique=True)
+
+    invitation: Mapped["Invitation | None"] = relationship()
+
+    def subject(self) -> str | None:
+        """The launch's patient as an absolute reference on its EHR."""
+        return f"{self.iss}/Patient/{self.patient}" if self.patient else None
+
+    def visit(self) -> str | None:
+        """The launch's encounter as an absolute reference on its EHR."""
+        return f"{self.iss}/Encounter/{self.encounter}" if self.encounter else None

@@ -67,7 +67,7 @@ def invitation(token: str) -> Response | tuple[str, int] | str:
                 found.started_at = utcnow()
                 refresh_case_of(found)
                 db.session.commit()
-        return _carry_on()
+        return carry_on()
     if mine and plan(current_rules(), saved_answers()).stopped_after:
         return redirect(url_for("questionnaire.emergency"))
     return render_template(
@@ -151,7 +151,7 @@ def saved() -> Response | str:
     return render_template("questionnaire/saved.html", link=link, draft=draft, page=page, urgent=urgent, rules=rules)
 
 
-def _carry_on(resume_at: str | None = None) -> Response:
+def carry_on(resume_at: str | None = None) -> Response:
     """Where answers taken up again lead: the emergency page if they stopped there (with its
     way back to the safety answers), else page ``resume_at``, the first page still to answer, or
     the answers to check."""
@@ -179,7 +179,7 @@ def resume(token: str) -> Response | tuple[str, int] | str:
     form = ActionForm()
     if form.validate_on_submit():
         continue_draft(draft)
-        return _carry_on(draft.page)
+        return carry_on(draft.page)
     mine = current_draft()
     in_progress = bool(session.get(ANSWERS_KEY)) or (mine is not None and mine.id != draft.id and bool(mine.answers))
     return render_template("questionnaire/resume.html", form=form, draft=draft, in_progress=in_progress)

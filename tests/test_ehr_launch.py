@@ -1,0 +1,203 @@
+"""SMART App Launch against a test EHR on loopback (tests/ehr_server.py, Authlib's server side):
+an EHR launch and a standalone launch end in a check on the EHR patient's case; every way a
+launch can go wrong ends on a clear page with nothing half made; tokens never reach the browser."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from sqlalchemy import func, select
+
+from checker import create_app
+from checker.config import StartupError
+from checker.db import db
+from checker.engine import RuleSet
+from checker.models import Case, EhrLaunch, Submission
+
+from .conftest import TEST_CONFIG, VIGNETTES, csrf_token, walk
+from .ehr_server import CLIENT_ID, Ehr, running_ehr
+from .test_clinic import text_of
+
+CALLBACK = "http://localhost/ehr/callback"  # the test client's address for the app
+
+
+@pytest.fixture
+def ehr() -> Iterator[Ehr]:
+    with running_ehr(CALLBACK) as found:
+        yield found
+
+
+@pytest.fixture
+def launch_app(ehr: Ehr, database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    app = create_app(
+        {**TEST_CONFIG, "DATABASE_URL": database_url, "SMART_ISSUERS": ehr.fhir, "SMART_CLIENT_ID": CLIENT_ID}
+    )
+    app.instance_path = str(tmp_path)
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _authorize(url: str) -> str:
+    """The EHR's authorization page, as the browser would follow it: where it sends the browser back."""
+    answer = requests.get(url, allow_redirects=False, timeout=10)
+    assert answer.status_code == 302, answer.text[:500]
+    back = answer.headers["Location"]
+    assert back.startswith(CALLBACK)
+    return back[len("http://localhost") :]
+
+
+def _launch(client: FlaskClient, ehr: Ehr, **context: Any) -> Any:
+    started = client.get("/ehr/launch", query_string={"iss": ehr.fhir, "launch": ehr.launch(**context)})
+    assert started.status_code == 302, text_of(started)[:500]
+    return client.get(_authorize(started.headers["Location"]))
+
+
+def _send(client: FlaskClient, rules: RuleSet, answers: dict[str, Any]) -> Any:
+    walk(client, rules, answers)
+    return client.post("/send", data={"csrf_token": csrf_token(text_of(client.get("/check-answers")))})
+
+
+def test_an_ehr_launch_ties_the_check_to_the_patient_and_encounter(launch_app: Flask, ehr: Ehr, rules: RuleSet) -> None:
+    client = launch_app.test_client()
+    started = client.get("/ehr/launch", query_string={"iss": ehr.fhir, "launch": ehr.launch("pat-1", "enc-9")})
+    asked = parse_qs(urlsplit(started.headers["Location"]).query)
+    assert {k: v[0] for k, v in asked.items() if k not in ("state", "code_challenge")} == {
+        "response_type": "code",
+        "client_id": CLIENT_ID,
+        "redirect_uri": CALLBACK,
+        "scope": "launch openid fhirUser patient/Patient.r patient/QuestionnaireResponse.c patient/Observation.c",
+        "aud": ehr.fhir,
+        "launch": asked["launch"][0],
+        "code_challenge_method": "S256",
+    }
+    assert len(asked["state"][0]) >= 40
+    assert len(asked["code_challenge"][0]) == 43  # base64url of a SHA-256
+    landed = client.get(_authorize(started.headers["Location"]))
+    assert landed.status_code == 302
+    assert landed.headers["Location"] == f"/questions/{rules.pages[0].id}"  # the same pages as anyone
+    assert _send(client, rules, VIGNETTES[0]["answers"]).headers["Location"] == "/result"
+    with launch_app.app_context():
+        launch = db.session.scalars(select(EhrLaunch)).one()
+        assert (launch.kind, launch.patient, launch.encounter) == ("ehr", "pat-1", "enc-9")
+        assert launch.subject() == f"{ehr.fhir}/Patient/pat-1"
+        assert launch.visit() == f"{ehr.fhir}/Encounter/enc-9"
+        assert launch.fhir_user == f"{ehr.fhir}/Practitioner/prac-1"  # from the checked id_token
+        assert launch.code_verifier is None  # spent
+        assert launch.access_token in ehr.tokens  # kept on the server, for the write-back
+        submission = db.session.scalars(select(Submission)).one()
+        assert submission.invitation_id == launch.invitation_id
+        case = db.session.get(Case, submission.case_id)
+        assert case is not None
+        assert case.reference == "Patient/pat-1"
+    # a second launch for the same patient answers on the same case: one person over time
+    second = launch_app.test_client()
+    _launch(second, ehr, patient="pat-1", encounter="enc-10")
+    assert _send(second, rules, VIGNETTES[1]["answers"]).status_code == 302
+    with launch_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Case)) == 1
+        assert db.session.scalar(select(func.count()).select_from(Submission)) == 2
+
+
+def test_a_standalone_launch_asks_the_patient_to_pick_themself(launch_app: Flask, ehr: Ehr, rules: RuleSet) -> None:
+    client = launch_app.test_client()
+    started = client.get("/ehr/start")
+    asked = parse_qs(urlsplit(started.headers["Location"]).query)
+    assert "launch" not in asked
+    assert asked["scope"][0].split()[0] == "launch/patient"
+    assert client.get(_authorize(started.headers["Location"])).status_code == 302
+    assert _send(client, rules, VIGNETTES[0]["answers"]).headers["Location"] == "/result"
+    with launch_app.app_context():
+        launch = db.session.scalars(select(EhrLaunch)).one()
+        assert (launch.kind, launch.patient, launch.encounter) == ("standalone", "pat-standalone", None)
+
+
+def test_tokens_and_verifiers_never_reach_the_browser(launch_app: Flask, ehr: Ehr, rules: RuleSet) -> None:
+    client = launch_app.test_client()
+    landed = _launch(client, ehr)
+    _send(client, rules, VIGNETTES[0]["answers"])
+    with launch_app.app_context():
+        launch = db.session.scalars(select(EhrLaunch)).one()
+        secrets_kept = [launch.access_token, launch.refresh_token]
+    cookies = " ".join(f"{c.key}={c.value}" for c in client._cookies.values())  # noqa: SLF001
+    pages = text_of(landed) + text_of(client.get("/result")) + cookies
+    for secret in filter(None, secrets_kept):
+        assert secret not in pages
+
+
+def _problem(answer: Any, status: int, words: str) -> None:
+    assert answer.status_code == status
+    assert words in text_of(answer)
+
+
+def test_a_launch_that_goes_wrong_ends_on_a_clear_page_with_nothing_made(
+    launch_app: Flask, ehr: Ehr, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = launch_app.test_client()
+    # an EHR this clinic has not registered: refused before any call to it
+    _problem(client.get("/ehr/launch?iss=https://evil.example/fhir&launch=x"), 400, "health record system it knows")
+    _problem(client.get(f"/ehr/launch?iss={ehr.fhir}"), 400, "health record system it knows")  # no launch id
+    # the person refuses access at the EHR
+    ehr.deny = True
+    started = client.get("/ehr/launch", query_string={"iss": ehr.fhir, "launch": ehr.launch()})
+    _problem(client.get(_authorize(started.headers["Location"])), 400, "did not give access")
+    ehr.deny = False
+    # a code past its time at the EHR
+    ehr.code_seconds = 0
+    started = client.get("/ehr/launch", query_string={"iss": ehr.fhir, "launch": ehr.launch()})
+    _problem(client.get(_authorize(started.headers["Location"])), 502, "did not give access")
+    ehr.code_seconds = 60
+    # a callback replayed, or brought to another browser, or with a made-up state
+    started = client.get("/ehr/launch", query_string={"iss": ehr.fhir, "launch": ehr.launch()})
+    back = _authorize(started.headers["Location"])
+    other = launch_app.test_client()
+    _problem(other.get(back), 400, "has run out")  # another browser: refused, and nothing spent
+    assert client.get(back).status_code == 302  # the browser that began it still finishes...
+    _problem(client.get(back), 400, "has run out")  # ...once
+    _problem(client.get("/ehr/callback?state=made-up&code=x"), 400, "has run out")
+    # a launch with no patient in its context
+    _problem(_launch(client, ehr, patient="", encounter=None), 502, "whose record")
+    with launch_app.app_context():  # of all these, only the one finished launch made anything
+        assert db.session.scalar(select(func.count()).select_from(Case)) == 1
+        assert db.session.scalar(select(func.count()).where(EhrLaunch.access_token.is_not(None))) == 1
+    assert "code=" not in caplog.text
+
+
+def test_an_ehr_that_cannot_be_reached_or_is_not_smart(launch_app: Flask, ehr: Ehr) -> None:
+    client = launch_app.test_client()
+    launch_app.config["SMART_ISSUERS"] = "http://127.0.0.1:9/fhir"  # nothing listens there
+    _problem(client.get("/ehr/launch?iss=http://127.0.0.1:9/fhir&launch=x"), 502, "could not reach")
+    launch_app.config["SMART_ISSUERS"] = f"{ehr.url}/nowhere"  # no discovery document
+    _problem(client.get(f"/ehr/launch?iss={ehr.url}/nowhere&launch=x"), 502, "could not reach")
+    with launch_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(EhrLaunch)) == 0
+
+
+def test_without_registered_ehrs_there_is_no_launch(client: FlaskClient) -> None:
+    assert client.get("/ehr/launch?iss=https://ehr.example/fhir&launch=x").status_code == 404
+    assert client.get("/ehr/start").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [
+        ({"SMART_ISSUERS": "ftp://ehr.example/fhir", "SMART_CLIENT_ID": "x"}, "CHECKER_SMART_ISSUERS"),
+        ({"SMART_ISSUERS": "http://ehr.example/fhir", "SMART_CLIENT_ID": "x"}, "https"),
+        ({"SMART_ISSUERS": "https://ehr.example/fhir/", "SMART_CLIENT_ID": "x"}, "trailing slash"),
+        ({"SMART_ISSUERS": "https://ehr.example/fhir"}, "CHECKER_SMART_CLIENT_ID"),
+    ],
+)
+def test_wrong_smart_settings_stop_the_start(settings: dict[str, str], words: str) -> None:
+    with pytest.raises(StartupError, match=words):
+        create_app({**TEST_CONFIG, **settings})
