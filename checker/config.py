@@ -183,6 +183,11 @@ def check_settings(config: dict[str, Any]) -> None:
         raise StartupError(
             "CHECKER_SMART_ISSUERS is set: CHECKER_SMART_CLIENT_ID (the id the EHR gave this app) is needed"
         )
+    if config["SMART_ISSUERS"] and not config["BASE_URL"]:
+        raise StartupError(
+            "CHECKER_SMART_ISSUERS is set: CHECKER_BASE_URL is needed too (the EHR sends people back to its "
+            "/ehr/callback, and checks filed in the EHR name this site's questionnaire)"
+        )
     for origin in str(config["CORS_ORIGINS"]).split():
         if not origin.startswith(("https://", "http://")) or origin.rstrip("/").count("/") > 2 or origin.endswith("/"):
             raise StartupError(

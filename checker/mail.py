@@ -230,17 +230,26 @@ def run_command(once: bool, every: float) -> None:
 def run_outbox(once: bool, every: float) -> None:
     """The worker's rounds (see ``run_command``), in an app context; with ``once``, a database
     failure is raised for the caller to explain."""
-    if not patient_mail_configured():
+    mailing, filing = patient_mail_configured(), bool(current_app.config["SMART_ISSUERS"])
+    if not mailing:
         current_app.logger.warning("mail is not configured (CHECKER_MAIL_SERVER): nothing to send")
+    if not mailing and not filing:
         return
+    from .ehr.write_back import file_due
     from .outreach import run_due
 
     while True:
         try:
-            made, queued = run_due()
-            if made or queued:
-                current_app.logger.info("made %d scheduled links, queued %d emails", made, queued)
-            sent, failed = send_due()
+            sent = failed = 0
+            if mailing:
+                made, queued = run_due()
+                if made or queued:
+                    current_app.logger.info("made %d scheduled links, queued %d emails", made, queued)
+                sent, failed = send_due()
+            if filing:
+                filed, not_filed = file_due()
+                if filed or not_filed:
+                    current_app.logger.info("filed %d checks in the EHR, %d not yet", filed, not_filed)
         except DBAPIError as exc:
             if once:
                 raise

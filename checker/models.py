@@ -624,3 +624,26 @@ class EhrLaunch(db.Model):  # type: ignore[name-defined,misc]
     def visit(self) -> str | None:
         """The launch's encounter as an absolute reference on its EHR."""
         return f"{self.iss}/Encounter/{self.encounter}" if self.encounter else None
+
+
+class EhrWriteBack(db.Model):  # type: ignore[name-defined,misc]
+    """A sent check to file into the EHR it was launched from, done by the outbox worker: tried
+    again after a failure the EHR may recover from, given up (with why) after one it will not."""
+
+    __tablename__ = "ehr_write_back"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submission.id", ondelete="CASCADE"), unique=True)
+    launch_id: Mapped[int | None] = mapped_column(ForeignKey("ehr_launch.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    filed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    given_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(String(200), default="")  # what went wrong, never content
+    filed: Mapped[list[str]] = mapped_column(JSON, default=list)  # what the EHR holds: "Type/id" each
+
+    submission: Mapped["Submission"] = relationship()
+    launch: Mapped["EhrLaunch | None"] = relationship()
+
+    __table_args__ = (Index("ix_ehr_write_back_due", "filed_at", "given_up_at", "next_attempt_at"),)

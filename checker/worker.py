@@ -21,6 +21,7 @@ from .config import PROJECT_ROOT, StartupError, configure
 # The page a link in an email opens. The web app routes it (questionnaire/links.py); a test
 # holds the two to the same address.
 LINK_ENDPOINT, LINK_RULE = "questionnaire.invitation", "/i/<token>"
+FHIR_ENDPOINT, FHIR_RULE = "api.fhir_root", "/api/v1/fhir"
 
 
 def create_worker_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -43,6 +44,7 @@ def _build(test_config: dict[str, Any] | None) -> Flask:
     db.init_app(app)
     i18n.init_app(app)
     app.add_url_rule(LINK_RULE, endpoint=LINK_ENDPOINT, build_only=True)
+    app.add_url_rule(FHIR_RULE, endpoint=FHIR_ENDPOINT, build_only=True)  # the canonical names filed in an EHR
     return app
 
 

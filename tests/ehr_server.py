@@ -1,9 +1,13 @@
 """A test EHR on loopback: a SMART authorization server built with Authlib's server side
 (authorization code with PKCE S256, the launch context in the token response, a signed
-id_token), its discovery document and keys. Started by the tests, stopped after."""
+id_token), its discovery document and keys, and a FHIR server that takes transactions the way
+a strict one does: the bearer token checked (known, not expired, with the scope to create each
+resource, for its own patient only), every resource validated with fhir.resources, all or
+nothing, conditional creates honoured. Started by the tests, stopped after."""
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 import time
@@ -16,9 +20,11 @@ from urllib.parse import urlencode
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
+from fhir.resources.R4B.bundle import Bundle
 from flask import Flask, jsonify, redirect, request
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+from pydantic import ValidationError
 from werkzeug.serving import make_server
 
 CLIENT_ID = "synkinesis-check"
@@ -84,6 +90,11 @@ class Ehr:
     code_seconds: float = 60.0  # how long a code can be exchanged
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # access token -> what it grants
+    token_seconds: float = 3600.0  # how long an access token works
+    held: dict[str, dict[str, Any]] = field(default_factory=dict)  # "Type/id" -> the resource, as filed
+    unavailable: int = 0  # answer this many transactions with 503, taking nothing
+    lose_answers: int = 0  # take this many transactions, then answer 502 as if the answer was lost
+    transactions: int = 0
     key: RSAKey = field(default_factory=lambda: RSAKey.generate_key(2048, parameters={"kid": "ehr-1"}))
 
     @property
@@ -150,6 +161,56 @@ def ehr_app(ehr: Ehr, redirect_uri: str, client_secret: str | None = None) -> Fl
     server = AuthorizationServer(app, query_client=clients.get, save_token=save_token)
     server.register_grant(CodeGrant, [CodeChallenge(required=True)])
 
+    @app.post("/fhir")
+    def fhir_transaction() -> Any:
+        ehr.transactions += 1
+        if ehr.unavailable:
+            ehr.unavailable -= 1
+            return _outcome("transient", "down for maintenance", 503)
+        granted = ehr.tokens.get(request.headers.get("Authorization", "").removeprefix("Bearer "))
+        if granted is None or time.time() - granted["at"] > ehr.token_seconds:
+            return _outcome("login", "unknown or expired access token", 401)
+        body = request.get_json(silent=True)
+        try:
+            Bundle.model_validate(body)
+        except ValidationError as exc:
+            return _outcome("invalid", str(exc.errors()[0]["loc"]), 400)
+        if body.get("type") != "transaction":
+            return _outcome("invalid", "expected a transaction", 400)
+        made, answers = {}, []
+        places = {e["fullUrl"]: e for e in body["entry"]}
+        for entry in body["entry"]:  # everything is checked before anything is kept
+            resource, kind = entry["resource"], entry["resource"]["resourceType"]
+            if f"patient/{kind}.c" not in granted["scope"].split():
+                return _outcome("forbidden", f"the token may not create {kind}", 403)
+            if resource.get("subject", {}).get("reference") != f"Patient/{granted['patient']}":
+                return _outcome("forbidden", "a resource for another patient", 403)
+            system, _, value = entry["request"]["ifNoneExist"].removeprefix("identifier=").partition("|")
+            found = next(
+                (
+                    place
+                    for place, kept in ehr.held.items()
+                    if place.startswith(f"{kind}/")
+                    and any(i["system"] == system and i["value"] == value for i in _identifiers(kept))
+                ),
+                None,
+            )
+            made[entry["fullUrl"]] = found or f"{kind}/{secrets.token_hex(6)}"
+            answers.append(
+                {"location": f"{made[entry['fullUrl']]}/_history/1", "status": "200 OK" if found else "201 Created"}
+            )
+        for entry, answer in zip(body["entry"], answers, strict=True):
+            if answer["status"].startswith("201"):
+                text = json.dumps(entry["resource"])
+                for full_url, place in made.items():
+                    text = text.replace(json.dumps(full_url), json.dumps(place))
+                ehr.held[made[entry["fullUrl"]]] = json.loads(text)
+        assert set(places) == set(made)
+        if ehr.lose_answers:
+            ehr.lose_answers -= 1
+            return _outcome("transient", "the answer was lost on the way", 502)
+        return jsonify(resourceType="Bundle", type="transaction-response", entry=[{"response": a} for a in answers])
+
     @app.get("/fhir/.well-known/smart-configuration")
     def discovery() -> Any:
         return jsonify(
@@ -188,6 +249,19 @@ def ehr_app(ehr: Ehr, redirect_uri: str, client_secret: str | None = None) -> Fl
         return server.create_token_response()
 
     return app
+
+
+def _identifiers(resource: dict[str, Any]) -> list[dict[str, str]]:
+    found = resource.get("identifier") or []
+    return found if isinstance(found, list) else [found]
+
+
+def _outcome(code: str, diagnostics: str, status: int) -> Any:
+    body = {
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": "error", "code": code, "diagnostics": diagnostics}],
+    }
+    return jsonify(body), status
 
 
 @contextmanager

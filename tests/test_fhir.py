@@ -343,6 +343,8 @@ def test_cors_only_for_configured_origins(tmp_path: Any) -> None:
     )
     assert preflight.status_code == 200
     assert "POST" in preflight.headers["Access-Control-Allow-Methods"]
+    # a SMART app sends its EHR token with every FHIR call; the API needs none, but must not refuse it
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
     other = client.get(QUESTIONNAIRE, headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
     page = client.get("/", headers={"Origin": "https://ehr.example"})  # patients' pages: never

@@ -289,6 +289,15 @@ def test_the_lean_worker_writes_the_web_apps_link_address(tmp_path: Path) -> Non
         with app.app_context():
             addresses.append(external_url(LINK_ENDPOINT, token="AbC-123_x"))
     assert addresses == ["https://selfcheck.example/i/AbC-123_x"] * 2
+    from checker.urls import fhir_canon
+    from checker.worker import FHIR_ENDPOINT, FHIR_RULE
+
+    assert FHIR_RULE in {rule.rule for rule in web.url_map.iter_rules(FHIR_ENDPOINT)}
+    canons = []
+    for app in (web, worker):  # the canonical names it files into an EHR are the web app's
+        with app.app_context():
+            canons.append(fhir_canon().questionnaire)
+    assert canons == ["https://selfcheck.example/api/v1/fhir/Questionnaire/synkinesis-self-check"] * 2
     assert "questionnaire.question_page" in web.view_functions
     assert "questionnaire.question_page" not in worker.view_functions  # no pages
 

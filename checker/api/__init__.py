@@ -35,7 +35,7 @@ def allow_configured_origins(response: Response) -> Response:
     if origin and origin in str(current_app.config["CORS_ORIGINS"]).split():
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
-        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept, Accept-Language"
+        response.headers["Access-Control-Allow-Headers"] = "Content-Type, Accept, Accept-Language, Authorization"
         response.headers["Access-Control-Max-Age"] = "600"
     response.vary.add("Origin")
     return response

@@ -29,6 +29,7 @@ from ..cases import (
     set_reference,
 )
 from ..db import db, utcnow
+from ..ehr.write_back import filings_of
 from ..grading import SCALES
 from ..mail import patient_mail_configured
 from ..models import Case, CaseEvent, CaseNote, ConsultationRequest, FollowUpSchedule, Invitation, StaffUser, Submission
@@ -99,6 +100,7 @@ def case(case_id: int) -> Response | str:
         reference_form=ReferenceForm(reference=record.reference),
         merge_form=MergeForm(other=request.args.get("other", "")[:40]),
         same_reference=_same_reference(record),
+        filings=filings_of(record),
         grading_scales=SCALES,
     )
 

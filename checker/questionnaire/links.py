@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from ..cases import refresh_case_of
 from ..db import db, lock, utcnow
+from ..ehr.write_back import launch_of, queue_write_back
 from ..engine import AnswerErrors, assess, plan
 from ..models import Draft, Invitation, Submission, token_hash
 from ..rules import current_rules
@@ -117,6 +118,8 @@ def send() -> Response | tuple[str, int]:
         db.session.flush()
         draft.submission_id = submission.id
         draft.answers = {}  # they live in the submission now: no second copy waits for the purge
+        if (launch := launch_of(submission)) is not None:
+            queue_write_back(submission, launch)  # filed into the EHR it was launched from
         refresh_case_of(invitation)
         tell_clinic_if_urgent(submission)
         db.session.commit()

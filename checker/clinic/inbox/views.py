@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response
 
 from ...cases import case_trend, latest_gradings
 from ...db import db, like_pattern, utcnow
+from ...ehr.write_back import launch_of
 from ...exports.fhir import Record, result_bundle
 from ...exports.reports import fhir_download, pdf_response
 from ...grading import SCALES
@@ -110,7 +111,8 @@ def submission_fhir(submission_id: int) -> Response:
 def submission_bundle(record: Submission, result: StoredResult) -> dict[str, Any]:
     """A stored self-check as its FHIR Bundle, in this request's language."""
     patient = record.case.reference if record.case is not None and record.case.reference else None
-    record_ids = Record(str(record.id), patient)
+    launch = launch_of(record)  # answered on an EHR launch: its patient and encounter there
+    record_ids = Record(str(record.id), patient, *((launch.subject(), launch.visit()) if launch else ()))
     return result_bundle(
         result, record.submitted_at, fhir_canon(), translate, reason_text, record_ids, language=current_language()
     )

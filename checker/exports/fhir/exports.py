@@ -31,10 +31,13 @@ UCUM = "http://unitsofmeasure.org"
 
 @dataclass(frozen=True)
 class Record:
-    """Who and what an export is about: a stored submission's id and the clinic's patient reference."""
+    """Who and what an export is about: a stored submission's id and the clinic's patient
+    reference, or for a check launched from an EHR, references to its patient and encounter there."""
 
     submission: str | None = None
     patient: str | None = None
+    patient_on_ehr: str | None = None  # e.g. https://ehr.example/fhir/Patient/123, or Patient/123 on the EHR itself
+    encounter_on_ehr: str | None = None
 
     def uuid(self, canon: Canon, part: str) -> str:
         """A stable id for a stored submission's part; a new one for anything else."""
@@ -46,7 +49,12 @@ class Record:
         return {"system": canon.submissions, "value": self.submission} if self.submission else None
 
     def subject(self, canon: Canon) -> dict[str, Any] | None:
+        if self.patient_on_ehr:
+            return {"reference": self.patient_on_ehr}
         return {"identifier": {"system": canon.patients, "value": self.patient}} if self.patient else None
+
+    def encounter(self) -> dict[str, Any] | None:
+        return {"reference": self.encounter_on_ehr} if self.encounter_on_ehr else None
 
 
 def _answer_values(canon: Canon, question: Question, value: Any, translate: Translate) -> list[dict[str, Any]]:
@@ -88,7 +96,7 @@ def questionnaire_response(
         "questionnaire": f"{canon.questionnaire}|{rules.version}",
         "status": status,
         "subject": posted.get("subject") or record.subject(canon),
-        "encounter": posted.get("encounter"),
+        "encounter": posted.get("encounter") or record.encounter(),
         "authored": posted.get("authored") or authored.isoformat(),
         "author": posted.get("author"),
         "item": groups,
@@ -115,7 +123,7 @@ def result_bundle(
     response_id = record.uuid(canon, "response")
     response_url = f"urn:uuid:{response_id}"  # a posted id need not be a UUID: the resource keeps it
     when = str(posted.get("authored") or authored.isoformat())
-    subject, encounter = posted.get("subject") or record.subject(canon), posted.get("encounter")
+    subject, encounter = posted.get("subject") or record.subject(canon), posted.get("encounter") or record.encounter()
     results = canon.results
 
     def observation(code: str, **value: Any) -> dict[str, Any]:

@@ -1,10 +1,13 @@
-"""SMART App Launch against a test EHR on loopback (tests/ehr_server.py, Authlib's server side):
-an EHR launch and a standalone launch end in a check on the EHR patient's case; every way a
-launch can go wrong ends on a clear page with nothing half made; tokens never reach the browser."""
+"""SMART App Launch and write-back against a test EHR on loopback (tests/ehr_server.py: Authlib's
+server side, and a FHIR server that validates what it takes): an EHR launch and a standalone
+launch end in a check on the EHR patient's case; every way a launch can go wrong ends on a clear
+page with nothing half made; tokens never reach the browser; a sent check is filed once, retried
+without a second copy, and a refused or expired token is given up and said on the case page."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,15 +21,18 @@ from sqlalchemy import func, select
 
 from checker import create_app
 from checker.config import StartupError
-from checker.db import db
+from checker.db import db, utcnow
+from checker.ehr.write_back import file_due, filing_bundle
 from checker.engine import RuleSet
-from checker.models import Case, EhrLaunch, Submission
+from checker.models import Case, EhrLaunch, EhrWriteBack, StaffUser, Submission
 
-from .conftest import TEST_CONFIG, VIGNETTES, csrf_token, walk
+from .conftest import TEST_CONFIG, VIGNETTES, csrf_token, make_staff, sign_in, walk
 from .ehr_server import CLIENT_ID, Ehr, running_ehr
 from .test_clinic import text_of
+from .test_fhir_validators import validate
 
 CALLBACK = "http://localhost/ehr/callback"  # the test client's address for the app
+REGISTERED = {"SMART_CLIENT_ID": "x", "BASE_URL": "https://selfcheck.example"}
 
 
 @pytest.fixture
@@ -38,7 +44,13 @@ def ehr() -> Iterator[Ehr]:
 @pytest.fixture
 def launch_app(ehr: Ehr, database_url: str, tmp_path: Path) -> Iterator[Flask]:
     app = create_app(
-        {**TEST_CONFIG, "DATABASE_URL": database_url, "SMART_ISSUERS": ehr.fhir, "SMART_CLIENT_ID": CLIENT_ID}
+        {
+            **TEST_CONFIG,
+            "DATABASE_URL": database_url,
+            "BASE_URL": "http://localhost",
+            "SMART_ISSUERS": ehr.fhir,
+            "SMART_CLIENT_ID": CLIENT_ID,
+        }
     )
     app.instance_path = str(tmp_path)
     with app.app_context():
@@ -192,12 +204,127 @@ def test_without_registered_ehrs_there_is_no_launch(client: FlaskClient) -> None
 @pytest.mark.parametrize(
     ("settings", "words"),
     [
-        ({"SMART_ISSUERS": "ftp://ehr.example/fhir", "SMART_CLIENT_ID": "x"}, "CHECKER_SMART_ISSUERS"),
-        ({"SMART_ISSUERS": "http://ehr.example/fhir", "SMART_CLIENT_ID": "x"}, "https"),
-        ({"SMART_ISSUERS": "https://ehr.example/fhir/", "SMART_CLIENT_ID": "x"}, "trailing slash"),
+        ({"SMART_ISSUERS": "ftp://ehr.example/fhir", **REGISTERED}, "CHECKER_SMART_ISSUERS"),
+        ({"SMART_ISSUERS": "http://ehr.example/fhir", **REGISTERED}, "https"),
+        ({"SMART_ISSUERS": "https://ehr.example/fhir/", **REGISTERED}, "trailing slash"),
         ({"SMART_ISSUERS": "https://ehr.example/fhir"}, "CHECKER_SMART_CLIENT_ID"),
+        ({"SMART_ISSUERS": "https://ehr.example/fhir", "SMART_CLIENT_ID": "x"}, "CHECKER_BASE_URL"),
     ],
 )
 def test_wrong_smart_settings_stop_the_start(settings: dict[str, str], words: str) -> None:
     with pytest.raises(StartupError, match=words):
         create_app({**TEST_CONFIG, **settings})
+
+
+def _launched_and_sent(app: Flask, ehr: Ehr, rules: RuleSet, **context: Any) -> int:
+    client = app.test_client()
+    _launch(client, ehr, **context)
+    assert _send(client, rules, VIGNETTES[0]["answers"]).headers["Location"] == "/result"
+    with app.app_context():
+        newest = db.session.scalars(select(Submission.case_id).order_by(Submission.id.desc())).first()
+        assert newest is not None
+        return newest
+
+
+def _file(app: Flask, hours: float = 0) -> tuple[int, int]:
+    with app.app_context():
+        return file_due(utcnow() + timedelta(hours=hours))
+
+
+def _held(ehr: Ehr, kind: str) -> list[dict[str, Any]]:
+    return [resource for place, resource in ehr.held.items() if place.startswith(f"{kind}/")]
+
+
+def _case_page(app: Flask, case_id: int) -> str:
+    with app.app_context():
+        if db.session.scalar(select(func.count()).select_from(StaffUser)) == 0:
+            make_staff(app)
+    staff = app.test_client()
+    sign_in(staff)
+    return text_of(staff.get(f"/staff/cases/{case_id}"))
+
+
+def test_a_sent_check_is_filed_once_in_the_ehr_it_was_launched_from(
+    launch_app: Flask, ehr: Ehr, rules: RuleSet
+) -> None:
+    case_id = _launched_and_sent(launch_app, ehr, rules, patient="pat-1", encounter="enc-9")
+    assert "Waiting to be filed in the EHR" in _case_page(launch_app, case_id)
+    assert _file(launch_app) == (1, 0)
+    (response,) = _held(ehr, "QuestionnaireResponse")
+    observations = _held(ehr, "Observation")
+    assert len(observations) >= 2  # triage and outcome at least, as the export has
+    assert response["subject"] == {"reference": "Patient/pat-1"}
+    assert response["encounter"] == {"reference": "Encounter/enc-9"}
+    place = next(p for p, r in ehr.held.items() if r is response)
+    for observation in observations:
+        assert observation["subject"] == {"reference": "Patient/pat-1"}
+        assert observation["derivedFrom"] == [{"reference": place}]  # the EHR's own id for the response
+    assert response["questionnaire"].startswith("http://localhost/api/v1/fhir/Questionnaire/synkinesis-self-check|")
+    assert _file(launch_app, hours=2) == (0, 0)  # filed: never again
+    assert ehr.transactions == 1
+    assert "Filed in the EHR" in _case_page(launch_app, case_id)
+
+
+def test_a_retry_after_a_lost_answer_files_no_second_copy(launch_app: Flask, ehr: Ehr, rules: RuleSet) -> None:
+    _launched_and_sent(launch_app, ehr, rules)
+    ehr.unavailable, ehr.lose_answers = 1, 1
+    assert _file(launch_app) == (0, 1)  # 503: nothing taken, tried again later
+    assert _file(launch_app) == (0, 0)  # not due yet
+    assert _file(launch_app, hours=2) == (0, 1)  # taken, but the answer was lost (502)
+    assert _file(launch_app, hours=4) == (1, 0)  # again: the conditional creates find what is there
+    assert len(_held(ehr, "QuestionnaireResponse")) == 1
+    assert ehr.transactions == 3
+    with launch_app.app_context():
+        item = db.session.scalars(select(EhrWriteBack)).one()
+        assert item.attempts == 3
+        assert item.filed[0].startswith("QuestionnaireResponse/")
+
+
+def test_a_refused_or_expired_token_is_given_up_and_said_on_the_case(
+    launch_app: Flask, ehr: Ehr, rules: RuleSet
+) -> None:
+    refused = _launched_and_sent(launch_app, ehr, rules, patient="pat-1")
+    ehr.tokens.clear()  # the EHR revoked the app's tokens
+    assert _file(launch_app) == (0, 1)
+    assert "it refused the app's permission" in _case_page(launch_app, refused)
+    assert _file(launch_app, hours=5) == (0, 0)  # given up: not tried again
+    expired = _launched_and_sent(launch_app, ehr, rules, patient="pat-2")
+    ehr.token_seconds = 0  # expired at the EHR
+    assert _file(launch_app) == (0, 1)
+    assert ehr.held == {}
+    with launch_app.app_context():  # and when the app knows it has expired, it does not even try
+        launch = db.session.scalars(select(EhrLaunch).where(EhrLaunch.patient == "pat-2")).one()
+        item = db.session.scalars(select(EhrWriteBack).where(EhrWriteBack.launch_id == launch.id)).one()
+        item.given_up_at, item.attempts, item.next_attempt_at = None, 0, utcnow()
+        launch.token_expires_at = utcnow() - timedelta(seconds=1)
+        db.session.commit()
+    tried = ehr.transactions
+    assert _file(launch_app) == (0, 1)
+    assert ehr.transactions == tried
+    assert "its permission ran out first" in _case_page(launch_app, expired)
+
+
+def test_the_staff_export_names_the_patient_and_encounter_on_the_ehr(
+    launch_app: Flask, ehr: Ehr, rules: RuleSet
+) -> None:
+    _launched_and_sent(launch_app, ehr, rules, patient="pat-1", encounter="enc-9")
+    make_staff(launch_app)
+    staff = launch_app.test_client()
+    sign_in(staff)
+    with launch_app.app_context():
+        check = db.session.scalars(select(Submission.id)).one()
+    bundle = staff.get(f"/staff/submissions/{check}.fhir.json").get_json()
+    for entry in bundle["entry"]:
+        assert entry["resource"]["subject"] == {"reference": f"{ehr.fhir}/Patient/pat-1"}
+        assert entry["resource"]["encounter"] == {"reference": f"{ehr.fhir}/Encounter/enc-9"}
+
+
+def test_the_filed_transaction_passes_three_validators(
+    launch_app: Flask, ehr: Ehr, rules: RuleSet, tmp_path: Path
+) -> None:
+    _launched_and_sent(launch_app, ehr, rules)
+    with launch_app.app_context():
+        item = db.session.scalars(select(EhrWriteBack)).one()
+        assert item.launch is not None
+        bundle = filing_bundle(item.submission, item.launch)
+    assert validate([bundle], tmp_path) == {}
