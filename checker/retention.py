@@ -16,6 +16,8 @@ from .models import (
     Case,
     ConsultationRequest,
     Draft,
+    EhrLaunch,
+    EhrWriteBack,
     FollowUpSchedule,
     Grading,
     GradingVersion,
@@ -59,6 +61,9 @@ def purge(now: datetime) -> dict[str, int]:
         "sign-ins left at the code": delete(PendingSignIn).where(PendingSignIn.created_at < now - timedelta(hours=1)),
         "spent two-factor codes over a day old": delete(SpentCode).where(SpentCode.at < now - timedelta(days=1)),
         "drafts": delete(Draft).where(Draft.expires_at <= now),
+        "EHR launches never authorized": delete(EhrLaunch).where(
+            EhrLaunch.authorized_at.is_(None), EhrLaunch.expires_at <= now
+        ),
         "sent email notices over a week old": delete(OutboxMessage).where(
             OutboxMessage.sent_at < now - timedelta(days=7)
         ),
@@ -86,15 +91,20 @@ def purge(now: datetime) -> dict[str, int]:
     return counts
 
 
-CLEARED = ("emailed links' seeds", "patient email addresses")
+CLEARED = ("emailed links' seeds", "patient email addresses", "EHR tokens")
 
 
 def _no_longer_needed(now: datetime) -> dict[str, Update]:
     """What the app kept only to email patients: a link's mail seed once the link is answered,
-    revoked or expired; a case's email address once no open emailed link or schedule needs it."""
+    revoked or expired; a case's email address once no open emailed link or schedule needs it.
+    And an EHR launch's tokens once its link is closed (or gone) and no write-back waits for them."""
     closed = or_(Invitation.used_at.is_not(None), Invitation.revoked_at.is_not(None), Invitation.expires_at <= now)
     open_link = exists().where(Invitation.case_id == Case.id, Invitation.mail_seed.is_not(None), ~closed)
     schedule = exists().where(FollowUpSchedule.case_id == Case.id, FollowUpSchedule.active.is_(True))
+    launch_link_open = exists().where(Invitation.id == EhrLaunch.invitation_id, ~closed)
+    filing = exists().where(
+        EhrWriteBack.launch_id == EhrLaunch.id, EhrWriteBack.filed_at.is_(None), EhrWriteBack.given_up_at.is_(None)
+    )
     return {
         "emailed links' seeds": update(Invitation)
         .where(Invitation.mail_seed.is_not(None), closed)
@@ -102,6 +112,9 @@ def _no_longer_needed(now: datetime) -> dict[str, Update]:
         "patient email addresses": update(Case)
         .where(Case.email.is_not(None), ~open_link, ~schedule)
         .values(email=None),
+        "EHR tokens": update(EhrLaunch)
+        .where(EhrLaunch.access_token.is_not(None), ~launch_link_open, ~filing)
+        .values(access_token=None, refresh_token=None),
     }
 
 

@@ -25,6 +25,7 @@ from checker.db import db, utcnow
 from checker.ehr.write_back import file_due, filing_bundle
 from checker.engine import RuleSet
 from checker.models import Case, EhrLaunch, EhrWriteBack, StaffUser, Submission
+from checker.retention import purge
 
 from .conftest import TEST_CONFIG, VIGNETTES, csrf_token, make_staff, sign_in, walk
 from .ehr_server import CLIENT_ID, Ehr, running_ehr
@@ -262,6 +263,9 @@ def test_a_sent_check_is_filed_once_in_the_ehr_it_was_launched_from(
     assert response["questionnaire"].startswith("http://localhost/api/v1/fhir/Questionnaire/synkinesis-self-check|")
     assert _file(launch_app, hours=2) == (0, 0)  # filed: never again
     assert ehr.transactions == 1
+    with launch_app.app_context():  # and the tokens, needed no more, are not kept
+        launch = db.session.scalars(select(EhrLaunch)).one()
+        assert (launch.access_token, launch.refresh_token) == (None, None)
     assert "Filed in the EHR" in _case_page(launch_app, case_id)
 
 
@@ -295,8 +299,9 @@ def test_a_refused_or_expired_token_is_given_up_and_said_on_the_case(
     with launch_app.app_context():  # and when the app knows it has expired, it does not even try
         launch = db.session.scalars(select(EhrLaunch).where(EhrLaunch.patient == "pat-2")).one()
         item = db.session.scalars(select(EhrWriteBack).where(EhrWriteBack.launch_id == launch.id)).one()
+        assert launch.access_token is None  # given up: the token is not kept
         item.given_up_at, item.attempts, item.next_attempt_at = None, 0, utcnow()
-        launch.token_expires_at = utcnow() - timedelta(seconds=1)
+        launch.access_token, launch.token_expires_at = "still-held", utcnow() - timedelta(seconds=1)
         db.session.commit()
     tried = ehr.transactions
     assert _file(launch_app) == (0, 1)
@@ -328,3 +333,21 @@ def test_the_filed_transaction_passes_three_validators(
         assert item.launch is not None
         bundle = filing_bundle(item.submission, item.launch)
     assert validate([bundle], tmp_path) == {}
+
+
+def test_purge_clears_tokens_no_one_will_use_and_launches_never_authorized(
+    launch_app: Flask, ehr: Ehr, rules: RuleSet
+) -> None:
+    sent = launch_app.test_client()
+    _launch(sent, ehr, patient="pat-1")
+    _send(sent, rules, VIGNETTES[0]["answers"])  # a write-back waits: its token stays
+    abandoned = launch_app.test_client()
+    _launch(abandoned, ehr, patient="pat-2")  # authorized, then left before sending
+    launch_app.test_client().get("/ehr/launch", query_string={"iss": ehr.fhir, "launch": ehr.launch()})  # never back
+    with launch_app.app_context():
+        counts = purge(utcnow() + timedelta(days=TEST_CONFIG.get("INVITATION_DAYS", 30) + 1))
+        assert counts["EHR launches never authorized"] == 1
+        assert counts["EHR tokens"] == 1
+        kept = {launch.patient: launch.access_token for launch in db.session.scalars(select(EhrLaunch))}
+    assert kept["pat-2"] is None
+    assert kept["pat-1"] is not None  # still needed: its check is not filed yet

@@ -136,6 +136,8 @@ def file_due(now: datetime | None = None, limit: int = 20) -> tuple[int, int]:
             item.filed_at, item.last_error = utcnow(), ""
             filed += 1
             current_app.logger.info("write-back %s filed: %d resources", item.id, len(item.filed))
+        if item.launch is not None and (item.filed_at or item.given_up_at):
+            item.launch.access_token = item.launch.refresh_token = None  # done with: not kept
         db.session.commit()
     return filed, failed
 
