@@ -84,9 +84,11 @@ class Ehr:
     """What the test sets and reads: launches the EHR opened, codes and tokens it issued."""
 
     url: str = ""
+    redirect_uris: list[str] = field(default_factory=list)  # where the app may be sent back (registered)
     launches: dict[str, dict[str, str]] = field(default_factory=dict)  # launch id -> patient, encounter
     standalone_patient: str = "pat-standalone"
     deny: bool = False  # the person refuses access at the EHR
+    app_launch_url: str = ""  # the app's launch URL, as registered with the EHR
     code_seconds: float = 60.0  # how long a code can be exchanged
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # access token -> what it grants
@@ -111,7 +113,8 @@ class Ehr:
 def ehr_app(ehr: Ehr, redirect_uri: str, client_secret: str | None = None) -> Flask:
     app = Flask("test-ehr")
     app.config["SECRET_KEY"] = secrets.token_hex(16)
-    clients = {CLIENT_ID: Client(CLIENT_ID, [redirect_uri], client_secret)}
+    ehr.redirect_uris.append(redirect_uri)
+    clients = {CLIENT_ID: Client(CLIENT_ID, ehr.redirect_uris, client_secret)}
     codes: dict[str, Code] = {}
 
     class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
@@ -228,6 +231,16 @@ def ehr_app(ehr: Ehr, redirect_uri: str, client_secret: str | None = None) -> Fl
                 "context-ehr-patient",
                 "sso-openid-connect",
             ],
+        )
+
+    @app.get("/chart/<patient>")
+    def chart(patient: str) -> Any:
+        """The EHR's page for a patient, with the app to launch: a link to its launch URL."""
+        launch = ehr.launch(patient, "enc-visit")
+        target = f"{ehr.app_launch_url}?{urlencode({'iss': ehr.fhir, 'launch': launch})}"
+        link = f'<a href="{target}">Synkinesis self-check</a>'
+        return (
+            f'<!doctype html><html lang="en"><title>Chart</title><main><h1>Chart of {patient}</h1>{link}</main></html>'
         )
 
     @app.get("/jwks")
