@@ -308,6 +308,7 @@ FHIR_READS = [
     *(("CodeSystem", name) for name in ["result", "cause", "saq_eye_smile", "saq-eye-smile"]),
     *(("ValueSet", name) for name in ["cause", "treatments"]),
     ("OperationDefinition", "QuestionnaireResponse-assess"),
+    ("NamingSystem", "submission"),
 ]
 
 
@@ -329,7 +330,7 @@ def _urls(site: Site) -> list[tuple[str, str]]:
             if name == "page_id":
                 choices[name] = [p.id for p in rules.pages]
             elif name == "kind":  # FHIR searches of definitions
-                choices[name] = ["Questionnaire", "CodeSystem", "ValueSet", "OperationDefinition"]
+                choices[name] = ["Questionnaire", "CodeSystem", "ValueSet", "OperationDefinition", "NamingSystem"]
             elif name == "scale_id":
                 choices[name] = list(SCALES)
             elif name == "token":
@@ -365,7 +366,7 @@ def _text_of(response: Any, language: str) -> str:
     return ""
 
 
-DEVELOPER_RESOURCES = ("OperationDefinition", "CapabilityStatement")
+DEVELOPER_RESOURCES = ("OperationDefinition", "CapabilityStatement", "NamingSystem")
 NOT_WORDS = {"code", "system", "url", "valueCode", "linkId", "expression", "reference", "fullUrl", "id", "value"}
 TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
 

@@ -496,6 +496,20 @@ def test_assess_as_a_bundle_keeps_who_and_when_the_response_says(client: FlaskCl
         assert observation["derivedFrom"] == [{"reference": bundle["entry"][0]["fullUrl"]}]
     plain = _assess(client, _response(client), _format="bundle").get_json()["entry"][0]["resource"]
     assert "subject" not in plain  # nothing is made up when the response names no one
+    said = {p["name"]: p for p in _assess(client, posted).get_json()["parameter"]}  # the Parameters too
+    assert said["subject"]["valueReference"] == posted["subject"]
+    assert said["encounter"]["valueReference"] == posted["encounter"]
+    assert "subject" not in {p["name"] for p in _assess(client, _response(client)).get_json()["parameter"]}
+
+
+def test_identifier_systems_resolve_to_naming_systems(client: FlaskClient) -> None:
+    bundle = client.post("/api/v1/report.fhir.json", json={"answers": BY_NAME["nine-months-established"]["answers"]})
+    assert bundle.status_code == 200
+    for system in (f"{BASE}/NamingSystem/submission", f"{BASE}/NamingSystem/patient-reference"):
+        found = get(client, system)
+        assert found["resourceType"] == "NamingSystem"
+        assert found["uniqueId"] == [{"type": "uri", "value": system, "preferred": True}]
+    assert client.get("/api/v1/fhir/NamingSystem?name=SynkinesisCheckSub").get_json()["total"] == 1
 
 
 def test_a_canonical_without_a_version_means_the_current_questionnaire(client: FlaskClient) -> None:
@@ -562,7 +576,7 @@ def test_definitions_have_ids_meta_and_etags(client: FlaskClient) -> None:
     an ETag, and 304 when the client's copy is current; a canonical address answers the current
     definition and says where it lives."""
     reads = 0
-    for kind in ("Questionnaire", "CodeSystem", "ValueSet", "OperationDefinition"):
+    for kind in ("Questionnaire", "CodeSystem", "ValueSet", "OperationDefinition", "NamingSystem"):
         for entry in client.get(f"/api/v1/fhir/{kind}").get_json()["entry"]:
             resource = entry["resource"]
             response = client.get(f"/api/v1/fhir/{kind}/{resource['id']}")

@@ -66,7 +66,7 @@ def test_the_validators_find_what_is_wrong(tmp_path: Path) -> None:
 
 def _definitions(client: FlaskClient) -> list[Any]:
     found = [client.get("/api/v1/fhir/metadata").get_json()]
-    for kind in ("Questionnaire", "CodeSystem", "ValueSet", "OperationDefinition"):
+    for kind in ("Questionnaire", "CodeSystem", "ValueSet", "OperationDefinition", "NamingSystem"):
         bundle = client.get(f"/api/v1/fhir/{kind}").get_json()
         found += [bundle, *(e["resource"] for e in bundle["entry"])]
         found.append(client.get(f"/api/v1/fhir/{kind}?colour=blue").get_json())  # with a warning
@@ -109,6 +109,7 @@ def test_every_resource_served_or_exported_passes_three_validators(
         resources += [
             bundle,
             client.post(ASSESS, json=response, headers=FHIR).get_json(),
+            client.post(ASSESS, json=posted, headers=FHIR).get_json(),
             client.post(f"{ASSESS}?bundle=true", json=posted, headers=FHIR).get_json(),
         ]
     resources += _faults(client, resources[-1]["entry"][0]["resource"])

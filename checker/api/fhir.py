@@ -109,11 +109,13 @@ def _served_definitions(canon: fhir.Canon) -> dict[str, list[dict[str, Any]]]:
         stamp(fhir.answer_value_set(current, q, canon, translations), resource_id(q.id), rules_file) for q in coded
     ]
     operation = stamp(fhir.operation_definition(canon), fhir.operations.OPERATION)
+    naming = [stamp(system, system["uniqueId"][0]["value"].rsplit("/", 1)[-1]) for system in fhir.naming_systems(canon)]
     return {
         "Questionnaire": questionnaires,
         "CodeSystem": code_systems,
         "ValueSet": value_sets,
         "OperationDefinition": [operation],
+        "NamingSystem": naming,
     }
 
 
@@ -132,7 +134,7 @@ def definitions() -> dict[str, list[dict[str, Any]]]:
     return kept[canon.base]
 
 
-DEFINITION_TYPES = "any(Questionnaire, CodeSystem, ValueSet, OperationDefinition)"
+DEFINITION_TYPES = "any(Questionnaire, CodeSystem, ValueSet, OperationDefinition, NamingSystem)"
 
 
 @bp.get(f"/fhir/<{DEFINITION_TYPES}:kind>/<name>")
@@ -141,7 +143,7 @@ def fhir_read(kind: str, name: str) -> Response:
     held = definitions()[kind]
     found = next((r for r in held if r["id"] == name), None)
     if found is None:
-        found = next((r for r in held if r["status"] == "active" and r["url"].rsplit("/", 1)[-1] == name), None)
+        found = next((r for r in held if r["status"] == "active" and r.get("url", "").rsplit("/", 1)[-1] == name), None)
     if found is None:
         return _not_found(kind)
     response = _fhir(found)
@@ -211,7 +213,7 @@ def fhir_assess() -> Response | tuple[Response, int]:
         )
         return _fhir(made)
     if native:
-        return _fhir(fhir.assessment(result, canon, translate, reason_text))
+        return _fhir(fhir.assessment(result, canon, translate, reason_text, reading.posted))
     return Response(json.dumps(result.to_json(), ensure_ascii=False), mimetype="application/json"), 200
 
 

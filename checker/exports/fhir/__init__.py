@@ -18,7 +18,7 @@ from .operations import (
 )
 from .questionnaire import questionnaire
 from .reading import Reading, ResponseErrors, read_response
-from .terminology import answer_code_system, answer_value_set, coded_questions, result_code_system
+from .terminology import answer_code_system, answer_value_set, coded_questions, naming_systems, result_code_system
 
 __all__ = [
     "Assessed",
@@ -33,6 +33,7 @@ __all__ = [
     "capability_statement",
     "coded_questions",
     "group_link",
+    "naming_systems",
     "operation_definition",
     "outcome",
     "questionnaire",

@@ -60,9 +60,14 @@ def outcome(errors: Mapping[str, str], paths: Mapping[str, str], code: str = "in
 
 
 def assessment(
-    result: Result, canon: Canon, translate: Translate = same, reason_text: Callable[[Reason], str] = Reason.text
+    result: Result,
+    canon: Canon,
+    translate: Translate = same,
+    reason_text: Callable[[Reason], str] = Reason.text,
+    posted: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The result of ``$assess`` as a Parameters resource."""
+    """The result of ``$assess`` as a Parameters resource; who and which visit the response
+    named (``posted``), said back."""
     rules = result.rules
 
     def code(value: str, display: str) -> dict[str, Any]:
@@ -78,6 +83,11 @@ def assessment(
     parts += [{"name": "reason", "valueString": reason_text(r)} for r in result.reasons]
     parts.append({"name": "rules-version", "valueString": rules.version})
     parts.append({"name": "stopped", "valueBoolean": result.stopped})
+    parts += [
+        {"name": key, "valueReference": (posted or {})[key]}
+        for key in ("subject", "encounter")
+        if (posted or {}).get(key)
+    ]
     return checked("Parameters", {"resourceType": "Parameters", "parameter": parts})
 
 
@@ -116,32 +126,30 @@ def operation_definition(canon: Canon) -> dict[str, Any]:
             param("reason", "out", "string", 0, "*", "Why, in words."),
             param("rules-version", "out", "string", 1, "1", "The rules version used."),
             param("stopped", "out", "boolean", 1, "1", "Whether the answers stop at the emergency advice."),
+            param("subject", "out", "Reference", 0, "1", "The response's subject, when it names one."),
+            param("encounter", "out", "Reference", 0, "1", "The response's encounter, when it names one."),
         ],
     }
     return checked("OperationDefinition", resource)
 
 
 def capability_statement(canon: Canon, version: str, software: str, date: str) -> dict[str, Any]:
-    searched = {
-        "interaction": [{"code": "read"}, {"code": "search-type"}],
-        "searchParam": [
-            {"name": name, "type": kind}
-            for name, kind in [
-                ("_id", "token"),
-                ("url", "uri"),
-                ("version", "token"),
-                ("status", "token"),
-                ("name", "string"),
-            ]
-        ],
-        "versioning": "versioned",
-        "conditionalRead": "not-match",
-    }
+    def searched(*names: str) -> dict[str, Any]:
+        kinds = {"_id": "token", "url": "uri", "version": "token", "status": "token", "name": "string"}
+        return {
+            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "searchParam": [{"name": name, "type": kinds[name]} for name in names],
+            "versioning": "versioned",
+            "conditionalRead": "not-match",
+        }
+
+    canonical = searched("_id", "url", "version", "status", "name")
     resources = [
-        {"type": "Questionnaire", **searched},
-        {"type": "CodeSystem", **searched},
-        {"type": "ValueSet", **searched},
-        {"type": "OperationDefinition", **searched},
+        {"type": "Questionnaire", **canonical},
+        {"type": "CodeSystem", **canonical},
+        {"type": "ValueSet", **canonical},
+        {"type": "OperationDefinition", **canonical},
+        {"type": "NamingSystem", **searched("_id", "status", "name")},  # R4's NamingSystem has no url
         {
             "type": "QuestionnaireResponse",
             "operation": [{"name": "assess", "definition": f"{canon.base}/OperationDefinition/{OPERATION}"}],

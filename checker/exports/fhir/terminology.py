@@ -95,3 +95,32 @@ def result_code_system(rules: RuleSet, canon: Canon, translations: Mapping[str, 
         "concept": concepts,
     }
     return checked("CodeSystem", resource)
+
+
+def naming_systems(canon: Canon) -> list[dict[str, Any]]:
+    """The identifier systems this app's resources use, each resolvable where its URL points:
+    stored self-checks, and the clinic's own patient references. ``date`` is set when served."""
+    systems = [
+        ("submission", canon.submissions, "SynkinesisCheckSubmission", "A self-check stored by this app (its number)."),
+        (
+            "patient-reference",
+            canon.patients,
+            "SynkinesisCheckPatientReference",
+            "The clinic's own reference for a patient (for example a record number), as staff typed it.",
+        ),
+    ]
+    return [
+        checked(
+            "NamingSystem",
+            {
+                "resourceType": "NamingSystem",
+                "name": name,
+                "status": "active",
+                "kind": "identifier",
+                "date": "2026-01-01",  # replaced by the served definition's own
+                "description": description,
+                "uniqueId": [{"type": "uri", "value": url, "preferred": True}],
+            },
+        )
+        for _id, url, name, description in systems
+    ]
