@@ -214,6 +214,12 @@ def ehr_app(ehr: Ehr, redirect_uri: str, client_secret: str | None = None) -> Fl
             return _outcome("transient", "the answer was lost on the way", 502)
         return jsonify(resourceType="Bundle", type="transaction-response", entry=[{"response": a} for a in answers])
 
+    @app.get("/fhir/<kind>")
+    def fhir_search(kind: str) -> Any:
+        """What the EHR holds of one type, as a searchset (to see what was filed)."""
+        found = [{"resource": r} for place, r in ehr.held.items() if place.startswith(f"{kind}/")]
+        return jsonify(resourceType="Bundle", type="searchset", total=len(found), entry=found)
+
     @app.get("/fhir/.well-known/smart-configuration")
     def discovery() -> Any:
         return jsonify(
@@ -290,3 +296,21 @@ def running_ehr(redirect_uri: str, client_secret: str | None = None) -> Iterator
     finally:
         server.shutdown()
         server.server_close()
+
+
+def main() -> None:
+    """Run the test EHR on its own, to try the app's launch by hand (see the README)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m tests.ehr_server", description=main.__doc__)
+    parser.add_argument("--port", type=int, default=5001)
+    parser.add_argument("--app", default="http://127.0.0.1:5000", help="the app's address (CHECKER_BASE_URL)")
+    options = parser.parse_args()
+    ehr = Ehr(url=f"http://127.0.0.1:{options.port}", app_launch_url=f"{options.app}/ehr/launch")
+    server = make_server("127.0.0.1", options.port, ehr_app(ehr, f"{options.app}/ehr/callback"), threaded=True)
+    print(f"test EHR at {ehr.fhir} (client id {CLIENT_ID}); a chart: {ehr.url}/chart/pat-1")  # noqa: T201
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
