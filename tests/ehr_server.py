@@ -89,6 +89,7 @@ class Ehr:
     standalone_patient: str = "pat-standalone"
     deny: bool = False  # the person refuses access at the EHR
     app_launch_url: str = ""  # the app's launch URL, as registered with the EHR
+    discovery_padding: int = 0  # bytes of padding in the discovery document (a huge one)
     code_seconds: float = 60.0  # how long a code can be exchanged
     authorize_requests: list[dict[str, str]] = field(default_factory=list)
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # access token -> what it grants
@@ -237,6 +238,7 @@ def ehr_app(ehr: Ehr, redirect_uri: str, client_secret: str | None = None) -> Fl
                 "context-ehr-patient",
                 "sso-openid-connect",
             ],
+            **({"padding": "x" * ehr.discovery_padding} if ehr.discovery_padding else {}),
         )
 
     @app.get("/chart/<patient>")

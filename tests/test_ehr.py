@@ -351,3 +351,55 @@ def test_purge_clears_tokens_no_one_will_use_and_launches_never_authorized(
         kept = {launch.patient: launch.access_token for launch in db.session.scalars(select(EhrLaunch))}
     assert kept["pat-2"] is None
     assert kept["pat-1"] is not None  # still needed: its check is not filed yet
+
+
+def test_strange_and_oversized_launch_input_gets_a_clear_page(launch_app: Flask, ehr: Ehr) -> None:
+    client = launch_app.test_client()
+    for iss, launch in [
+        (ehr.fhir + "\x00", "x"),
+        (ehr.fhir + "/../../evil", "x"),
+        ("🙂" * 100, "x"),
+        (ehr.fhir, "x" * 501),
+        (ehr.fhir.upper(), "x"),
+    ]:
+        answer = client.get("/ehr/launch", query_string={"iss": iss, "launch": launch})
+        assert answer.status_code == 400, iss[:40]
+    started = client.get("/ehr/launch", query_string={"iss": ehr.fhir, "launch": ehr.launch()})
+    state = parse_qs(urlsplit(started.headers["Location"]).query)["state"][0]
+    answer = client.get("/ehr/callback", query_string={"state": state, "code": "c" * 2001})
+    assert answer.status_code == 400  # not sent on to the EHR
+    assert "did not give access" in text_of(answer)
+    ehr.discovery_padding = 300 * 1024  # a discovery document far larger than any real one
+    answer = client.get("/ehr/launch", query_string={"iss": ehr.fhir, "launch": ehr.launch()})
+    assert answer.status_code == 502
+    with launch_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Case)) == 0
+
+
+def test_two_callbacks_at_once_make_one_check(launch_app: Flask, ehr: Ehr) -> None:
+    """A double click on the EHR's last page: the same state twice at the same moment."""
+    import threading
+
+    first = launch_app.test_client()
+    started = first.get("/ehr/launch", query_string={"iss": ehr.fhir, "launch": ehr.launch()})
+    back = _authorize(started.headers["Location"])
+    second = launch_app.test_client()
+    cookie = first.get_cookie("session")
+    assert cookie is not None
+    second.set_cookie(cookie.key, cookie.value)
+    statuses: list[int] = []
+    barrier = threading.Barrier(2)
+
+    def call(client: FlaskClient) -> None:
+        barrier.wait()
+        statuses.append(client.get(back).status_code)
+
+    threads = [threading.Thread(target=call, args=(c,)) for c in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(statuses) == [302, 400]
+    with launch_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Case)) == 1
+        assert db.session.scalar(select(func.count()).where(EhrLaunch.invitation_id.is_not(None))) == 1

@@ -8,6 +8,7 @@ checks what comes back. It takes the settings as arguments (no request, no app):
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -74,14 +75,19 @@ class Granted:
 
 
 def _get_json(url: str, what: str) -> dict[str, Any]:
+    """A JSON object from the EHR, read no further than LARGEST_DOCUMENT."""
     try:
-        response = requests.get(url, headers={"Accept": "application/json"}, timeout=TIMEOUT, allow_redirects=False)
-    except requests.RequestException as exc:
+        with requests.get(
+            url, headers={"Accept": "application/json"}, timeout=TIMEOUT, allow_redirects=False, stream=True
+        ) as response:
+            body = response.raw.read(LARGEST_DOCUMENT + 1, decode_content=True)
+            status = response.status_code
+    except (requests.RequestException, OSError) as exc:
         raise LaunchError("unreachable", f"{what} at {url}: {type(exc).__name__}") from None
-    if response.status_code != 200 or len(response.content) > LARGEST_DOCUMENT:
-        raise LaunchError("unreachable", f"{what} at {url}: HTTP {response.status_code}, {len(response.content)} bytes")
+    if status != 200 or len(body) > LARGEST_DOCUMENT:
+        raise LaunchError("unreachable", f"{what} at {url}: HTTP {status}, {len(body)} bytes or more")
     try:
-        data = response.json()
+        data = json.loads(body)
     except ValueError:
         raise LaunchError("unreachable", f"{what} at {url}: not JSON") from None
     if not isinstance(data, dict):

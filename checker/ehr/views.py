@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.wrappers import Response
 
 from ..cases import case_for, refresh_case_of
@@ -27,6 +27,7 @@ limit_blueprint(bp, "RATE_LIMIT_SIGN_IN")  # each launch calls the EHR: as few a
 
 STATE_KEY = "ehr_state"  # the browser's half of the state: a launch finishes in the browser that began it
 AUTHORIZE_MINUTES = 10  # the EHR's authorization must come back within this
+LONGEST_CODE = 2000  # an authorization code longer than this is not sent on to the EHR
 
 
 def _issuers() -> list[str]:
@@ -102,9 +103,14 @@ def callback() -> Response | tuple[str, int]:
     mine = session.pop(STATE_KEY, None) == state
     if found is None or not mine or found.code_verifier is None or found.expires_at <= utcnow():
         return _problem("expired", 400, "a callback with an unknown, used, expired or other browser's state")
-    verifier, found.code_verifier = found.code_verifier, None  # one use, whatever happens next
+    verifier = found.code_verifier
+    # One use, whatever happens next: of two requests with this state at once, one claims it.
+    spend = update(EhrLaunch).where(EhrLaunch.id == found.id, EhrLaunch.code_verifier.is_not(None))
+    claimed = db.session.execute(spend.values(code_verifier=None)).rowcount  # type: ignore[attr-defined]
     db.session.commit()
-    if request.args.get("error") or not request.args.get("code"):
+    if claimed != 1:
+        return _problem("expired", 400, "a callback whose state another request spent a moment ago")
+    if request.args.get("error") or not 0 < len(request.args.get("code", "")) <= LONGEST_CODE:
         return _problem("refused", 400, f"the EHR's authorization said {request.args.get('error', 'no code')[:100]!r}")
     try:
         discovered = discover(found.iss)

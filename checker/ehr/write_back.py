@@ -23,6 +23,7 @@ from ..urls import fhir_canon
 from ..web.i18n import reason_text, translate
 
 TIMEOUT = 30  # seconds for the EHR to answer a transaction
+LARGEST_ANSWER = 1024 * 1024  # a transaction-response larger than this is not read
 RETRY_STATUSES = (408, 425, 429, 500, 502, 503, 504)  # the EHR may recover: try again later
 
 
@@ -161,6 +162,8 @@ def _file(item: EhrWriteBack) -> list[str]:
         answer = requests.post(launch.iss, data=body.encode(), headers=headers, timeout=TIMEOUT, allow_redirects=False)
     except requests.RequestException as exc:
         raise TryLater(f"the EHR could not be reached: {type(exc).__name__}") from None
+    if len(answer.content) > LARGEST_ANSWER:
+        raise TryLater(f"the EHR's answer was over {LARGEST_ANSWER} bytes")
     if answer.status_code in RETRY_STATUSES:
         raise TryLater(f"the EHR answered HTTP {answer.status_code}")
     if answer.status_code in (401, 403):
