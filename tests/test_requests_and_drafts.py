@@ -400,9 +400,9 @@ def test_purge_removes_only_what_is_past_its_time(db_app: Flask) -> None:
     assert result.exit_code == 0
     assert result.output.strip() == (
         "Deleted 1 ended staff sessions, 1 refused sign-ins over a day old, 0 sign-ins left at the code, "
-        "0 spent two-factor codes over a day old, 1 drafts, 0 sent email notices over a week old, "
-        "1 consultation requests, 1 submissions, 0 gradings, 1 invitations, "
-        "1 cases left empty; cleared 0 emailed links' seeds, 0 patient email addresses."
+        "0 spent two-factor codes over a day old, 1 drafts, 0 EHR launches never authorized, "
+        "0 sent email notices over a week old, 1 consultation requests, 1 submissions, 0 gradings, 1 invitations, "
+        "1 cases left empty; cleared 0 emailed links' seeds, 0 patient email addresses, 0 EHR tokens."
     )
     for model in (Draft, Invitation, Submission, ConsultationRequest, SignInFailure, StaffSession, Case):
         assert count(db_app, model) == 1
