@@ -392,6 +392,22 @@ def test_revoking_while_the_patient_sends_ends_one_way(
     assert outcomes  # (which one wins each round is up to the race)
 
 
+@pytest.mark.parametrize("staff_action", ["revoke", "resend"])
+def test_send_after_the_link_was_withdrawn_says_so(db_app: Flask, db_client: FlaskClient, staff_action: str) -> None:
+    """The withdrawal lands just before the patient's Send (it deletes the answers started with
+    the link): the patient is told the link was withdrawn, not sent back to an empty check."""
+    patient, _link = _invited_patient(db_app, db_client)
+    send_form = {"csrf_token": csrf_token(text_of(patient.get("/check-answers")))}
+    with db_app.app_context():
+        invitation_id = db.session.scalars(select(Invitation.id)).one()
+    staff_form = {"csrf_token": csrf_token(text_of(db_client.get(f"/staff/invitations/{invitation_id}")))}
+    assert db_client.post(f"/staff/invitations/{invitation_id}/{staff_action}", data=staff_form).status_code == 302
+    answered = patient.post("/send", data=send_form)
+    assert answered.status_code == 410
+    assert "This link was withdrawn" in text_of(answered)
+    assert count_submissions(db_app) == 0
+
+
 def test_send_twice_shows_what_was_sent(db_app: Flask, db_client: FlaskClient) -> None:
     patient, _ = _invited_patient(db_app, db_client)
     check = text_of(patient.get("/check-answers"))

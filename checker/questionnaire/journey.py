@@ -26,6 +26,7 @@ from ..web.context import unproxied
 ANSWERS_KEY = "answers"
 DRAFT_KEY = "draft"
 SENT_KEY = "sent"  # the submission id once answers were sent to a clinic
+LINK_KEY = "link"  # the clinic link this browser's draft answers: said when the link is withdrawn
 CASE_KEY = "request_case"  # the case of this browser's last consultation request: a second one joins it
 
 
@@ -73,8 +74,16 @@ def start_draft(invitation: Invitation | None = None) -> str:
     db.session.commit()
     session.pop(ANSWERS_KEY, None)
     session[DRAFT_KEY] = token
+    _remember_link(draft)
     g.draft = draft
     return token
+
+
+def _remember_link(draft: Draft) -> None:
+    if draft.invitation_id is not None:
+        session[LINK_KEY] = draft.invitation_id
+    else:
+        session.pop(LINK_KEY, None)
 
 
 def continue_draft(draft: Draft) -> None:
@@ -85,6 +94,7 @@ def continue_draft(draft: Draft) -> None:
     db.session.commit()
     session.pop(ANSWERS_KEY, None)
     session[DRAFT_KEY] = token
+    _remember_link(draft)
     g.draft = draft
 
 

@@ -20,6 +20,7 @@ from .forms import ActionForm
 from .journey import (
     ANSWERS_KEY,
     DRAFT_KEY,
+    LINK_KEY,
     SENT_KEY,
     continue_draft,
     current_draft,
@@ -88,6 +89,9 @@ def send() -> Response | tuple[str, int]:
         return redirect(url_for("questionnaire.check_answers"))
     if draft is None and g.get("sent_submission_id"):
         return _show_sent(db.session.get(Submission, g.sent_submission_id))
+    if draft is None and _withdrawn(session.get(LINK_KEY)):
+        # Staff withdrew the link (deleting the answers started with it) just before this Send.
+        return render_template("questionnaire/link_problem.html", problem="revoked"), 410
     if draft is None or draft.invitation is None:
         return redirect(url_for("questionnaire.check_answers"))
     invitation = draft.invitation
@@ -130,11 +134,18 @@ def send() -> Response | tuple[str, int]:
     return _show_sent(submission)
 
 
+def _withdrawn(link_id: object) -> bool:
+    """Whether the clinic link this browser was answering has been withdrawn."""
+    link = db.session.get(Invitation, link_id) if isinstance(link_id, int) else None
+    return link is not None and link.revoked_at is not None
+
+
 def _show_sent(submission: Submission | None) -> Response:
     """The result of what was sent, with the note that the clinic has it."""
     if submission is None:
         return redirect(url_for("questionnaire.check_answers"))
     session.pop(DRAFT_KEY, None)
+    session.pop(LINK_KEY, None)
     session[ANSWERS_KEY] = dict(submission.answers)  # the person can still read their result
     session[SENT_KEY] = submission.id
     return redirect(url_for("questionnaire.result"))
