@@ -137,10 +137,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return server.new_database()
 
 
-@pytest.fixture
-def db_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    """The app on a migrated database (SQLite and PostgreSQL)."""
-    app = create_app({**TEST_CONFIG, "DATABASE_URL": database_url})
+def migrated_app(config: dict[str, Any], tmp_path: Path) -> Iterator[Flask]:
+    """The app with ``config`` on its migrated database, its connections closed after."""
+    app = create_app(config)
     app.instance_path = str(tmp_path)
     with app.app_context():
         upgrade()
@@ -148,6 +147,12 @@ def db_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def db_app(database_url: str, tmp_path: Path) -> Iterator[Flask]:
+    """The app on a migrated database (SQLite and PostgreSQL)."""
+    yield from migrated_app({**TEST_CONFIG, "DATABASE_URL": database_url}, tmp_path)
 
 
 @pytest.fixture

@@ -16,7 +16,6 @@ import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_migrate import upgrade
 from sqlalchemy import func, select
 
 from checker import create_app
@@ -27,7 +26,7 @@ from checker.engine import RuleSet
 from checker.models import Case, EhrLaunch, EhrWriteBack, StaffUser, Submission
 from checker.retention import purge
 
-from .conftest import TEST_CONFIG, VIGNETTES, csrf_token, make_staff, sign_in, walk
+from .conftest import TEST_CONFIG, VIGNETTES, csrf_token, make_staff, migrated_app, sign_in, walk
 from .ehr_server import CLIENT_ID, Ehr, running_ehr
 from .test_clinic import text_of
 from .test_fhir_validators import validate
@@ -44,22 +43,8 @@ def ehr() -> Iterator[Ehr]:
 
 @pytest.fixture
 def launch_app(ehr: Ehr, database_url: str, tmp_path: Path) -> Iterator[Flask]:
-    app = create_app(
-        {
-            **TEST_CONFIG,
-            "DATABASE_URL": database_url,
-            "BASE_URL": "http://localhost",
-            "SMART_ISSUERS": ehr.fhir,
-            "SMART_CLIENT_ID": CLIENT_ID,
-        }
-    )
-    app.instance_path = str(tmp_path)
-    with app.app_context():
-        upgrade()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
+    registered = {"BASE_URL": "http://localhost", "SMART_ISSUERS": ehr.fhir, "SMART_CLIENT_ID": CLIENT_ID}
+    yield from migrated_app({**TEST_CONFIG, "DATABASE_URL": database_url, **registered}, tmp_path)
 
 
 def _authorize(url: str) -> str:

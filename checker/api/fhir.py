@@ -87,8 +87,11 @@ def _served_definitions(canon: fhir.Canon) -> dict[str, list[dict[str, Any]]]:
     translations = _translations()
     current = current_rules()
 
+    shared = _changed(package, catalogues)  # what every definition is made from
+
     def stamp(resource: dict[str, Any], id_: str, *sources: Path, profile: str | None = None) -> dict[str, Any]:
-        return stamped(resource, id_, _changed(package, catalogues, *sources), publisher, profile)
+        changed = max(shared, _changed(*sources)) if sources else shared
+        return stamped(resource, id_, changed, publisher, profile)
 
     rules_file = Path(current_app.config["RULES_PATH"])
     questionnaires = []

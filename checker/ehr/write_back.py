@@ -32,6 +32,8 @@ class GiveUp(Exception):
     of GIVE_UP_KINDS) is what the case page says, in the staff member's language."""
 
     def __init__(self, kind: str, detail: str) -> None:
+        if kind not in GIVE_UP_KINDS:
+            raise ValueError(f"not a kind the case page can say: {kind!r}")
         super().__init__(f"{kind}: {detail}")
 
 

@@ -6,26 +6,24 @@ from __future__ import annotations
 from flask import request
 from flask_babel import gettext as _
 
+from ..exports.fhir.operations import LEGACY_BUNDLE_FORMAT
+
 FHIR_JSON = "application/fhir+json"
 PLAIN_JSON = "application/json"
 # FHIR's JSON by its names: R4's, the older DSTU2 one that clients still send, and _format's short one.
 FHIR_JSON_NAMES = (FHIR_JSON, "application/json+fhir")
 FORMATS = ("json", PLAIN_JSON, *FHIR_JSON_NAMES)  # _format values answered as FHIR JSON
-LEGACY_BUNDLE_FORMAT = "bundle"  # `$assess?_format=bundle`, before the `bundle` parameter
-
-
-def prefers_plain_json() -> bool:
-    """Whether the client named application/json and ranks it above FHIR JSON: the plain JSON
-    that `$assess` answered before it spoke FHIR. ``*/*``, no Accept or any ``_format`` is FHIR."""
-    if request.args.get("_format"):
-        return False
-    accept = request.accept_mimetypes
-    named = max((quality for value, quality in accept if value.lower() == PLAIN_JSON), default=0)
-    return named > max(accept.quality(name) for name in FHIR_JSON_NAMES)
 
 
 def prefers_fhir() -> bool:
-    return not prefers_plain_json()
+    """FHIR JSON, unless the client named application/json and ranks it above FHIR JSON (the
+    plain JSON `$assess` answered before it spoke FHIR). ``*/*``, no Accept or any ``_format``
+    is FHIR."""
+    if request.args.get("_format"):
+        return True
+    accept = request.accept_mimetypes
+    named = max((quality for value, quality in accept if value.lower() == PLAIN_JSON), default=0)
+    return named <= max(accept.quality(name) for name in FHIR_JSON_NAMES)
 
 
 def unacceptable() -> str | None:

@@ -13,6 +13,7 @@ from .reading import ResponseErrors
 OPERATION = "QuestionnaireResponse-assess"
 # Error keys that name the request or the response as a whole, not an item (a question id)
 NOT_ITEMS = ("body", "request", "questionnaire", "answers", "status", "bundle")
+LEGACY_BUNDLE_FORMAT = "bundle"  # `$assess?_format=bundle`, as clients asked before the `bundle` parameter
 
 
 def response_in(data: Any) -> Any:
@@ -38,7 +39,7 @@ def bundle_asked(data: Any, query: str | None, format_: str | None) -> bool:
             raise ResponseErrors({"bundle": "expected valueBoolean"}, where, status=400)
         return bool(part["valueBoolean"])
     if query is None:
-        return format_ == "bundle"
+        return format_ == LEGACY_BUNDLE_FORMAT
     if query not in ("true", "false"):
         raise ResponseErrors({"bundle": f"expected true or false, got {query!r}"}, status=400)
     return query == "true"

@@ -180,8 +180,10 @@ def _stop_notices(rules: RuleSet, canon: Canon, translations: Mapping[str, Trans
     return notices
 
 
-def _answered_with(link: str, code: str) -> str:
-    return f"repeat(item).where(linkId = '{link}').answer.value.where(code = '{code}').exists()"
+def _answered_with(link: str, code: str, held: bool = True) -> str:
+    """FHIRPath: the response answers ``link`` with ``code`` (or, ``held`` false, does not)."""
+    found = f"repeat(item).where(linkId = '{link}').answer.value.where(code = '{code}')"
+    return f"{found}.exists()" if held else f"{found}.empty()"
 
 
 def _stopped_expression(rules: RuleSet, page: Page, canon: Canon) -> str:
@@ -189,22 +191,18 @@ def _stopped_expression(rules: RuleSet, page: Page, canon: Canon) -> str:
     held = []
     for condition in rules.stops_after[page.id]:
         entries, behaviour = _enable_when(rules, condition, canon, {})
-        tests = [
-            _answered_with(e["question"], e["answerCoding"]["code"])
-            if e["operator"] == "="
-            else f"{_answered_with(e['question'], e['answerCoding']['code']).removesuffix('exists()')}empty()"
-            for e in entries
-        ]
+        tests = [_answered_with(e["question"], e["answerCoding"]["code"], e["operator"] == "=") for e in entries]
         held.append("(" + f" {'and' if behaviour == 'all' else 'or'} ".join(tests) + ")")
     return " or ".join(held)
 
 
-def _required_unless_stopped(rules: RuleSet, page: Page, items: list[dict[str, Any]], canon: Canon) -> list[Any]:
+def _required_unless_stopped(
+    rules: RuleSet, page: Page, items: list[dict[str, Any]], canon: Canon, stoppers: set[str]
+) -> list[Any]:
     """On the stop's own page, the other questions stay open (a person may answer the whole page
     before the stop shows, and the result reports those answers); they are required unless the
     stop applies, which FHIR says with a constraint on the response (questionnaire-constraint)
     instead of ``required``. The engine enforces the same when the response is assessed."""
-    stoppers = {e["question"] for e in _stop_entries(rules, canon, {})}
     needed = [item for item in items if item.get("required") and item["linkId"] not in stoppers]
     if not needed:
         return []
@@ -254,7 +252,7 @@ def questionnaire(
                 group["enableBehavior"] = behaviour
         group["item"] = [_question_item(canon, q, translations) for q in page.questions]
         if page.id in notices:  # the page of the stop: its other answers are given, as on the web
-            constraints += _required_unless_stopped(rules, page, group["item"], canon)
+            constraints += _required_unless_stopped(rules, page, group["item"], canon, {e["question"] for e in stop})
         if page.id == score_page and score is not None:
             group["item"].append(_score_item(score, translations))
         group["item"] += notices.get(page.id, [])
