@@ -78,6 +78,7 @@ DEFAULTS: dict[str, Any] = {
     "PDF_CONCURRENCY": max(1, (os.cpu_count() or 2) // 2),  # PDFs rendered at once on this machine
     "PAPER_SIZE": "letter",  # every PDF's paper: "letter" (US clinics) or "a4"
     "PDF_TIME_LIMIT": 15,  # seconds of CPU and of wall time for one PDF (under gunicorn's 30 s)
+    "CAMERA_CHECK": True,  # offer the camera check (when scripts/setup installed its model)
 }
 
 
@@ -110,7 +111,7 @@ WHOLE_NUMBERS: dict[str, tuple[int, int]] = {
     "PDF_CONCURRENCY": (1, 64),
     "PDF_TIME_LIMIT": (1, 25),
 }
-YES_NO = ("MAIL_USE_TLS", "RATELIMIT_ENABLED", "DATABASE_TRANSACTION_POOLER")
+YES_NO = ("MAIL_USE_TLS", "RATELIMIT_ENABLED", "DATABASE_TRANSACTION_POOLER", "CAMERA_CHECK")
 RATE_LIMITS = ("RATE_LIMIT_API", "RATE_LIMIT_QUESTIONS", "RATE_LIMIT_SIGN_IN", "RATE_LIMIT_REQUESTS", "RATE_LIMIT_PDF")
 # Read by gunicorn.conf.py, not by the app.
 SERVER_SETTINGS = ("BIND", "WORKERS", "THREADS", "PRELOAD", "MAX_REQUESTS", "FORWARDED_ALLOW_IPS")

@@ -416,6 +416,7 @@ class Draft(db.Model):  # type: ignore[name-defined,misc]
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Set once sent: the draft stays, so a second "Send" (a double click) finds what it sent.
     submission_id: Mapped[int | None] = mapped_column(ForeignKey("submission.id", ondelete="SET NULL"))
+    camera: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the camera check's figures (checker.measure)
 
     invitation: Mapped["Invitation | None"] = relationship()
 
@@ -440,6 +441,7 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
     status: Mapped[str] = mapped_column(String(20), default="new", index=True)  # new | reviewed
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id", ondelete="SET NULL"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    camera: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the camera check's figures, as the person saw them
 
     invitation: Mapped["Invitation | None"] = relationship()
     case: Mapped["Case | None"] = relationship(back_populates="submissions")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 
 from ..rules import current_rules
-from . import consultation, links  # noqa: F401  (their routes join the blueprint)
+from . import camera, consultation, links  # noqa: F401  (their routes join the blueprint)
 from .forms import build_forms
 from .views import FORMS_KEY, PAGE_PATHS_KEY, bp
 

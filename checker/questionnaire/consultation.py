@@ -25,7 +25,7 @@ from ..stored import new_submission
 from ..urls import external_url
 from ..web.limits import count_now
 from ..web.security import Form
-from .journey import CASE_KEY, SENT_KEY, saved_answers
+from .journey import CASE_KEY, SENT_KEY, saved_answers, saved_measure
 from .views import bp
 
 REFERENCE_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U
@@ -104,7 +104,8 @@ def _case_and_check() -> tuple[Case, Submission | None]:
     same = next((s for s in reversed(case.submissions) if s.answers == answers and s.invitation_id is None), None)
     if same is not None:
         return case, same
-    check = new_submission(answers, result)
+    measure = saved_measure()
+    check = new_submission(answers, result, camera=measure.to_json() if measure else None)
     check.case = case
     return case, check
 

@@ -11,6 +11,7 @@ skipped are kept, so changing an answer back restores them, but the engine never
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from flask import abort, current_app, g, make_response, render_template, session
@@ -19,6 +20,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from ..db import db, utcnow
 from ..engine import Kind, Page, Plan, RuleSet, accepted_answers
+from ..measure import Measure
 from ..models import Draft, Invitation, new_token, token_hash
 from ..rules import current_rules
 from ..web.context import unproxied
@@ -27,7 +29,12 @@ ANSWERS_KEY = "answers"
 DRAFT_KEY = "draft"
 SENT_KEY = "sent"  # the submission id once answers were sent to a clinic
 LINK_KEY = "link"  # the clinic link this browser's draft answers: said when the link is withdrawn
+CAMERA_KEY = "camera"  # the camera check's figures, while the answers are in the cookie
 CASE_KEY = "request_case"  # the case of this browser's last consultation request: a second one joins it
+
+OFFERED_AFTER = "linked"  # the page whose answers the camera check adds to
+MODEL_PATH = "measure/node_modules/@mediapipe/face_mesh/"  # below /static, installed by scripts/setup
+MODEL_FOLDER = Path(__file__).resolve().parent.parent / "static" / MODEL_PATH
 
 
 def draft_token() -> str | None:
@@ -67,12 +74,14 @@ def start_draft(invitation: Invitation | None = None) -> str:
     draft = Draft(
         token_hash=token_hash(token),
         answers=dict(session.get(ANSWERS_KEY) or {}) if invitation is None else {},
+        camera=session.get(CAMERA_KEY) if invitation is None else None,
         invitation_id=invitation.id if invitation else None,
         expires_at=_draft_expiry(),
     )
     db.session.add(draft)
     db.session.commit()
     session.pop(ANSWERS_KEY, None)
+    session.pop(CAMERA_KEY, None)
     session[DRAFT_KEY] = token
     _remember_link(draft)
     g.draft = draft
@@ -164,6 +173,39 @@ def _merged(answers: dict[str, Any], page: Page, data: dict[str, Any]) -> dict[s
     return answers
 
 
+def saved_measure() -> Measure | None:
+    """This person's camera check, if they did one (kept as their answers are)."""
+    draft = current_draft()
+    stored = draft.camera if draft is not None else session.get(CAMERA_KEY)
+    if not stored:
+        return None
+    try:
+        return Measure.from_json(stored)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None  # written by another release, or damaged: asked for again
+
+
+def camera_offered() -> bool:
+    """Whether this site offers the camera check: switched on, and its model installed."""
+    return bool(current_app.config["CAMERA_CHECK"]) and (MODEL_FOLDER / "face_mesh.js").is_file()
+
+
+def offer_camera(page_id: str, posted: object) -> bool:
+    """Whether to go to the camera check after saving this page: the page it follows, posted from
+    a browser that can run it (``checker.js`` says so), and no camera check kept yet."""
+    return page_id == OFFERED_AFTER and posted == "offer" and camera_offered() and saved_measure() is None
+
+
+def save_measure(measure: Measure) -> None:
+    draft = current_draft()
+    if draft is None:
+        session[CAMERA_KEY] = measure.to_json()
+        return
+    draft.camera = measure.to_json()
+    draft.updated_at = utcnow()
+    _commit_draft()
+
+
 def save_page(page: Page, data: dict[str, Any], resume_at: str | None) -> None:
     """Replace this page's answers with ``data`` (empty answers are removed)."""
     draft = current_draft()
@@ -175,6 +217,10 @@ def save_page(page: Page, data: dict[str, Any], resume_at: str | None) -> None:
     draft.page = resume_at
     draft.updated_at = utcnow()
     draft.expires_at = _draft_expiry()
+    _commit_draft()
+
+
+def _commit_draft() -> None:
     try:
         db.session.commit()
     except StaleDataError:  # staff revoked the link a moment ago: its answers were deleted
@@ -187,6 +233,7 @@ def forget_answers() -> None:
     """Clear the answers; an invitation's draft stays, empty, so the link still works."""
     draft = current_draft()
     session.pop(ANSWERS_KEY, None)
+    session.pop(CAMERA_KEY, None)
     session.pop(SENT_KEY, None)
     session.pop(CASE_KEY, None)  # whoever starts again here is not joined to the last person's case
     if draft is not None:
@@ -194,7 +241,7 @@ def forget_answers() -> None:
             db.session.delete(draft)
             session.pop(DRAFT_KEY, None)
         else:
-            draft.answers, draft.page = {}, None
+            draft.answers, draft.page, draft.camera = {}, None, None
         db.session.commit()
 
 

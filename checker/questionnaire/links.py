@@ -26,6 +26,7 @@ from .journey import (
     current_draft,
     draft_token,
     saved_answers,
+    saved_measure,
     start_draft,
 )
 from .notices import tell_clinic_if_urgent
@@ -113,15 +114,21 @@ def send() -> Response | tuple[str, int]:
         result = assess(rules, answers)
     except AnswerErrors:
         return redirect(url_for("questionnaire.check_answers"))
+    measure = saved_measure()
     submission = new_submission(
-        answers, result, invitation_id=invitation.id, case_id=invitation.case_id, started_at=draft.created_at
+        answers,
+        result,
+        invitation_id=invitation.id,
+        case_id=invitation.case_id,
+        started_at=draft.created_at,
+        camera=measure.to_json() if measure else None,
     )
     invitation.used_at = utcnow()
     db.session.add(submission)
     try:
         db.session.flush()
         draft.submission_id = submission.id
-        draft.answers = {}  # they live in the submission now: no second copy waits for the purge
+        draft.answers, draft.camera = {}, None  # in the submission now: no second copy waits for the purge
         if (launch := launch_of(submission)) is not None:
             queue_write_back(submission, launch)  # filed into the EHR it was launched from
         refresh_case_of(invitation)

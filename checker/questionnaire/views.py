@@ -22,12 +22,15 @@ from ..web.limits import limited
 from ..web.metrics import count_result
 from .forms import ActionForm, tampered
 from .journey import (
+    OFFERED_AFTER,
     SENT_KEY,
     answers_with,
+    camera_offered,
     current_draft,
     fits_in_browser,
     forget_answers,
     next_page,
+    offer_camera,
     previous_page,
     save_page,
     saved_answers,
@@ -157,6 +160,8 @@ def question_page(page_id: str) -> Response | str:
             if unseen:
                 session[URGENT_SHOWN_KEY] = [*session.get(URGENT_SHOWN_KEY, ()), *unseen]
                 return redirect(url_for("questionnaire.urgent", then=following.id if following else None))
+            if not changing and offer_camera(page.id, req.form.get("camera")):
+                return redirect(url_for("questionnaire.camera", then=following.id if following else None))
             return redirect(url)
         form.errors.pop("csrf_token", None)
     else:
@@ -177,6 +182,7 @@ def question_page(page_id: str) -> Response | str:
         step=asked.index(page.id) + 1,
         steps=len(asked),
         changing=changing,
+        camera_offer=page.id == OFFERED_AFTER and camera_offered(),
         back_url=(
             url_for("questionnaire.check_answers")
             if changing

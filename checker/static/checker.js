@@ -37,6 +37,16 @@
         if (event.key === " ") { event.preventDefault(); link.click(); }
       });
     });
+    // The camera check is offered after this page only to a browser that can run it: without
+    // JavaScript or a camera nothing says it exists.
+    var offering = document.querySelector("form[data-camera-offer]");
+    if (offering && navigator.mediaDevices && navigator.mediaDevices.getUserMedia && window.WebAssembly) {
+      var offer = document.createElement("input");
+      offer.type = "hidden";
+      offer.name = "camera";
+      offer.value = "offer";
+      offering.append(offer);
+    }
     document.querySelectorAll(".js-copy").forEach(function (button) {
       var input = document.getElementById(button.getAttribute("data-copy"));
       var status = document.querySelector(".js-copied");

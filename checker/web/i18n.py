@@ -12,7 +12,7 @@ from babel.dates import format_datetime as babel_datetime
 from babel.lists import format_list
 from babel.support import NullTranslations
 from flask import Flask, current_app, g, request, session
-from flask_babel import Babel, format_date, format_datetime, get_locale, get_timezone, get_translations
+from flask_babel import Babel, format_date, format_datetime, format_percent, get_locale, get_timezone, get_translations
 from jinja2 import pass_context
 from jinja2.runtime import Context
 from markupsafe import Markup
@@ -132,6 +132,7 @@ def init_app(app: Flask) -> None:
         get_locale=get_locale,
         format_date=format_date,
         format_datetime=format_datetime,
+        format_percent=format_percent,
         staff_time=staff_time,
     )
 

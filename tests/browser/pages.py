@@ -58,10 +58,19 @@ class SelfCheck:
         """From the urgent page: 'Continue the check'."""
         submit(self.page, "#continue-check")
 
+    def on_camera_page(self) -> bool:
+        return self.page.url.split("?")[0].endswith("/camera")
+
+    def skip_camera(self) -> None:
+        """The optional camera check, offered after the linked-movements page: skipped."""
+        submit(self.page, "#camera-skip")
+
     def answer_all(self, answers: dict[str, Any]) -> None:
         for _ in range(2 * len(self.rules.pages) + 1):
             if self.on_urgent_page():
                 self.continue_check()
+            if self.on_camera_page():
+                self.skip_camera()
             if not self.on_question_page():
                 return
             self.answer_current_page(answers)

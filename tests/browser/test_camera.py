@@ -1,0 +1,150 @@
+"""The camera check in Chromium with a fake camera playing faces whose eye narrowing is known.
+
+The fake camera plays a video made from a real photograph (tests/camera_faces.py): a relaxed
+face, then a smile and a pucker in which the person's left eye closes to 65% of its opening at
+rest (their right eye to 90% on the smile). The whole capture runs as a patient's would, on a
+clinic's link, and the figures the clinic gets must be near those. Every request the page makes
+is watched: everything comes from the app, and what leaves the page is the form's numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs
+
+import numpy as np
+import pytest
+from playwright.sync_api import Browser, Playwright, Request, Route, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from checker.engine import RuleSet
+from checker.measure import Measure
+from checker.models import Submission
+
+from ..camera_faces import close_up, held, narrowed, photograph, puckered, smiling, write_y4m
+from .conftest import CHROMIUM_ARGS, STAFF, LiveServer, new_context
+from .pages import SelfCheck, StaffArea, submit
+from .test_journeys import BY_NAME
+
+WEAK, OTHER = "left", "right"
+CLOSED_TO = {"smile": {WEAK: 0.65, OTHER: 0.9}, "pucker": {WEAK: 0.65, OTHER: 1.0}}
+SECONDS = {"rest": 8, "smile": 6, "pucker": 6}  # the video's parts, played again and again
+FPS = 4
+TOLERANCE = 0.1  # the landmark model narrows the differences a little (see bench/camera.py)
+
+
+def face(pose: str) -> np.ndarray:
+    image = None
+    if pose != "rest":
+        for eye, factor in CLOSED_TO[pose].items():
+            if factor != 1.0:
+                image = narrowed(eye, factor, image)
+        image = smiling(image) if pose == "smile" else puckered(image)
+    return close_up(photograph() if image is None else image, size=480)
+
+
+@pytest.fixture(scope="module")
+def camera_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rng = np.random.default_rng(29)
+    frames = [frame for pose, seconds in SECONDS.items() for frame in held(face(pose), seconds * FPS, rng)]
+    path = tmp_path_factory.mktemp("camera") / "face.y4m"
+    write_y4m(path, frames, fps=FPS)
+    return path
+
+
+@pytest.fixture(scope="module")
+def camera_browser(playwright: Playwright, camera_video: Path) -> Iterator[Browser]:
+    args = [
+        *CHROMIUM_ARGS,
+        "--use-fake-device-for-media-stream",
+        "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera_video}",
+    ]
+    browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=args)
+    yield browser
+    browser.close()
+
+
+@pytest.mark.parametrize("locale", ["en-US", "es-US"])
+def test_the_camera_check_measures_on_the_phone_and_sends_only_numbers(
+    browser: Browser, camera_browser: Browser, live: LiveServer, rules: RuleSet, locale: str
+) -> None:
+    staff_context = new_context(browser, width=1280)
+    staff = StaffArea(staff_context.new_page(), live.url)
+    staff.sign_in(*STAFF)
+    link = staff.make_invitation("Camera", reference=f"CAM-{locale}")
+    staff_context.close()
+
+    context = new_context(camera_browser, width=375, locale=locale)
+    context.set_default_timeout(20_000)
+    patient = context.new_page()
+    elsewhere: list[str] = []
+    sent: list[Request] = []
+
+    def only_ours(route: Route) -> None:
+        if route.request.url.startswith(live.url):
+            route.continue_()
+        else:
+            elsewhere.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", only_ours)
+    patient.on("request", lambda request: sent.append(request) if request.method != "GET" else None)
+    patient.goto(link)
+    submit(patient, "main form button[type=submit]")
+    check = SelfCheck(patient, live.url, rules)
+    answers = BY_NAME["nine-months-established"]["answers"]
+    for _ in range(len(rules.pages)):
+        if not check.on_question_page():
+            break
+        check.answer_current_page(answers)
+        check.continue_()
+    assert check.on_camera_page(), patient.url
+    patient.check(f"input[name='side'][value='{WEAK}']")
+    patient.click("#camera-start")
+    expect(patient.locator("#camera-prompt")).not_to_be_empty()
+    try:
+        patient.wait_for_url("**/camera/result*", timeout=150_000)
+    except PlaywrightTimeout as error:
+        raise AssertionError(f"the capture did not finish: {patient.inner_text('#camera-prompt')!r}") from error
+    figures = patient.locator(".camera-figures li")
+    expect(figures).to_have_count(2)
+    submit(patient, "#continue-check")
+    check.answer_all(answers)
+    submit(patient, "main form button[type=submit]")  # Send
+    expect(patient.locator(".flash")).to_be_visible()
+    context.close()
+
+    assert elsewhere == []
+    camera_posts = [request for request in sent if request.url.split("?")[0].endswith("/camera")]
+    assert len(camera_posts) == 1
+    body = camera_posts[0].post_data or ""
+    fields = parse_qs(body, strict_parsing=True)
+    assert set(fields) == {"csrf_token", "side", "measure"}
+    numbers = json.loads(fields["measure"][0])
+    assert all(
+        isinstance(value, int | float) for frames in numbers["poses"].values() for frame in frames for value in frame
+    )
+    assert len(body) < 40_000  # numbers: a picture would not fit
+    for request in sent:
+        assert request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"), request.url
+
+    with live.app.app_context():
+        from checker.db import db
+
+        kept = db.session.scalars(
+            db.select(Submission).where(Submission.camera.is_not(None)).order_by(Submission.id.desc())
+        ).first()
+        assert kept is not None
+        measure = Measure.from_json(kept.camera)
+    assert measure.side == WEAK
+    for pose, closed in CLOSED_TO.items():
+        for eye, factor in closed.items():
+            measured = measure.narrowing(pose, eye)
+            assert abs(measured - (1 - factor)) <= TOLERANCE, (pose, eye, measured)
+        difference = measure.difference(pose)
+        assert difference is not None
+        assert difference > 0.1
