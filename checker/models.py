@@ -23,6 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .db import UTCDateTime, db, utcnow
 from .engine import Result, RuleSet
+from .measure import Measure
 
 if TYPE_CHECKING:
     from .stored import StoredResult
@@ -462,6 +463,11 @@ class Submission(db.Model):  # type: ignore[name-defined,misc]
             rules_sha256=result.rules.sha256,
             **fields,
         )
+
+    @property
+    def measure(self) -> Measure | None:
+        """The camera check's figures sent with these answers, if any."""
+        return Measure.from_json(self.camera) if self.camera else None
 
     def shown(self, current: RuleSet) -> "StoredResult":
         """The result as it was made and shown, worded by the rules that made it."""

@@ -249,3 +249,51 @@ def test_switched_off_it_is_not_there(tmp_path: Path, rules: RuleSet) -> None:
     walk_to_linked(client, rules)
     assert "data-camera-offer" not in client.get("/questions/linked").get_data(as_text=True)
     assert post_linked(client, rules, offer=True).headers["Location"] == "/questions/signs"
+
+
+def test_on_a_clinic_link_the_figures_reach_the_clinic_as_the_patient_saw_them(
+    db_app: Flask, db_client: FlaskClient, rules: RuleSet
+) -> None:
+    """Kept in the link's draft (PostgreSQL and SQLite), sent with the answers, shown on the case,
+    the check and its PDF; the draft keeps no copy."""
+    from sqlalchemy import select
+
+    from checker.db import db
+    from checker.models import Draft, Submission
+
+    from .conftest import make_staff, sign_in
+    from .test_clinic import make_invitation
+
+    make_staff(db_app)
+    sign_in(db_client)
+    link = make_invitation(db_client)
+    patient = db_app.test_client()
+    patient.post(link, data={"csrf_token": csrf_token(patient.get(link).get_data(as_text=True))})
+    location = reach_the_offer(patient, rules).headers["Location"]
+    page = patient.get(location).get_data(as_text=True)
+    assert "They are sent to Facial Nerve Clinic with your answers." in page
+    send_measure(patient, location, {"poses": sent()["poses"], "rejected": {"moving": 2}})
+    with db_app.app_context():
+        assert db.session.scalar(select(Draft.camera)) is not None
+    walk(patient, rules, ANSWERS)
+    check = patient.get("/check-answers").get_data(as_text=True)
+    assert patient.post("/send", data={"csrf_token": csrf_token(check)}).headers["Location"] == "/result"
+    result = patient.get("/result").get_data(as_text=True)
+    assert "When you smiled, the eye on your weak side narrowed by 40%." in result
+    with db_app.app_context():
+        record = db.session.scalar(select(Submission))
+        assert record is not None
+        assert record.measure is not None
+        assert record.measure.narrowing("pucker", "left") == pytest.approx(0.4)
+        assert db.session.scalar(select(Draft.camera)) is None
+        case_id, submission_id = record.case_id, record.id
+    case = db_client.get(f"/staff/cases/{case_id}").get_data(as_text=True)
+    assert "Eye narrowing (camera)" in case
+    assert "Smile: affected 40%, other 10%" in case
+    detail = db_client.get(f"/staff/submissions/{submission_id}").get_data(as_text=True)
+    assert "Camera check: palpebral fissure narrowing" in detail
+    assert "+30 points" in detail
+    assert "+40 points" in detail
+    assert "Frames left out: 0 turned, 2 moving" in detail
+    spanish = db_client.get(f"/staff/submissions/{submission_id}?lang=es").get_data(as_text=True)
+    assert "Prueba con la cámara: estrechamiento de la hendidura palpebral" in spanish

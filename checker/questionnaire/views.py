@@ -10,10 +10,12 @@ from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from werkzeug.wrappers import Response
 
-from ..db import utcnow
+from ..db import db, utcnow
 from ..engine import AnswerErrors, Kind, Page, Plan, Question, RedFlag, Result, RuleSet, assess, known_red_flags, plan
 from ..exports.fhir import result_bundle
 from ..exports.reports import fhir_download, pdf_response
+from ..measure import Measure
+from ..models import Submission
 from ..rules import current_rules
 from ..urls import fhir_canon
 from ..web.context import unproxied
@@ -34,6 +36,7 @@ from .journey import (
     previous_page,
     save_page,
     saved_answers,
+    saved_measure,
     start_draft,
 )
 from .notices import record_flags, record_stop, score_history
@@ -290,7 +293,17 @@ def result() -> Response | str:
         today=date.today(),
         sent=session.get(SENT_KEY),
         history=score_history(outcome),
+        measure=_own_measure(),
     )
+
+
+def _own_measure() -> Measure | None:
+    """The person's camera check: still with their answers, or sent with them to the clinic."""
+    sent = session.get(SENT_KEY)
+    if (measure := saved_measure()) is None and isinstance(sent, int):
+        submission = db.session.get(Submission, sent)
+        measure = submission.measure if submission is not None else None
+    return measure
 
 
 def _own_result() -> Result | None:
