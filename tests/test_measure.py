@@ -3,6 +3,8 @@ server accepts, and the pages around the capture (the capture itself: tests/brow
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import shutil
@@ -19,6 +21,7 @@ from checker.measure import Frame, Measure, MeasureError, frame_of, measure_of, 
 from checker.measure.narrowing import MAX_FRAMES, narrowing
 
 from .conftest import VIGNETTES, csrf_token, post_page, walk
+from .test_reports_and_fhir import pdf_text
 
 HERE = Path(__file__).parent
 FIXTURES = json.loads((HERE / "measure" / "fixtures.json").read_text(encoding="utf-8"))
@@ -295,5 +298,48 @@ def test_on_a_clinic_link_the_figures_reach_the_clinic_as_the_patient_saw_them(
     assert "+30 points" in detail
     assert "+40 points" in detail
     assert "Frames left out: 0 turned, 2 moving" in detail
+    rows = list(csv.DictReader(io.StringIO(db_client.get("/staff/inbox.csv?show=all").get_data(as_text=True))))
+    row = next(row for row in rows if row["row"] == "check")
+    assert row["camera_affected_side"] == "left"
+    assert row["camera_smile_narrowing_left"] == "40.0"
+    assert row["camera_pucker_narrowing_difference"] == "40.0"
+    assert row["camera_rest_opening_right"] == "0.3"
+    pdf = db_client.get(f"/staff/submissions/{submission_id}.pdf")
+    assert pdf.status_code == 200
+    assert "Smile: affected 40%, other 10%" in " ".join(pdf_text(pdf.data).split())
     spanish = db_client.get(f"/staff/submissions/{submission_id}?lang=es").get_data(as_text=True)
     assert "Prueba con la cámara: estrechamiento de la hendidura palpebral" in spanish
+
+
+def test_the_figures_as_fhir_observations_pass_three_validators(
+    client: FlaskClient, rules: RuleSet, tmp_path: Path
+) -> None:
+    from .test_fhir_validators import validate
+
+    location = reach_the_offer(client, rules).headers["Location"]
+    send_measure(client, location, {"poses": sent()["poses"], "rejected": {}})
+    walk(client, rules, ANSWERS)
+    bundle = json.loads(client.get("/result.fhir.json").data)
+    observations = {
+        entry["resource"]["code"]["coding"][0]["code"]: entry["resource"]
+        for entry in bundle["entry"]
+        if entry["resource"]["resourceType"] == "Observation"
+    }
+    smile = observations["eye-narrowing-smile"]
+    assert smile["category"][0]["coding"][0]["code"] == "exam"
+    assert smile["device"]["display"].startswith("synkinesis-checker ")
+    assert "MediaPipe Face Mesh" in smile["device"]["display"]
+    assert "Not validated against clinician grading" in smile["method"]["text"]
+    parts = {part["code"]["coding"][0]["code"]: part for part in smile["component"]}
+    assert parts["narrowing-left"]["valueQuantity"] == {
+        "value": 40.0,
+        "unit": "%",
+        "system": "http://unitsofmeasure.org",
+        "code": "%",
+    }
+    assert parts["narrowing-difference"]["valueQuantity"]["value"] == 30.0
+    assert parts["affected-side"]["valueString"] == "Left"
+    assert parts["frames"]["valueInteger"] == 6
+    assert "eye-opening-rest" in observations
+    assert "eye-narrowing-pucker" in observations
+    assert validate([bundle], tmp_path) == {}

@@ -100,6 +100,7 @@ def filing_bundle(submission: Submission, launch: EhrLaunch) -> dict[str, Any]:
             reason_text,
             record,
             language=language,
+            measure=submission.measure,
         )
     return transaction(bundle)
 

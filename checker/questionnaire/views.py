@@ -336,7 +336,9 @@ def result_fhir() -> Response:
     if outcome is None:
         return redirect(url_for("questionnaire.result"))
     return fhir_download(
-        result_bundle(outcome, utcnow(), fhir_canon(), translate, reason_text, language=current_language()),
+        result_bundle(
+            outcome, utcnow(), fhir_canon(), translate, reason_text, language=current_language(), measure=_own_measure()
+        ),
         f"synkinesis-self-check-{utcnow():%Y-%m-%d}.json",
     )
 

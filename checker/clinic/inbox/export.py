@@ -19,6 +19,7 @@ from ...cases import clinic_zone, stop_triage
 from ...db import db, utcnow
 from ...engine import RuleSet
 from ...exports.clinical import flag_name, history_value, stage_name, triage_name
+from ...measure import Measure
 from ...models import Case, Invitation, Submission
 from ...rules import current_rules
 from ...stored import wording_of
@@ -28,6 +29,25 @@ from .queue import chosen_filter, conditions, ordering
 
 CSV_ANSWERS_JOINER = ";"
 BYTE_ORDER_MARK = "\ufeff"
+# The camera check, last: each eye's opening at rest, then its narrowing (%) on the smile and the
+# pucker, and the affected eye's minus the other's (empty when both sides are weak).
+CAMERA_COLUMNS = (
+    "camera_affected_side",
+    "camera_rest_opening_right",
+    "camera_rest_opening_left",
+    *(f"camera_{pose}_narrowing_{part}" for pose in ("smile", "pucker") for part in ("right", "left", "difference")),
+)
+
+
+def _camera_cells(measure: Measure | None) -> list[Any]:
+    if measure is None:
+        return [""] * len(CAMERA_COLUMNS)
+    cells: list[Any] = [measure.side, round(measure.poses["rest"].right, 4), round(measure.poses["rest"].left, 4)]
+    for pose in ("smile", "pucker"):
+        difference = measure.difference(pose)
+        cells += [round(100 * measure.narrowing(pose, "right"), 1), round(100 * measure.narrowing(pose, "left"), 1)]
+        cells.append("" if difference is None else round(100 * difference, 1))
+    return cells
 
 
 def safe_cell(value: object) -> str:
@@ -47,7 +67,7 @@ def _header(rules: RuleSet) -> list[str]:
     header += ["red_flags", "red_flags_words", "outcome", "outcome_words", "saq_total", f"reviewed_at ({zone})"]
     for qid in rules.questions:
         header += [qid, f"{qid}_words"]
-    return header
+    return header + list(CAMERA_COLUMNS)
 
 
 def _check_row(case: Case, check: Submission, number: int, rules: RuleSet) -> list[Any]:
@@ -62,7 +82,7 @@ def _check_row(case: Case, check: Submission, number: int, rules: RuleSet) -> li
         value = check.answers.get(qid)
         row.append(CSV_ANSWERS_JOINER.join(map(str, value)) if isinstance(value, list) else value)
         row.append(history_value(words, qid, value) if qid in words.questions else "")
-    return row
+    return row + _camera_cells(check.measure)
 
 
 def _link_row(case: Case, link: Invitation, now: datetime, rules: RuleSet, width: int) -> list[Any] | None:

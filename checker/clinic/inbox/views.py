@@ -114,7 +114,14 @@ def submission_bundle(record: Submission, result: StoredResult) -> dict[str, Any
     launch = launch_of(record)  # answered on an EHR launch: its patient and encounter there
     record_ids = Record(str(record.id), patient, *((launch.subject(), launch.visit()) if launch else ()))
     return result_bundle(
-        result, record.submitted_at, fhir_canon(), translate, reason_text, record_ids, language=current_language()
+        result,
+        record.submitted_at,
+        fhir_canon(),
+        translate,
+        reason_text,
+        record_ids,
+        language=current_language(),
+        measure=record.measure,
     )
 
 

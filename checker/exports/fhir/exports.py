@@ -10,9 +10,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from importlib.metadata import version
 from typing import Any
 
 from ...engine import Kind, Question, Reason
+from ...measure import Measure
+from .camera import camera_observations
 from .common import (
     Assessed,
     Canon,
@@ -24,6 +27,12 @@ from .common import (
     same,
 )
 from .terminology import OBSERVATIONS
+
+
+def software() -> str:
+    """This software and its version, as a FHIR device's display."""
+    return f"synkinesis-checker {version('synkinesis-checker')}"
+
 
 SURVEY = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "survey"}]}
 UCUM = "http://unitsofmeasure.org"
@@ -113,11 +122,12 @@ def result_bundle(
     record: Record = Record(),  # noqa: B008  (frozen)
     language: str | None = None,
     posted: Mapping[str, Any] | None = None,
+    measure: Measure | None = None,
 ) -> dict[str, Any]:
-    """A Bundle with the QuestionnaireResponse and Observations for outcome, triage and SAQ total,
-    their texts in ``language``. A response sent to ``$assess`` (``posted``) keeps its id,
-    identifier, subject, encounter, author and authored, and its Observations its subject and
-    encounter."""
+    """A Bundle with the QuestionnaireResponse and Observations for outcome, triage and SAQ total
+    (and the camera check's, with ``measure``), their texts in ``language``. A response sent to
+    ``$assess`` (``posted``) keeps its id, identifier, subject, encounter, author and authored,
+    and its Observations its subject and encounter."""
     posted = posted or {}
     rules = result.rules
     response_id = record.uuid(canon, "response")
@@ -166,6 +176,8 @@ def result_bundle(
     if result.saq_total is not None:
         score = {"value": result.saq_total, "unit": "score", "system": UCUM, "code": "{score}"}
         observations.append(observation("saq-total", valueQuantity=score))
+    if measure is not None:
+        observations += camera_observations(measure, observation, results, translate, software())
     response = questionnaire_response(
         result, authored, canon, translate, record=record, language=language, posted=posted
     )

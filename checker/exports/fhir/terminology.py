@@ -19,6 +19,17 @@ OBSERVATIONS = {
     "red-flag": _("Red flag"),
     "outcome": _("Stage the answers are most like (educational, not a diagnosis)"),
     "saq-total": _("Synkinesis Assessment Questionnaire total (20-100)"),
+    # The camera check (checker.measure): an Observation per pose, its figures as components.
+    "eye-opening-rest": _("Eye opening at rest (camera check)"),
+    "eye-narrowing-smile": _("Eye narrowing on smiling (camera check)"),
+    "eye-narrowing-pucker": _("Eye narrowing on puckering the lips (camera check)"),
+    "affected-side": _("Affected side, as the patient gave it"),
+    "narrowing-right": _("Right eye narrowing"),
+    "narrowing-left": _("Left eye narrowing"),
+    "narrowing-difference": _("Affected eye's narrowing minus the other eye's"),
+    "opening-right": _("Right eye opening (lid gap over outer canthal distance)"),
+    "opening-left": _("Left eye opening (lid gap over outer canthal distance)"),
+    "frames": _("Video frames measured"),
 }
 
 
