@@ -45,10 +45,14 @@ def every_page(
     page.goto(live.url + "/questions/safety")
     check.continue_()
     yield "safety with errors", page
-    while check.on_question_page() or check.on_urgent_page():
+    while check.on_question_page() or check.on_urgent_page() or check.on_camera_page():
         if check.on_urgent_page():
             yield "urgent advice", page
             check.continue_check()
+            continue
+        if check.on_camera_page():  # its capture, with a fake camera: tests/browser/test_camera.py
+            yield "camera check offer", page
+            check.skip_camera()
             continue
         yield f"question page {check.page_id}", page
         check.answer_current_page(answers)
@@ -266,7 +270,11 @@ def test_whole_journey_with_the_keyboard_alone(page: Page, live: LiveServer, rul
     press_until(page, "Tab", lambda: active(page, "textContent").strip() == "Start now")
     page.keyboard.press("Enter")
     page.wait_for_url("**/questions/safety")
-    for _ in range(len(rules.pages)):
+    for _ in range(len(rules.pages) + 1):
+        if page.url.split("?")[0].endswith("/camera"):  # the optional camera check: skipped from the keyboard
+            press_until(page, "Tab", lambda: active(page, "textContent").strip() == "Skip this step")
+            page.keyboard.press("Enter")
+            page.wait_for_url("**/questions/**")
         if "/questions/" not in page.url:
             break
         current = rules.page(page.url.rsplit("/", 1)[1])
@@ -318,11 +326,14 @@ def test_focus_is_always_visible(page: Page, live: LiveServer, rules: RuleSet) -
 def test_whole_journey_without_javascript(browser: Browser, live: LiveServer, rules: RuleSet) -> None:
     context = new_context(browser, width=375, javascript=False)
     page = context.new_page()
+    visited: list[str] = []
+    page.on("request", lambda request: visited.append(request.url))
     check = SelfCheck(page, live.url, rules)
     check.start()
     check.continue_()
     expect(page.locator(".error-summary")).to_be_visible()
     check.answer_all(BY_NAME["two-years-botox"]["answers"])
+    assert not [url for url in visited if "/camera" in url or "/measure/" in url]  # the camera check: no trace
     check.see_result()
     assert check.stage() == "Your answers are most like: Long-term management"
     expect(page.get_by_role("button", name="Print this page")).to_be_hidden()  # needs JavaScript, so not shown
