@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -111,6 +112,18 @@ def test_the_image_compiles_the_translations() -> None:
     assert "test -s checker/translations/es/LC_MESSAGES/messages.mo" in dockerfile
 
 
+def test_the_image_serves_the_camera_checks_model_from_its_lock_file() -> None:
+    """The model is installed from npm at the locked version in a build stage, and only its
+    node_modules reach the app's image, where the app serves them."""
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    stage = dockerfile[: dockerfile.index("FROM python:")]
+    assert "COPY checker/static/measure/package.json checker/static/measure/package-lock.json ./" in stage
+    assert "RUN npm ci" in stage
+    assert "COPY --from=camera-model /model/node_modules ./checker/static/measure/node_modules" in dockerfile
+    lock = json.loads((ROOT / "checker/static/measure/package-lock.json").read_text(encoding="utf-8"))
+    assert lock["packages"]["node_modules/@mediapipe/face_mesh"]["version"] == "0.4.1633559619"
+
+
 def test_a_missing_catalogue_stops_start_up_with_one_line(tmp_path: Path) -> None:
     from checker import create_app
     from checker.config import StartupError
@@ -123,11 +136,13 @@ def test_the_dockerfiles_steps_in_a_clean_virtual_environment_compile_the_catalo
     """No image can be built on these machines: the Dockerfile's own steps run here instead, in a
     new virtual environment on a copy of exactly what the image copies."""
     dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
-    for line in re.findall(r"^COPY (.+) \S+$", dockerfile, flags=re.MULTILINE):
+    app_stage = dockerfile[dockerfile.index("FROM python:") :]
+    for line in re.findall(r"^COPY (?!--from)(.+) \S+$", app_stage, flags=re.MULTILINE):
         for name in line.split():
             source = ROOT / name
             if source.is_dir():
-                shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("*.mo", "__pycache__"))
+                ignored = shutil.ignore_patterns("*.mo", "__pycache__", "node_modules")
+                shutil.copytree(source, tmp_path / name, ignore=ignored)
             else:
                 shutil.copy(source, tmp_path / name)
     assert not list(tmp_path.glob("checker/translations/*/LC_MESSAGES/*.mo"))

@@ -343,3 +343,15 @@ def test_the_figures_as_fhir_observations_pass_three_validators(
     assert "eye-opening-rest" in observations
     assert "eye-narrowing-pucker" in observations
     assert validate([bundle], tmp_path) == {}
+
+
+def test_the_model_named_in_the_records_is_the_one_installed() -> None:
+    from checker.measure.narrowing import MODEL
+
+    root = HERE.parent / "checker" / "static" / "measure"
+    lock = json.loads((root / "package-lock.json").read_text(encoding="utf-8"))
+    locked = lock["packages"]["node_modules/@mediapipe/face_mesh"]["version"]
+    assert locked in MODEL
+    installed = root / "node_modules" / "@mediapipe" / "face_mesh" / "package.json"
+    assert installed.exists(), "the camera check's model is not installed: run scripts/setup test"
+    assert json.loads(installed.read_text(encoding="utf-8"))["version"] == locked
