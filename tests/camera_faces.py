@@ -91,6 +91,32 @@ def held(image: np.ndarray, count: int, rng: np.random.Generator) -> list[np.nda
     return frames
 
 
+# A person whose left eye closes to 65% of its opening at rest on a smile and on a pucker (their
+# right eye to 90% on the smile, as eyes without synkinesis do), for the fake camera.
+WEAK = "left"
+CLOSED_TO = {"smile": {"left": 0.65, "right": 0.9}, "pucker": {"left": 0.65, "right": 1.0}}
+SECONDS = {"rest": 8, "smile": 6, "pucker": 6}  # the video's parts, played again and again
+
+
+def posed_face(pose: str, size: int = 480) -> np.ndarray:
+    """The close-up at ``pose`` ("rest", "smile" or "pucker") with the narrowing of ``CLOSED_TO``."""
+    image = photograph()
+    if pose != "rest":
+        for eye, factor in CLOSED_TO[pose].items():
+            if factor != 1.0:
+                image = narrowed(eye, factor, image)
+        image = smiling(image) if pose == "smile" else puckered(image)
+    return close_up(image, size=size)
+
+
+def fake_camera_video(path: Path, fps: int = 4) -> Path:
+    """A video for Chromium's fake camera: rest, then the smile, then the pucker, each held."""
+    rng = np.random.default_rng(29)
+    frames = [frame for pose, seconds in SECONDS.items() for frame in held(posed_face(pose), seconds * fps, rng)]
+    write_y4m(path, frames, fps=fps)
+    return path
+
+
 def to_bytes(image: np.ndarray) -> np.ndarray:
     return np.asarray(np.round(image * 255), dtype=np.uint8)
 

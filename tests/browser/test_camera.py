@@ -9,50 +9,33 @@ is watched: everything comes from the app, and what leaves the page is the form'
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs
 
-import numpy as np
 import pytest
-from playwright.sync_api import Browser, Playwright, Request, Route, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import Browser, Page, Playwright, Request, Route, expect
+from playwright.sync_api import Error as PlaywrightError
 
 from checker.engine import RuleSet
 from checker.measure import Measure
 from checker.models import Submission
 
-from ..camera_faces import close_up, held, narrowed, photograph, puckered, smiling, write_y4m
+from ..camera_faces import CLOSED_TO, WEAK, fake_camera_video
 from .conftest import CHROMIUM_ARGS, STAFF, LiveServer, new_context
 from .pages import SelfCheck, StaffArea, submit
+from .test_accessibility import active, press_until, problems_on
 from .test_journeys import BY_NAME
 
-WEAK, OTHER = "left", "right"
-CLOSED_TO = {"smile": {WEAK: 0.65, OTHER: 0.9}, "pucker": {WEAK: 0.65, OTHER: 1.0}}
-SECONDS = {"rest": 8, "smile": 6, "pucker": 6}  # the video's parts, played again and again
-FPS = 4
 TOLERANCE = 0.1  # the landmark model narrows the differences a little (see bench/camera.py)
-
-
-def face(pose: str) -> np.ndarray:
-    image = None
-    if pose != "rest":
-        for eye, factor in CLOSED_TO[pose].items():
-            if factor != 1.0:
-                image = narrowed(eye, factor, image)
-        image = smiling(image) if pose == "smile" else puckered(image)
-    return close_up(photograph() if image is None else image, size=480)
 
 
 @pytest.fixture(scope="module")
 def camera_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    rng = np.random.default_rng(29)
-    frames = [frame for pose, seconds in SECONDS.items() for frame in held(face(pose), seconds * FPS, rng)]
-    path = tmp_path_factory.mktemp("camera") / "face.y4m"
-    write_y4m(path, frames, fps=FPS)
-    return path
+    return fake_camera_video(tmp_path_factory.mktemp("camera") / "face.y4m")
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +51,33 @@ def camera_browser(playwright: Playwright, camera_video: Path) -> Iterator[Brows
     browser.close()
 
 
-@pytest.mark.parametrize("locale", ["en-US", "es-US"])
-def test_the_camera_check_measures_on_the_phone_and_sends_only_numbers(
-    browser: Browser, camera_browser: Browser, live: LiveServer, rules: RuleSet, locale: str
+def finished(patient: Page) -> None:
+    """Wait for the capture to end on its result page. The fake camera plays its video in a loop
+    from wherever it is when the page opens it: when "rest" was caught during the smile, no
+    smile can be seen after it, and the page offers "Try again", which is pressed once, as a
+    person would."""
+    tried_again = False
+    for _ in range(300):
+        if "/camera/result" in patient.url:
+            patient.wait_for_load_state()
+            return
+        with contextlib.suppress(PlaywrightError):  # the page may be moving on
+            if patient.locator("#camera-start").is_visible():
+                said = patient.evaluate("window.said")
+                assert not tried_again, f"the capture did not finish; the prompts were {said}"
+                tried_again = True
+                patient.click("#camera-start")
+        patient.wait_for_timeout(1000)
+    raise AssertionError(f"the capture did not finish; the prompts were {patient.evaluate('window.said')}")
+
+
+@pytest.mark.parametrize(
+    ("locale", "width", "keyboard"),
+    [("en-US", 375, False), ("es-US", 1280, True)],
+    ids=["en-375-mouse", "es-1280-keys"],
+)
+def test_the_camera_check_measures_on_the_device_and_sends_only_numbers(
+    browser: Browser, camera_browser: Browser, live: LiveServer, rules: RuleSet, locale: str, width: int, keyboard: bool
 ) -> None:
     staff_context = new_context(browser, width=1280)
     staff = StaffArea(staff_context.new_page(), live.url)
@@ -78,7 +85,7 @@ def test_the_camera_check_measures_on_the_phone_and_sends_only_numbers(
     link = staff.make_invitation("Camera", reference=f"CAM-{locale}")
     staff_context.close()
 
-    context = new_context(camera_browser, width=375, locale=locale)
+    context = new_context(camera_browser, width=width, locale=locale)
     context.set_default_timeout(20_000)
     patient = context.new_page()
     elsewhere: list[str] = []
@@ -103,16 +110,32 @@ def test_the_camera_check_measures_on_the_phone_and_sends_only_numbers(
         check.answer_current_page(answers)
         check.continue_()
     assert check.on_camera_page(), patient.url
-    patient.check(f"input[name='side'][value='{WEAK}']")
-    patient.click("#camera-start")
+    patient.evaluate(
+        """() => { window.said = []; const prompt = document.getElementById('camera-prompt');
+           new MutationObserver(() => window.said.push([Math.round(performance.now()), prompt.textContent]))
+             .observe(prompt, {childList: true, characterData: true, subtree: true}); }"""
+    )
+    if keyboard:  # the side, then Start, from the keyboard alone
+        press_until(patient, "Tab", lambda: active(patient, "name") == "side")
+        press_until(patient, "ArrowDown", lambda: active(patient, "value") == WEAK)
+        press_until(patient, "Tab", lambda: active(patient, "id") == "camera-start")
+        patient.keyboard.press("Enter")
+    else:
+        patient.check(f"input[name='side'][value='{WEAK}']")
+        patient.click("#camera-start")
     expect(patient.locator("#camera-prompt")).not_to_be_empty()
-    try:
-        patient.wait_for_url("**/camera/result*", timeout=150_000)
-    except PlaywrightTimeout as error:
-        raise AssertionError(f"the capture did not finish: {patient.inner_text('#camera-prompt')!r}") from error
+    patient.wait_for_function("document.getElementById('camera-hold').value > 0", timeout=120_000)
+    assert problems_on(patient, width) == []  # while capturing: the prompt, the picture, the progress
+    finished(patient)
     figures = patient.locator(".camera-figures li")
     expect(figures).to_have_count(2)
-    submit(patient, "#continue-check")
+    assert problems_on(patient, width) == []
+    if keyboard:
+        press_until(patient, "Tab", lambda: active(patient, "id") == "continue-check")
+        with patient.expect_navigation():
+            patient.keyboard.press("Enter")
+    else:
+        submit(patient, "#continue-check")
     check.answer_all(answers)
     submit(patient, "main form button[type=submit]")  # Send
     expect(patient.locator(".flash")).to_be_visible()
