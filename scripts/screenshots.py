@@ -4,7 +4,8 @@ Usage: python scripts/screenshots.py BASE_URL OUT_DIR [STAFF_EMAIL STAFF_PASSWOR
 Walks the self-check in headless Chromium (Debian's) as the worked case
 'nine-months-established' with a 'prompt' red flag, requests a consultation, saves and
 resumes; with a staff account it also signs in, makes an invitation, completes it as a
-patient and opens the inbox. Then, in English and Spanish, the safety pages and the results
+patient and opens the inbox. Then the camera check with a fake camera, at 375 px in both
+languages (needs the test extras: scripts/setup test). Then, in English and Spanish, the safety pages and the results
 that depend on timing and cause: the urgent page, the emergency stop with the other
 answers blank, a result under 3 weeks, stage 1 after surgery, and "not suggested" with
 movements. Saves full-page PNGs named after each page.
@@ -16,7 +17,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
@@ -60,9 +61,14 @@ SCENARIOS = {
 
 
 def answer_pages(page: Page, shoot: Shooter | None, answers: dict[str, str] = ANSWERS) -> None:
-    while "/questions/" in page.url or "/urgent" in page.url:
+    while "/questions/" in page.url or "/urgent" in page.url or page.url.split("?")[0].endswith("/camera"):
         if "/urgent" in page.url:
             page.click("#continue-check")
+            continue
+        if page.url.split("?")[0].endswith("/camera"):  # the camera check's offer: see camera_journey
+            if shoot:
+                shoot(page, "camera-offer")
+            page.click("#camera-skip")
             continue
         name = page.url.rsplit("/", 1)[1].split("?")[0]
         for field in page.locator("input[type=radio], input[type=checkbox]").all():
@@ -204,6 +210,78 @@ def safety_scenarios(browser: Browser, base: str, shoot: Shooter, width: int) ->
             page.context.close()
 
 
+def camera_journey(playwright: Playwright, base: str, out: Path, staff: tuple[str, str] | None = None) -> None:
+    """The camera check with Chromium's fake camera playing tests/camera_faces.py's video, at
+    375 px in both languages: the offer, each pose as it is captured, the figures, the result.
+    With a staff account, on a clinic's link, then the case and the check as staff see them."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.camera_faces import fake_camera_video
+
+    video = fake_camera_video(out / "face.y4m")
+    fake = [*ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}"]  # fmt: skip
+    browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=fake)
+    for language in ("en", "es"):
+        shoot = Shooter(out, 375)
+        page = browser.new_context(viewport={"width": 375, "height": 800}).new_page()
+        clinic = None
+        if staff:
+            clinic = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+            clinic.goto(f"{base}/staff/?lang={language}")
+            clinic.fill("#email", staff[0])
+            clinic.fill("#password", staff[1])
+            clinic.click("main button[type=submit]")
+            clinic.goto(base + "/staff/invitations")
+            clinic.fill("#reference", f"CAM-{language}")
+            clinic.fill("#label", "Camera")
+            clinic.click("main form button[type=submit]")
+            page.goto(clinic.input_value("#invitation-link") + f"?lang={language}")
+            page.click("main form button[type=submit]")
+        else:
+            page.goto(f"{base}/questions/safety?lang={language}")
+        while "/questions/" in page.url or "/urgent" in page.url:
+            if "/urgent" in page.url:
+                page.click("#continue-check")
+                continue
+            for field in page.locator("input[type=radio], input[type=checkbox]").all():
+                if ANSWERS.get(field.get_attribute("name") or "") == field.get_attribute("value"):
+                    field.check()
+            page.click("button[value=continue]")
+        shoot(page, f"camera-offer-{language}")
+        page.click("#camera-start")
+        shoot(page, f"camera-side-missing-{language}")
+        page.check("input[name='side'][value='left']")
+        page.click("#camera-start")
+        page.wait_for_function("document.getElementById('camera-hold').value > 0.3", timeout=120_000)
+        shoot(page, f"camera-rest-{language}")
+        page.wait_for_function("document.getElementById('camera-step').textContent.includes('2')", timeout=120_000)
+        page.wait_for_timeout(300)
+        shoot(page, f"camera-smile-{language}")
+        for _ in range(240):  # the fake camera's loop may start mid-smile: then "Try again" once
+            if "/camera/result" in page.url:
+                break
+            if page.locator("#camera-start").is_visible():
+                page.click("#camera-start")
+            page.wait_for_timeout(1000)
+        shoot(page, f"camera-figures-{language}")
+        page.click("#continue-check")
+        answer_pages(page, None)
+        if clinic:
+            page.click("main form button[type=submit]")  # send to the clinic
+        page.goto(base + "/result")
+        shoot(page, f"result-with-camera-{language}")
+        page.context.close()
+        if clinic:
+            clinic.goto(base + "/staff/")
+            clinic.click(f"a:has-text('CAM-{language}')")
+            Shooter(out, 1280)(clinic, f"staff-case-with-camera-{language}")
+            clinic.click("table a[href*='/staff/submissions/']")
+            Shooter(out, 1280)(clinic, f"staff-check-with-camera-{language}")
+            clinic.context.close()
+    browser.close()
+    video.unlink()
+
+
 def main() -> None:
     base, out = sys.argv[1].rstrip("/"), Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
@@ -216,6 +294,7 @@ def main() -> None:
             if len(sys.argv) > 4:
                 staff_journey(browser, base, shoot, width, sys.argv[3], sys.argv[4])
         browser.close()
+        camera_journey(p, base, out, (sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else None)
 
 
 if __name__ == "__main__":

@@ -95,7 +95,9 @@ def held(image: np.ndarray, count: int, rng: np.random.Generator) -> list[np.nda
 # right eye to 90% on the smile, as eyes without synkinesis do), for the fake camera.
 WEAK = "left"
 CLOSED_TO = {"smile": {"left": 0.65, "right": 0.9}, "pucker": {"left": 0.65, "right": 1.0}}
-SECONDS = {"rest": 8, "smile": 6, "pucker": 6}  # the video's parts, played again and again
+# The video's parts. Chromium's fake camera plays it from the start each time the page opens the
+# camera, and again and again: rest lasts long enough for a slow machine to find the face first.
+SECONDS = {"rest": 12, "smile": 6, "pucker": 6}
 
 
 def posed_face(pose: str, size: int = 480) -> np.ndarray:

@@ -121,6 +121,10 @@ def test_the_camera_check_measures_on_the_device_and_sends_only_numbers(
         press_until(patient, "Tab", lambda: active(patient, "id") == "camera-start")
         patient.keyboard.press("Enter")
     else:
+        patient.click("#camera-start")  # no side chosen: said at the question, the camera stays off
+        expect(patient.locator("#side-error")).to_contain_text("Choose the side of your face that was weak")
+        assert active(patient, "name") == "side"
+        expect(patient.locator("#camera")).to_be_hidden()
         patient.check(f"input[name='side'][value='{WEAK}']")
         patient.click("#camera-start")
     expect(patient.locator("#camera-prompt")).not_to_be_empty()

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 
 import { frameOf } from "../../checker/static/measure/eyes.mjs";
 import { median, narrowing, spread, summarise } from "../../checker/static/measure/narrowing.mjs";
-import { LIMITS, MAX_FRAMES, fault, posed, rounded, thinned } from "../../checker/static/measure/poses.mjs";
+import { LIMITS, MAX_FRAMES, fault, posed, rounded, steady, thinned } from "../../checker/static/measure/poses.mjs";
 
 const fixtures = JSON.parse(readFileSync(new URL("./fixtures.json", import.meta.url)));
 const close = (actual, expected, what) => assert.ok(Math.abs(actual - expected) < 1e-12, `${what}: ${actual} != ${expected}`);
@@ -74,4 +74,12 @@ test("a long hold is thinned evenly; numbers are rounded as sent", () => {
   assert.ok(kept[MAX_FRAMES - 1][0] >= 195);
   assert.equal(thinned(frames.slice(0, 10)).length, 10);
   assert.deepEqual(rounded([0.123456, 0.98765, 1.00004, 3.14159, -7.06]), [0.1235, 0.9877, 1, 3.1, -7.1]);
+});
+
+test("a hold starts again when the expression changes", () => {
+  const held = [[0.3, 0.3, 0.6, 0, 0]];
+  assert.ok(steady([0.3, 0.3, 0.65, 0, 0], held));
+  assert.ok(!steady([0.3, 0.3, 0.67, 0, 0], held));
+  assert.ok(!steady([0.3, 0.3, 0.53, 0, 0], held));
+  assert.ok(steady([0.3, 0.3, 9, 0, 0], []));
 });

@@ -3,12 +3,13 @@
 
 import { frameOf } from "./eyes.mjs";
 import { POSES, summarise } from "./narrowing.mjs";
-import { HOLD_MS, MIN_FRAMES, fault, posed, rounded, thinned } from "./poses.mjs";
+import { HOLD_MS, MIN_FRAMES, fault, posed, rounded, steady, thinned } from "./poses.mjs";
 import { loadFaceMesh } from "./landmarks.mjs";
 
 const HINT_AFTER_MS = 6000; // a pose not seen this long: say how to do it
 const GIVE_UP_AFTER_MS = 30000; // a pose not held this long: offer to try again or skip
 const LOAD_WITHIN_MS = 60000; // the model not ready by then: the check cannot run here
+const GRACE_MS = 600; // frames left out for longer than this start a hold again
 
 const within = (promise, ms) =>
   Promise.race([promise, new Promise((_, reject) => setTimeout(() => reject(new Error("timed out")), ms))]);
@@ -64,6 +65,7 @@ function setUp(form) {
     const began = performance.now();
     let frames = [];
     let since = 0;
+    let lastKept = 0;
     let previous = null;
     while (running) {
       await nextFrame();
@@ -72,16 +74,22 @@ function setUp(form) {
       if (now - began > GIVE_UP_AFTER_MS) return null;
       const points = await model.detect(video, video.videoWidth, video.videoHeight);
       const frame = points ? frameOf(points) : null;
-      const why = fault(points, frame, previous, video.videoWidth);
+      let why = fault(points, frame, previous, video.videoWidth);
+      if (!why && !posed(pose, frame, restMouth)) why = "unposed";
+      if (!why && !steady(frame, frames)) why = "moving"; // the expression changed mid-hold
       previous = points;
-      if (why || !posed(pose, frame, restMouth)) {
-        if (why) rejected[why] = (rejected[why] || 0) + 1;
-        frames = [];
-        bar.value = 0;
-        say(why || (now - began > HINT_AFTER_MS ? `not_yet_${pose}` : pose));
+      if (why) {
+        if (why !== "unposed") rejected[why] = (rejected[why] || 0) + 1;
+        // A frame left out now and then does not break the hold; a moment of them starts it again.
+        if (now - lastKept > GRACE_MS || !frames.length) {
+          frames = [];
+          bar.value = 0;
+          say(why !== "unposed" ? why : now - began > HINT_AFTER_MS ? `not_yet_${pose}` : pose);
+        }
         continue;
       }
       if (!frames.length) since = now;
+      lastKept = now;
       frames.push(rounded(frame));
       say("hold");
       bar.value = Math.min(1, (now - since) / HOLD_MS);
@@ -93,15 +101,13 @@ function setUp(form) {
   async function run() {
     const side = form.querySelector("input[name='side']:checked");
     if (!side) {
-      prompt.textContent = "";
-      box.hidden = false;
-      say("side");
-      form.querySelector("input[name='side']").focus();
+      markSideMissing();
       return;
     }
     start.hidden = true;
     stop.hidden = false;
     box.hidden = false;
+    box.scrollIntoView({ block: "start" }); // on a phone the picture and the prompt, not the instructions
     running = true;
     try {
       say("loading");
@@ -141,6 +147,25 @@ function setUp(form) {
     say("done");
     form.elements.measure.value = JSON.stringify({ poses, rejected });
     form.submit();
+  }
+
+  // The side of weakness is needed first: said at the question, as the server says its errors.
+  function markSideMissing() {
+    const first = form.querySelector("input[name='side']");
+    const fieldset = first.closest("fieldset");
+    if (!document.getElementById("side-error")) {
+      const message = document.createElement("p");
+      message.className = "error-message";
+      message.id = "side-error";
+      const hidden = document.createElement("span");
+      hidden.className = "visually-hidden";
+      hidden.textContent = `${words.error} `;
+      message.append(hidden, words.side);
+      fieldset.querySelector("legend").after(message);
+      fieldset.setAttribute("aria-describedby", "side-error");
+      fieldset.closest(".field").classList.add("field--error");
+    }
+    first.focus();
   }
 
   start.hidden = false;

@@ -8,10 +8,11 @@ export const MIN_FRAMES = 5; // as checker/measure/narrowing.py asks
 export const MAX_FRAMES = 90;
 export const LIMITS = {
   turn: 12, // degrees of yaw or roll
-  moving: 0.04, // of the distance between the outer eye corners, from one frame to the next
+  moving: 0.06, // of the distance between the outer eye corners, from one frame to the next
   near: 0.1, // that distance, as a share of the picture's width, at the least
   smile: 1.06, // the mouth at least this much wider than at rest
   pucker: 0.94, // and at most this much as wide
+  steady: 0.1, // while a pose is held, the mouth's width stays this close to its first frame's
 };
 
 const spanOf = (points) =>
@@ -35,6 +36,12 @@ export function posed(pose, frame, restMouth) {
   if (pose === "smile") return frame[2] >= restMouth * LIMITS.smile;
   if (pose === "pucker") return frame[2] <= restMouth * LIMITS.pucker;
   return true;
+}
+
+/** Whether `frame` keeps the expression of the hold so far (`held`, its frames): a face that
+ * changes expression mid-hold (a smile coming or going) starts the hold again. */
+export function steady(frame, held) {
+  return !held.length || Math.abs(frame[2] / held[0][2] - 1) <= LIMITS.steady;
 }
 
 /** At most MAX_FRAMES of `frames`, spread evenly over the hold. */
