@@ -188,6 +188,10 @@ def test_numbers_sent_are_kept_shown_in_plain_words_and_go_with_a_request(client
     assert 'href="/questions/signs"' in result
     # Not offered twice in one check.
     assert post_linked(client, rules, offer=True).headers["Location"] == "/questions/signs"
+    walk(client, rules, ANSWERS)
+    pdf = " ".join(pdf_text(client.get("/result.pdf").data).split())
+    assert "When you smiled, the eye on your weak side narrowed by 40%." in pdf
+    assert "not a diagnosis" in pdf
 
 
 def test_spanish_words_for_the_figures(client: FlaskClient, rules: RuleSet) -> None:

@@ -324,7 +324,13 @@ def result_pdf() -> Response:
         return redirect(url_for("questionnaire.result"))
     now = utcnow()
     html = render_template(
-        "pdf/result.html", result=outcome, rules=outcome.rules, when=now, pdf=True, history=score_history(outcome)
+        "pdf/result.html",
+        result=outcome,
+        rules=outcome.rules,
+        when=now,
+        pdf=True,
+        history=score_history(outcome),
+        measure=_own_measure(),
     )
     return pdf_response(html, f"synkinesis-self-check-{now:%Y-%m-%d}.pdf")
 
