@@ -16,7 +16,6 @@ from typing import Any, NamedTuple
 from .eyes import Frame
 
 POSES = ("rest", "smile", "pucker")
-MOVES = POSES[1:]
 SIDES = ("right", "left", "both")  # the side of the weakness, as the patient gives it
 MIN_FRAMES = 5
 MAX_FRAMES = 90  # three seconds at 30 frames a second; the browser sends at most this

@@ -23,7 +23,7 @@ from ..engine import Plan, plan
 from ..measure import MeasureError, measure_of
 from ..rules import current_rules
 from ..web.limits import limited
-from ..web.security import Form
+from ..web.security import CONTENT_SECURITY_POLICY, PERMISSIONS_POLICY, Form
 from .journey import (
     MODEL_PATH,
     OFFERED_AFTER,
@@ -39,23 +39,10 @@ from .views import bp, page_url
 # functions with new Function(): both allowed on this page only, with the camera, which every
 # other page refuses. Still nothing from any other origin.
 CAMERA_PAGE_HEADERS = {
-    "Content-Security-Policy": "; ".join(
-        [
-            "default-src 'self'",
-            "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'",
-            "style-src 'self'",
-            "img-src 'self' data: blob:",
-            "media-src 'self' blob: mediastream:",
-            "font-src 'self'",
-            "connect-src 'self' data: blob:",
-            "worker-src 'self' blob:",
-            "form-action 'self'",
-            "frame-ancestors 'none'",
-            "base-uri 'none'",
-            "object-src 'none'",
-        ]
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY.replace(
+        "script-src 'self'", "script-src 'self' 'wasm-unsafe-eval' 'unsafe-eval'"
     ),
-    "Permissions-Policy": "camera=(self), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()",
+    "Permissions-Policy": PERMISSIONS_POLICY.replace("camera=()", "camera=(self)"),
 }
 
 
