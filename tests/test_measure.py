@@ -359,3 +359,28 @@ def test_the_model_named_in_the_records_is_the_one_installed() -> None:
     installed = root / "node_modules" / "@mediapipe" / "face_mesh" / "package.json"
     assert installed.exists(), "the camera check's model is not installed: run scripts/setup test"
     assert json.loads(installed.read_text(encoding="utf-8"))["version"] == locked
+
+
+def test_when_the_cookie_is_full_the_measurement_is_refused_and_the_answers_kept(
+    client: FlaskClient, rules: RuleSet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Answers as long as the browser's cookie can hold (a lower limit stands in for long notes):
+    adding the figures would overflow it, and the browser would drop every answer, so they are
+    refused with a way round."""
+    from checker.questionnaire import journey
+
+    reach_the_offer(client, rules, offer=False)
+    walk(client, rules, ANSWERS)
+    with client.session_transaction() as session:
+        answers = dict(session["answers"])
+    app = client.application
+    signed = len(app.session_interface.get_signing_serializer(app).dumps(dict(session)))  # type: ignore[attr-defined]
+    monkeypatch.setattr(journey, "COOKIE_LIMIT", signed + 20)  # full, but for a little
+    response = send_measure(client, "/camera?then=notes", {"poses": sent()["poses"]})
+    assert response.status_code == 200
+    assert "Your answers fill what this browser can keep" in response.get_data(as_text=True)
+    with client.session_transaction() as session:
+        assert "camera" not in session
+        assert session["answers"] == answers
+    monkeypatch.setattr(journey, "COOKIE_LIMIT", 4000)
+    assert send_measure(client, "/camera?then=notes", {"poses": sent()["poses"]}).status_code == 302

@@ -47,6 +47,10 @@ CAMERA_PAGE_HEADERS = {
 
 
 NOT_THROUGH = _l("The measurement did not come through. Try the camera check again, or skip it.")
+TOO_MUCH = _l(
+    'Your answers fill what this browser can keep, so the measurement could not be added. Choose "Save '
+    "and come back later\" on a question page to keep your answers on the clinic's server, then try again."
+)
 TIMED_OUT = _l("This page timed out before the measurement was sent. Try the camera check again.")
 
 
@@ -100,8 +104,9 @@ def camera() -> Response | tuple[str, int, dict[str, str]]:
         except (ValueError, RecursionError, MeasureError):
             form.measure.errors = [str(NOT_THROUGH)]
         else:
-            save_measure(measure)
-            return redirect(url_for("questionnaire.camera_result", then=then))
+            if save_measure(measure):
+                return redirect(url_for("questionnaire.camera_result", then=then))
+            form.measure.errors = [str(TOO_MUCH)]
     elif request.method == "GET" and (kept := saved_measure()) is not None:
         form.side.data = kept.side
     if "csrf_token" in form.errors and not form.measure.errors:

@@ -138,6 +138,11 @@ def fits_in_browser(page: Page, data: dict[str, Any]) -> bool:
             return True
     contents = dict(cookie)
     contents[ANSWERS_KEY] = _merged(dict(contents.get(ANSWERS_KEY) or {}), page, data)
+    return _cookie_fits(contents)
+
+
+def _cookie_fits(contents: dict[str, Any]) -> bool:
+    """Whether a session cookie holding ``contents`` stays under the browsers' limit."""
     app = unproxied(current_app)
     if _fits_uncompressed(len(app.session_interface.serializer.dumps(contents).encode())):  # type: ignore[attr-defined]
         return True
@@ -196,14 +201,19 @@ def offer_camera(page_id: str, posted: object) -> bool:
     return page_id == OFFERED_AFTER and posted == "offer" and camera_offered() and saved_measure() is None
 
 
-def save_measure(measure: Measure) -> None:
+def save_measure(measure: Measure) -> bool:
+    """Keep the camera check with the answers; False when the browser's cookie cannot hold it
+    too (long notes), and nothing is changed."""
     draft = current_draft()
     if draft is None:
+        if not _cookie_fits({**unproxied(session), CAMERA_KEY: measure.to_json()}):
+            return False
         session[CAMERA_KEY] = measure.to_json()
-        return
+        return True
     draft.camera = measure.to_json()
     draft.updated_at = utcnow()
     _commit_draft()
+    return True
 
 
 def save_page(page: Page, data: dict[str, Any], resume_at: str | None) -> None:
