@@ -384,3 +384,30 @@ def test_when_the_cookie_is_full_the_measurement_is_refused_and_the_answers_kept
         assert session["answers"] == answers
     monkeypatch.setattr(journey, "COOKIE_LIMIT", 4000)
     assert send_measure(client, "/camera?then=notes", {"poses": sent()["poses"]}).status_code == 302
+
+
+def test_saving_for_later_takes_the_figures_to_the_server_and_starting_again_clears_them(
+    db_app: Flask, db_client: FlaskClient, rules: RuleSet
+) -> None:
+    from sqlalchemy import select
+
+    from checker.db import db
+    from checker.models import Draft
+
+    location = reach_the_offer(db_client, rules).headers["Location"]
+    send_measure(db_client, location, {"poses": sent()["poses"]})
+    page = db_client.get("/questions/signs").get_data(as_text=True)
+    saved = db_client.post("/questions/signs", data={"csrf_token": csrf_token(page), "action": "save"})
+    assert saved.headers["Location"] == "/saved"
+    with db_client.session_transaction() as session:
+        assert "camera" not in session  # on the server now, with the answers
+    with db_app.app_context():
+        kept = db.session.scalar(select(Draft.camera))
+    assert kept is not None
+    assert Measure.from_json(kept).narrowing("smile", "left") == pytest.approx(0.4)
+    assert "narrowed by 40%" in db_client.get("/camera/result").get_data(as_text=True)
+    landing = db_client.get("/").get_data(as_text=True)
+    db_client.post("/start-again", data={"csrf_token": csrf_token(landing)})
+    with db_app.app_context():
+        assert db.session.scalar(select(Draft.camera)) is None
+    assert db_client.get("/camera/result").status_code == 302  # nothing to show
