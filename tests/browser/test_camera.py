@@ -175,3 +175,29 @@ def test_the_camera_check_measures_on_the_device_and_sends_only_numbers(
         difference = measure.difference(pose)
         assert difference is not None
         assert difference > 0.1
+
+
+def test_without_a_camera_it_says_so_and_the_check_goes_on(browser: Browser, live: LiveServer, rules: RuleSet) -> None:
+    """A browser with the camera API but no camera (or the person said no): a plain message,
+    and "Skip this step" goes on with the check; nothing is kept."""
+    context = new_context(browser, width=375)
+    patient = context.new_page()
+    check = SelfCheck(patient, live.url, rules)
+    check.start()
+    answers = BY_NAME["nine-months-established"]["answers"]
+    while check.on_question_page():
+        check.answer_current_page(answers)
+        check.continue_()
+    assert check.on_camera_page(), patient.url
+    patient.check("input[name='side'][value='right']")
+    patient.click("#camera-start")
+    expect(patient.locator("#camera-prompt")).to_have_text(
+        "The camera could not be used, so this step is skipped. Your answers are not affected.", timeout=60_000
+    )
+    expect(patient.locator("#camera-start")).to_be_hidden()
+    submit(patient, "#camera-skip")
+    assert check.page_id == "signs"
+    check.answer_all(answers)
+    check.see_result()
+    expect(patient.locator("#camera-title")).to_have_count(0)
+    context.close()
