@@ -17,12 +17,10 @@ from typing import Any
 
 from playwright.sync_api import Route, sync_playwright
 
+from .browser.conftest import CHROMIUM_ARGS
+
 STATIC = Path(__file__).resolve().parent.parent / "checker" / "static"
 MODEL = "/static/measure/node_modules/@mediapipe/face_mesh/"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 PAGE = f"""<!doctype html><title>Model</title><script type="module">
 import {{ loadFaceMesh }} from "/static/measure/landmarks.mjs";
 import {{ frameOf }} from "/static/measure/eyes.mjs";

@@ -11,6 +11,7 @@ a field that ``checker.js`` adds, so without JavaScript nothing about it is show
 from __future__ import annotations
 
 import json
+from typing import NamedTuple
 
 from flask import abort, redirect, render_template, request, url_for
 from flask_babel import lazy_gettext as _l
@@ -85,18 +86,34 @@ def _then(route: Plan) -> tuple[str | None, str]:
     return following.id, page_url(following)
 
 
-@bp.route("/camera", methods=["GET", "POST"])
-@limited("RATE_LIMIT_QUESTIONS", methods=("POST",))
-def camera() -> Response | tuple[str, int, dict[str, str]]:
+def _on_the_way() -> Response | tuple[Plan, str | None, str]:
+    """The route, with the page the check goes on to and its address; or where to go instead:
+    404 when the camera check is not offered, the emergency page after the stop."""
     if not camera_offered():
         abort(404)
     route = plan(current_rules(), saved_answers())
     if route.stopped_after:
         return redirect(url_for("questionnaire.emergency"))
-    then, continue_url = _then(route)
+    return (route, *_then(route))
+
+
+class Anchor(NamedTuple):
+    """Where an error in the summary leads: the hidden measurement's is the Start button."""
+
+    id: str
+
+
+@bp.route("/camera", methods=["GET", "POST"])
+@limited("RATE_LIMIT_QUESTIONS", methods=("POST",))
+def camera() -> Response | tuple[str, int, dict[str, str]]:
+    found = _on_the_way()
+    if isinstance(found, Response):
+        return found
+    route, then, continue_url = found
     if not _reached(route):
         return redirect(continue_url)
     form = CameraForm()
+    kept = saved_measure()
     if request.method == "POST" and form.validate():
         try:
             sent = json.loads(form.measure.data or "null")
@@ -107,18 +124,22 @@ def camera() -> Response | tuple[str, int, dict[str, str]]:
             if save_measure(measure):
                 return redirect(url_for("questionnaire.camera_result", then=then))
             form.measure.errors = [str(TOO_MUCH)]
-    elif request.method == "GET" and (kept := saved_measure()) is not None:
+    elif request.method == "GET" and kept is not None:
         form.side.data = kept.side
     if "csrf_token" in form.errors and not form.measure.errors:
         form.measure.errors = [str(TIMED_OUT)]
-    errors = [(field, field.errors[0]) for field in (form.side, form.measure) if field.errors]
+    errors = [
+        (anchor, field.errors[0])
+        for anchor, field in ((form.side, form.side), (Anchor("camera-start"), form.measure))
+        if field.errors
+    ]
     page = render_template(
         "questionnaire/camera.html",
         form=form,
         errors=errors,
         continue_url=continue_url,
         model_url=url_for("static", filename=MODEL_PATH),
-        kept=saved_measure(),
+        kept=kept,
         on_link=(draft := current_draft()) is not None and draft.invitation_id is not None,
     )
     return page, 200, CAMERA_PAGE_HEADERS
@@ -127,12 +148,10 @@ def camera() -> Response | tuple[str, int, dict[str, str]]:
 @bp.get("/camera/result")
 def camera_result() -> Response | str:
     """The figures in plain words, then on with the check."""
-    if not camera_offered():
-        abort(404)
-    route = plan(current_rules(), saved_answers())
-    if route.stopped_after:
-        return redirect(url_for("questionnaire.emergency"))
-    then, continue_url = _then(route)
+    found = _on_the_way()
+    if isinstance(found, Response):
+        return found
+    _, then, continue_url = found
     measure = saved_measure()
     if measure is None:
         return redirect(continue_url)
