@@ -1,16 +1,17 @@
 """Check the camera measure's chain on faces with a known narrowing, and print the table.
 
-Usage: python bench/camera.py [--tolerance 0.05]
+Usage: python bench/camera.py [--tolerance 0.05] [--size 640] [--seed 2026]
 
 A real photograph (scikit-image's astronaut) has one eye squeezed to 0.9, 0.8, 0.7 and 0.6
 of its opening, the image turned up to 10 degrees and its brightness shifted, then enlarged to
 the size a phone's camera sees a face and held for a few frames (each shifted a pixel or two,
-with noise). Each frame goes
-through what a patient's browser runs (the face mesh the app serves, in headless Chromium, and
+with noise). Each frame goes through what a patient's browser runs (the face mesh the app
+serves, in headless Chromium, and the lids found in the frame's brightness by
 checker/static/measure/eyes.mjs), and the server's arithmetic (checker.measure) takes each
 pose's median and compares it with the untouched photograph's as "rest". Each row must
 measure the squeezed eye within the tolerance of its factor, and the other eye within it of 1.
-Exits 1 if a row misses.
+Exits 1 if a row misses. Other ``--size`` (the face's picture, in pixels square) and ``--seed``
+(the frames' shifts and noise) check that the method was not fitted to one set of pictures.
 
 What this validates: the measuring chain (model, landmarks, arithmetic) on a synthetic,
 known narrowing. What it does not: agreement with clinicians on patients' own videos.
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from checker.measure import frame_of, summarise  # noqa: E402
+from checker.measure import Frame, summarise  # noqa: E402
 from checker.measure.narrowing import PoseSummary  # noqa: E402
 from tests.camera_faces import close_up, held, narrowed, photograph, to_bytes, turned  # noqa: E402
 from tests.model_page import ModelPage  # noqa: E402
@@ -49,13 +50,15 @@ def data_url(image: object) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tolerance", type=float, default=0.05)
-    tolerance = parser.parse_args().tolerance
-    rng = np.random.default_rng(2026)
+    parser.add_argument("--size", type=int, default=640, help="the face's picture, pixels square")
+    parser.add_argument("--seed", type=int, default=2026, help="for the frames' shifts and noise")
+    args = parser.parse_args()
+    tolerance, rng = args.tolerance, np.random.default_rng(args.seed)
     with ModelPage() as model:
 
         def pose(image: np.ndarray) -> PoseSummary:
-            frames = held(close_up(image), FRAMES, rng)
-            return summarise([frame_of(model.landmarks(data_url(frame))) for frame in frames])
+            frames = held(close_up(image, args.size), FRAMES, rng)
+            return summarise([Frame(*model.look(data_url(frame))[1]) for frame in frames])
 
         rest = pose(photograph())
         print(f"rest: right eye opening {rest.right:.3f}, left {rest.left:.3f} (median of {FRAMES} frames)")

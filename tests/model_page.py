@@ -1,8 +1,9 @@
 """The camera check's model in headless Chromium, for measuring still pictures.
 
 Serves ``checker/static`` on loopback, as the app does, opens a page that loads the face
-mesh through ``landmarks.mjs``, and gives back the landmarks it finds in a picture. Any
-request for anything not on that server fails the page: the model must come from us.
+mesh through ``landmarks.mjs``, and gives back what the capture would make of a picture: the
+landmarks and the frame's numbers. Any request for anything not on that server fails the
+page: the model must come from us.
 """
 
 from __future__ import annotations
@@ -22,16 +23,14 @@ from .browser.conftest import CHROMIUM_ARGS
 STATIC = Path(__file__).resolve().parent.parent / "checker" / "static"
 MODEL = "/static/measure/node_modules/@mediapipe/face_mesh/"
 PAGE = f"""<!doctype html><title>Model</title><script type="module">
-import {{ loadFaceMesh }} from "/static/measure/landmarks.mjs";
-import {{ frameOf }} from "/static/measure/eyes.mjs";
-window.frameOf = frameOf;
+import {{ loadFaceMesh, lookAt }} from "/static/measure/landmarks.mjs";
 window.model = loadFaceMesh("{MODEL}", !location.hash.includes("plain"));
-window.landmarks = async (url) => {{
+const canvas = document.createElement("canvas");
+window.look = async (url) => {{
   const image = new Image();
   image.src = url;
   await image.decode();
-  const model = await window.model;
-  return model.detect(image, image.naturalWidth, image.naturalHeight);
+  return lookAt(await window.model, image, image.naturalWidth, image.naturalHeight, canvas);
 }};
 </script>"""
 
@@ -42,7 +41,8 @@ class _Quiet(SimpleHTTPRequestHandler):
 
 
 class ModelPage:
-    """``with ModelPage() as model: model.landmarks(data_url)``: a face's 478 landmarks in pixels."""
+    """``with ModelPage() as model: model.look(data_url)``: a face's 478 landmarks in pixels and
+    the frame's numbers, as ``landmarks.mjs``'s ``lookAt`` gives them to the capture."""
 
     def __init__(self, refine: bool = True) -> None:
         self.refine = refine
@@ -73,17 +73,13 @@ class ModelPage:
         self.page.evaluate("window.model.then(() => true)")
         return self
 
-    def landmarks(self, data_url: str) -> list[list[float]]:
-        points = self.page.evaluate("url => window.landmarks(url)", data_url)
-        if points is None:
+    def look(self, data_url: str) -> tuple[list[list[float]], list[float]]:
+        found = self.page.evaluate("url => window.look(url)", data_url)
+        if found["points"] is None:
             raise LookupError("no face found")
         if self.elsewhere:
             raise AssertionError(f"the page asked for something not on this site: {self.elsewhere}")
-        return list(points)
-
-    def frame_in_browser(self, points: list[list[float]]) -> list[float]:
-        """``eyes.mjs``'s numbers for these landmarks."""
-        return list(self.page.evaluate("points => window.frameOf(points)", points))
+        return list(found["points"]), list(found["frame"])
 
     def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
         self.browser.close()

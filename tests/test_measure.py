@@ -17,7 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from checker.engine import RuleSet
-from checker.measure import Frame, Measure, MeasureError, frame_of, measure_of, summarise
+from checker.measure import Frame, Measure, MeasureError, bilinear, frame_of, measure_of, summarise
+from checker.measure.eyes import STEPS, lid_gap
 from checker.measure.narrowing import MAX_FRAMES, narrowing
 
 from .conftest import VIGNETTES, csrf_token, post_page, walk
@@ -28,10 +29,33 @@ FIXTURES = json.loads((HERE / "measure" / "fixtures.json").read_text(encoding="u
 ANSWERS = next(case["answers"] for case in VIGNETTES if case["name"] == "nine-months-established")
 
 
-def test_a_frames_numbers_from_landmarks_are_the_fixtures() -> None:
+def test_a_frames_numbers_from_landmarks_and_brightness_are_the_fixtures() -> None:
     for case in FIXTURES["landmarks"]:
         points = {int(index): point for index, point in case["landmarks"].items()}
-        assert list(frame_of(points)) == pytest.approx(case["frame"], abs=1e-12), case["name"]
+        picture = case["picture"]
+        brightness = bilinear(picture["brightness"], picture["width"], picture["height"])
+        assert list(frame_of(points, brightness)) == pytest.approx(case["frame"], abs=1e-12), case["name"]
+
+
+def eye_profile(gap: int, skin: float = 1.0, eye: float = 0.1) -> list[float]:
+    """A lid gap's profile: skin above and below, an eye (dark) ``gap`` samples across between."""
+    reach = round(STEPS * 1.5)
+    return [eye if abs(i - reach) <= gap / 2 else skin for i in range(2 * reach + 1)]
+
+
+def test_the_lid_margins_are_where_the_brightness_rises_from_the_eye_to_the_skin() -> None:
+    # Each margin is 0.7 (the margin level) of a sample beyond the eye's outermost dark sample.
+    assert lid_gap(0.5, eye_profile(STEPS)) == pytest.approx(0.5 * (STEPS + 1.4))
+    assert lid_gap(1, eye_profile(24)) == pytest.approx(25.4)
+    lit = eye_profile(STEPS)
+    lit[len(lit) // 2 + 2] = 0.9  # a reflection in the pupil is inside the eye, not a lid
+    assert lid_gap(1, lit) == lid_gap(1, eye_profile(STEPS))
+    assert lid_gap(1, eye_profile(STEPS, skin=0.5, eye=0.5)) == 0  # no eye to be seen
+
+
+def test_brightness_between_pixels() -> None:
+    at = bilinear([0, 1, 2, 3], 2, 2)
+    assert (at(0.5, 0.5), at(1, 1), at(-5, 9)) == (0, 1.5, 2)
 
 
 def test_summaries_and_narrowing_are_the_fixtures() -> None:

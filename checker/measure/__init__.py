@@ -8,13 +8,14 @@ the figures the patient and the clinic see. The rule engine does not use them.
 
 from __future__ import annotations
 
-from .eyes import Frame, frame_of, head_turn, mouth_width, opening
+from .eyes import Frame, bilinear, frame_of, head_turn, mouth_width, opening
 from .narrowing import POSES, SIDES, Measure, MeasureError, PoseSummary, measure_of, summarise
 
 __all__ = [
     "POSES",
     "SIDES",
     "Frame",
+    "bilinear",
     "Measure",
     "MeasureError",
     "PoseSummary",

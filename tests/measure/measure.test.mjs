@@ -4,19 +4,45 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 
-import { frameOf } from "../../checker/static/measure/eyes.mjs";
+import { STEPS, bilinear, frameOf, lidGap, luminance } from "../../checker/static/measure/eyes.mjs";
 import { median, narrowing, spread, summarise } from "../../checker/static/measure/narrowing.mjs";
 import { LIMITS, MAX_FRAMES, fault, posed, rounded, steady, thinned } from "../../checker/static/measure/poses.mjs";
 
 const fixtures = JSON.parse(readFileSync(new URL("./fixtures.json", import.meta.url)));
 const close = (actual, expected, what) => assert.ok(Math.abs(actual - expected) < 1e-12, `${what}: ${actual} != ${expected}`);
 
-test("a frame's numbers from landmarks are Python's", () => {
-  for (const { name, landmarks, frame } of fixtures.landmarks) {
+test("a frame's numbers from landmarks and brightness are Python's", () => {
+  for (const { name, landmarks, picture, frame } of fixtures.landmarks) {
     const points = [];
     for (const [index, point] of Object.entries(landmarks)) points[Number(index)] = point;
-    frameOf(points).forEach((value, i) => close(value, frame[i], `${name}[${i}]`));
+    const brightness = bilinear(picture.brightness, picture.width, picture.height);
+    frameOf(points, brightness).forEach((value, i) => close(value, frame[i], `${name}[${i}]`));
   }
+});
+
+// A lid gap's profile: skin (1) above and below, an eye (dark) of `gap` samples between.
+function eyeProfile(gap, skin = 1, eye = 0.1) {
+  const reach = Math.round(STEPS * 1.5);
+  return Array.from({ length: 2 * reach + 1 }, (_, i) => (Math.abs(i - reach) <= gap / 2 ? eye : skin));
+}
+
+test("the lid margins are where the brightness rises from the eye to the skin", () => {
+  // Each margin is MARGIN_LEVEL (0.7) of a sample beyond the eye's outermost dark sample.
+  assert.ok(Math.abs(lidGap(0.5, eyeProfile(STEPS)) - 0.5 * (STEPS + 1.4)) < 1e-9);
+  assert.ok(Math.abs(lidGap(1, eyeProfile(24)) - 25.4) < 1e-9);
+  const lit = eyeProfile(STEPS);
+  lit[Math.floor(lit.length / 2) + 2] = 0.9; // a reflection in the pupil is inside the eye, not a lid
+  assert.equal(lidGap(1, lit), lidGap(1, eyeProfile(STEPS)));
+  assert.equal(lidGap(1, eyeProfile(STEPS, 0.5, 0.5)), 0); // no eye to be seen
+});
+
+test("brightness between pixels, and from a canvas's pixels", () => {
+  const at = bilinear([0, 1, 2, 3], 2, 2);
+  assert.equal(at(0.5, 0.5), 0);
+  assert.equal(at(1, 1), 1.5);
+  assert.equal(at(-5, 9), 2); // beyond the picture: the nearest edge
+  const pixels = { data: new Uint8ClampedArray([255, 255, 255, 255, 0, 0, 0, 255]), width: 2, height: 1 };
+  assert.deepEqual(Array.from(luminance(pixels)), [1, 0]);
 });
 
 test("each pose's summary and each eye's narrowing are Python's", () => {

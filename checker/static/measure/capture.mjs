@@ -1,10 +1,9 @@
 // The camera check's page: guided capture of rest, smile and pucker, in the patient's browser.
 // The video goes no further than this page; the form sends only each held frame's numbers.
 
-import { frameOf } from "./eyes.mjs";
 import { POSES, summarise } from "./narrowing.mjs";
 import { HOLD_MS, MIN_FRAMES, fault, posed, rounded, steady, thinned } from "./poses.mjs";
-import { loadFaceMesh } from "./landmarks.mjs";
+import { loadFaceMesh, lookAt } from "./landmarks.mjs";
 
 const HINT_AFTER_MS = 6000; // a pose not seen this long: say how to do it
 const GIVE_UP_AFTER_MS = 30000; // a pose not held this long: offer to try again or skip
@@ -30,6 +29,7 @@ function setUp(form) {
   document.querySelectorAll("#camera-messages [data-key]").forEach((item) => {
     words[item.dataset.key] = item.textContent.trim();
   });
+  const still = document.createElement("canvas"); // each frame, for the model and the lids; never shown or sent
   let model = null;
   let stream = null;
   let running = false;
@@ -72,8 +72,7 @@ function setUp(form) {
       if (!running) return null;
       const now = performance.now();
       if (now - began > GIVE_UP_AFTER_MS) return null;
-      const points = await model.detect(video, video.videoWidth, video.videoHeight);
-      const frame = points ? frameOf(points) : null;
+      const { points, frame } = await lookAt(model, video, video.videoWidth, video.videoHeight, still);
       let why = fault(points, frame, previous, video.videoWidth);
       if (!why && !posed(pose, frame, restMouth)) why = "unposed";
       if (!why && !steady(frame, frames)) why = "moving"; // the expression changed mid-hold

@@ -1,6 +1,8 @@
 // The face landmark model, from this site only: MediaPipe Face Mesh's files are served by the app
 // (installed from npm by scripts/setup) and nothing is fetched from anywhere else.
 
+import { bilinear, frameOf, luminance } from "./eyes.mjs";
+
 function loadScript(src) {
   return new Promise((resolve, reject) => {
     const script = document.createElement("script");
@@ -40,4 +42,19 @@ export async function loadFaceMesh(base, refine = true) {
     reset: () => mesh.reset(),
     close: () => mesh.close(),
   };
+}
+
+/**
+ * One frame of `source` (a video or image, `width` x `height`), copied onto `canvas` so that the
+ * model and the lids' brightness see the same picture: its landmarks and numbers, or nulls when no
+ * face is found. The picture stays in this page.
+ */
+export async function lookAt(model, source, width, height, canvas) {
+  if (canvas.width !== width || canvas.height !== height) Object.assign(canvas, { width, height });
+  const context = canvas.getContext("2d", { willReadFrequently: true });
+  context.drawImage(source, 0, 0, width, height);
+  const points = await model.detect(canvas, width, height);
+  if (!points) return { points: null, frame: null };
+  const brightness = bilinear(luminance(context.getImageData(0, 0, width, height)), width, height);
+  return { points, frame: frameOf(points, brightness) };
 }
