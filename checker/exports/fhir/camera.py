@@ -15,10 +15,11 @@ from .terminology import OBSERVATIONS
 EXAM = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "exam"}]}
 UCUM = "http://unitsofmeasure.org"
 METHOD = _(
-    "Measured in the patient's browser from face landmarks: each eye's opening is the mean gap between "
-    "facing lid landmarks over the distance between the outer eye corners, the median over about two "
-    "seconds of held frames; narrowing is 1 minus the pose's opening over the opening at rest. Not "
-    "validated against clinician grading; not used for staging."
+    "Measured in the patient's browser: each eye's opening is its lid gap through the pupil (the lid "
+    "margins found in the picture's brightness along the line the face landmarks give) over the distance "
+    "between the outer eye corners, the median over about two seconds of held frames; narrowing is 1 "
+    "minus the pose's opening over the opening at rest. Not validated against clinician grading; not "
+    "used for staging."
 )
 SIDES = {"right": _("Right"), "left": _("Left"), "both": _("Both sides")}
 
