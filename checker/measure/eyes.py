@@ -64,7 +64,7 @@ def profile(points: Landmarks, eye: str, brightness: Brightness) -> tuple[float,
     lid landmarks and its length is ``1 + 2 * REACH`` times their gap."""
     (upper, lower), iris = EYES[eye]
     (x1, y1), (x2, y2) = points[OUTER_CORNERS[0]][:2], points[OUTER_CORNERS[1]][:2]
-    width = math.hypot(x2 - x1, y2 - y1)
+    width = _distance(points, *OUTER_CORNERS)
     across = ((x2 - x1) / width, (y2 - y1) / width)
     down = (-across[1], across[0])
     top, bottom, pupil = points[upper], points[lower], points[iris]
@@ -92,21 +92,20 @@ def lid_gap(step: float, samples: Sequence[float]) -> float:
     darkest = middle - half + _first(samples[middle - half : middle + half + 1], min)
     above = _first(samples[:darkest], max)
     below = darkest + _first(samples[darkest:], max)
+    if samples[above] <= samples[darkest] or samples[below] <= samples[darkest]:
+        return 0.0
 
     def margin(start: int, way: int) -> float:
         """Coming in from ``start`` (the skin) towards the darkest point, where the brightness
-        falls below the margin's level (in samples, between two of them)."""
+        falls below the margin's level (in samples, between two of them). The darkest point is
+        below the level, so the walk stops before it."""
         level = samples[darkest] + MARGIN_LEVEL * (samples[start] - samples[darkest])
         i = start
-        while i != darkest and samples[i + way] >= level:
+        while samples[i + way] >= level:
             i += way
-        if i == darkest:
-            return float(i)
         here, there = samples[i], samples[i + way]
         return i + way * (here - level) / (here - there)
 
-    if samples[above] <= samples[darkest] or samples[below] <= samples[darkest]:
-        return 0.0
     return (margin(below, -1) - margin(above, 1)) * step
 
 

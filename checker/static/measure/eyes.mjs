@@ -21,7 +21,7 @@ export function profile(points, eye, brightness) {
   const [[upper, lower], iris] = EYES[eye];
   const [x1, y1] = points[OUTER_CORNERS[0]];
   const [x2, y2] = points[OUTER_CORNERS[1]];
-  const width = Math.hypot(x2 - x1, y2 - y1);
+  const width = distance(points, ...OUTER_CORNERS);
   const across = [(x2 - x1) / width, (y2 - y1) / width];
   const down = [-across[1], across[0]];
   const [top, bottom, pupil] = [points[upper], points[lower], points[iris]];
@@ -45,15 +45,15 @@ export function lidGap(step, samples) {
   const darkest = middle - half + first(samples.slice(middle - half, middle + half + 1), Math.min);
   const above = first(samples.slice(0, darkest), Math.max);
   const below = darkest + first(samples.slice(darkest), Math.max);
+  if (samples[above] <= samples[darkest] || samples[below] <= samples[darkest]) return 0;
+  // Coming in from the skin towards the darkest point (below the level, so the walk stops before it).
   const margin = (start, way) => {
     const level = samples[darkest] + MARGIN_LEVEL * (samples[start] - samples[darkest]);
     let i = start;
-    while (i !== darkest && samples[i + way] >= level) i += way;
-    if (i === darkest) return i;
+    while (samples[i + way] >= level) i += way;
     const [here, there] = [samples[i], samples[i + way]];
     return i + (way * (here - level)) / (here - there);
   };
-  if (samples[above] <= samples[darkest] || samples[below] <= samples[darkest]) return 0;
   return (margin(below, -1) - margin(above, 1)) * step;
 }
 
