@@ -4,11 +4,12 @@ Every value can be overridden with an environment variable (names below).
 """
 
 import gc
-import multiprocessing
 import os
 import shutil
 import sys
 import tempfile
+
+from checker.settings import server_default
 
 
 def whole_number(name: str, default: int, smallest: int, largest: int) -> int:
@@ -19,13 +20,13 @@ def whole_number(name: str, default: int, smallest: int, largest: int) -> int:
     return int(text)
 
 
-bind = os.environ.get("CHECKER_BIND", "127.0.0.1:8000")
-workers = whole_number("WORKERS", multiprocessing.cpu_count() * 2 + 1, 1, 256)
+bind = os.environ.get("CHECKER_BIND", server_default("BIND"))
+workers = whole_number("WORKERS", server_default("WORKERS"), 1, 256)
 # Four threads a worker: gunicorn hands a worker new connections even while its threads are busy,
 # so with one thread a request waiting on a PDF child process or the database would hold up every
 # request queued behind it (/healthz included). The app's own work is CPU-bound and its threads
 # take turns on one interpreter lock, so more threads add little beyond that.
-threads = whole_number("THREADS", 4, 1, 64)
+threads = whole_number("THREADS", server_default("THREADS"), 1, 64)
 
 
 def refuse_rate_limits_per_worker() -> None:
@@ -46,7 +47,7 @@ worker_class = "gthread"  # keeps connections alive, also with one thread
 # Load the app once in the master and fork workers from it: a worker starts (or is recycled)
 # in milliseconds instead of the half second it takes to import the app, and the workers
 # share those pages. Safe here: create_app opens no database connection.
-preload_app = os.environ.get("CHECKER_PRELOAD", "1") != "0"
+preload_app = os.environ.get("CHECKER_PRELOAD", server_default("PRELOAD")) != "0"
 
 
 def when_ready(server):  # type: ignore[no-untyped-def]
@@ -80,12 +81,12 @@ graceful_timeout = 20
 keepalive = 5
 # Recycling a worker closes the keep-alive connections it holds, and a client or proxy does not
 # resend a POST on a closed connection: off by default (0); set it only to contain a leak.
-max_requests = whole_number("MAX_REQUESTS", 0, 0, 10_000_000)
+max_requests = whole_number("MAX_REQUESTS", server_default("MAX_REQUESTS"), 0, 10_000_000)
 max_requests_jitter = max_requests // 10
 limit_request_line = 4094
 limit_request_field_size = 8190
 # The reverse proxy's address; the app trusts its X-Forwarded-* headers only with CHECKER_PROXIES.
-forwarded_allow_ips = os.environ.get("CHECKER_FORWARDED_ALLOW_IPS", "127.0.0.1")
+forwarded_allow_ips = os.environ.get("CHECKER_FORWARDED_ALLOW_IPS", server_default("FORWARDED_ALLOW_IPS"))
 # gunicorn's control socket has one path per user: a second instance on the machine would take
 # over the first one's. Nothing here uses it.
 control_socket_disable = True

@@ -19,71 +19,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from flask import Flask
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from .settings import DEFAULTS, PROJECT_ROOT, SECRETS, SERVER_SETTINGS
 
-DEFAULTS: dict[str, Any] = {
-    "ENV": "development",  # "production" demands a real SECRET_KEY
-    "RULES_PATH": str(PROJECT_ROOT / "rules.yaml"),
-    "CLINIC_NAME": "Facial Nerve Clinic",
-    "CLINIC_PHONE": "",
-    "CLINIC_ADDRESS": "",
-    "CLINIC_BOOKING_URL": "",
-    "EMERGENCY_NUMBER": "911",
-    "MAX_CONTENT_LENGTH": 64 * 1024,
-    "BABEL_DEFAULT_LOCALE": "en",
-    "TIMEZONE": "UTC",  # the clinic's time zone, for dates shown to staff and patients
-    "LANGUAGES": ["en", "es"],
-    "SESSION_COOKIE_HTTPONLY": True,
-    "SESSION_COOKIE_SAMESITE": "Lax",
-    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
-    "DATABASE_URL": None,  # default: SQLite in instance/checker.db
-    "DATABASE_TRANSACTION_POOLER": False,  # true when DATABASE_URL is PgBouncer in transaction mode
-    "INVITATION_DAYS": 30,  # how long a clinic link stays valid by default
-    "REMINDER_DAYS": "3,7",  # reminders (at most two) this many days after a link's email, until answered
-    "INVITE_DAYS_BEFORE": 7,  # an imported appointment's invitation is emailed this many days before it
-    "WORKLIST_UNOPENED_DAYS": 2,  # a link not opened this close to its appointment goes on the worklist
-    "DRAFT_DAYS": 30,  # how long saved answers are kept for resuming
-    "RETENTION_DAYS": 365,  # submissions and requests older than this are purged
-    "SIGN_IN_ATTEMPTS": 5,  # refused staff sign-ins (an account at one address) before sign-in waits
-    "LOCKOUT_MINUTES": 15,  # the longest wait, doubling from a minute
-    "STAFF_IDLE_MINUTES": 30,  # a staff session ends after this long without a request
-    "STAFF_SESSION_HOURS": 12,  # and this long after sign-in, whatever happens
-    "TWO_FACTOR": None,  # "required" (production's default) or "optional" (development's)
-    "CLINIC_EMAIL": "",  # where new consultation requests are announced (needs MAIL_SERVER)
-    "CLINIC_LANGUAGE": "en",  # the language of the clinic's emails, whatever the patient's
-    "ACCESSIBILITY_CONTACT": "",  # an email or phone for access problems (default: the clinic's)
-    "BASE_URL": "",  # e.g. https://selfcheck.clinic.example: links in emails and copied links start here
-    "FHIR_BASE": "",  # the FHIR canonical base; default: BASE_URL + /api/v1/fhir
-    "CORS_ORIGINS": "",  # browser apps on other origins allowed to call the API, e.g. https://ehr.example
-    # SMART App Launch: the id the EHR gave this app, and the EHRs' FHIR bases it may be launched
-    # from (space-separated; none: no launch). CHECKER_SMART_CLIENT_SECRET for a confidential client.
-    "SMART_CLIENT_ID": "",
-    "SMART_ISSUERS": "",
-    "SMART_SCOPES": "launch openid fhirUser patient/Patient.r patient/QuestionnaireResponse.c patient/Observation.c",
-    "MAIL_SERVER": "",
-    "MAIL_PORT": 25,
-    "MAIL_USERNAME": "",
-    "MAIL_USE_TLS": False,
-    "MAIL_FROM": "",
-    "LOG_FORMAT": "text",  # "json": one JSON object a line, for log collectors
-    "METRICS_ALLOW": "127.0.0.1 ::1",  # addresses or networks that may read /metrics (empty: nobody)
-    "PROXIES": 0,  # reverse proxies in front of the app whose X-Forwarded-* headers to trust
-    "RATELIMIT_STORAGE_URI": "memory://",  # e.g. redis://localhost:6379/0 to share limits
-    "RATELIMIT_ENABLED": True,
-    "RATE_LIMIT_API": "120 per minute",
-    "RATE_LIMIT_QUESTIONS": "120 per minute",
-    "RATE_LIMIT_SIGN_IN": "10 per minute; 50 per hour",
-    "RATE_LIMIT_REQUESTS": "5 per minute; 30 per hour",
-    "RATE_LIMIT_PDF": "6 per minute; 60 per hour",  # every PDF route: rendering is the costliest work
-    "PDF_CONCURRENCY": max(1, (os.cpu_count() or 2) // 2),  # PDFs rendered at once on this machine
-    "PAPER_SIZE": "letter",  # every PDF's paper: "letter" (US clinics) or "a4"
-    "PDF_TIME_LIMIT": 15,  # seconds of CPU and of wall time for one PDF (under gunicorn's 30 s)
-    "CAMERA_CHECK": True,  # offer the camera check (when scripts/setup installed its model)
-}
-
-
-# Never defaulted: set through the environment (development makes its own secret key).
-SECRETS = ("SECRET_KEY", "MAIL_PASSWORD", "SMART_CLIENT_SECRET")
+__all__ = ["DEFAULTS", "PROJECT_ROOT", "SECRETS", "SERVER_SETTINGS", "StartupError", "configure"]
 
 
 class StartupError(click.ClickException, RuntimeError):
@@ -113,8 +51,6 @@ WHOLE_NUMBERS: dict[str, tuple[int, int]] = {
 }
 YES_NO = ("MAIL_USE_TLS", "RATELIMIT_ENABLED", "DATABASE_TRANSACTION_POOLER", "CAMERA_CHECK")
 RATE_LIMITS = ("RATE_LIMIT_API", "RATE_LIMIT_QUESTIONS", "RATE_LIMIT_SIGN_IN", "RATE_LIMIT_REQUESTS", "RATE_LIMIT_PDF")
-# Read by gunicorn.conf.py, not by the app.
-SERVER_SETTINGS = ("BIND", "WORKERS", "THREADS", "PRELOAD", "MAX_REQUESTS", "FORWARDED_ALLOW_IPS")
 # The rate-limit storages the limits library and the installed Redis client can use.
 RATE_LIMIT_STORAGES = ("memory", "redis", "rediss", "redis+unix", "redis+sentinel", "redis+cluster")
 MIN_KEY_LENGTH = 43  # 32 random bytes, base64-encoded (64 as hex)
@@ -258,8 +194,7 @@ def configure(app: Flask, test_config: dict[str, Any] | None) -> None:
     app.config.from_mapping(DEFAULTS)
     for key in SECRETS:
         app.config[key] = None
-    app.config["SECRET_KEY_FALLBACKS"] = None
-    unknown = unknown_settings(os.environ, set(DEFAULTS) | set(SECRETS) | {"SECRET_KEY_FALLBACKS"})
+    unknown = unknown_settings(os.environ, set(DEFAULTS) | set(SECRETS))
     if unknown:
         raise StartupError("; ".join(unknown))
     app.config.from_prefixed_env("CHECKER")
