@@ -22,6 +22,7 @@ from .rules import current_rules
 
 def init_app(app: Flask) -> None:
     from .clinic.accounts.cli import staff_group
+    from .demo import demo_command
 
     app.cli.add_command(staff_group)
     app.cli.add_command(assess_command)
@@ -29,6 +30,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(outbox_group)
     app.cli.add_command(backup_command)
     app.cli.add_command(restore_command)
+    app.cli.add_command(demo_command)
 
 
 def _print_json(data: dict[str, Any]) -> None:

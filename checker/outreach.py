@@ -243,7 +243,7 @@ def make_scheduled_links(now: datetime) -> int:
                     by_email=bool(case.email),
                     case_id=case.id,
                     follow_up=True,
-                    label=_scheduled_label(schedule, due),
+                    label=scheduled_label(schedule, due),
                     expires_at=datetime.combine(due, time(23, 59), clinic_zone()) + timedelta(days=schedule.days_valid),
                     schedule_id=schedule.id,
                     due_key=due.isoformat(),
@@ -256,7 +256,7 @@ def make_scheduled_links(now: datetime) -> int:
     return made
 
 
-def _scheduled_label(schedule: FollowUpSchedule, due: date) -> str:
+def scheduled_label(schedule: FollowUpSchedule, due: date) -> str:
     with force_locale(current_app.config["CLINIC_LANGUAGE"]):
         return str(_("Scheduled follow-up, due %(date)s", date=format_date(due, "medium")))[:80]
 
