@@ -1,6 +1,11 @@
-"""Take screenshots of every page at phone and desktop widths, to look at.
+"""Take screenshots of every page at phone and desktop widths, to look at; or the staff guide's.
 
 Usage: python scripts/screenshots.py BASE_URL OUT_DIR [STAFF_EMAIL STAFF_PASSWORD]
+       python scripts/screenshots.py --docs [OUT_DIR]   (the guide's, default docs/clinic/img)
+
+With --docs it fills a new database with the demo clinic ('flask --app checker demo'),
+serves the app on a free port and saves the pages the staff guide shows, in English and
+Spanish, as OUT_DIR/<language>/<name>.png (DOCS_SHOTS lists them).
 Walks the self-check in headless Chromium (Debian's) as the worked case
 'nine-months-established' with a 'prompt' red flag, requests a consultation, saves and
 resumes; with a staff account it also signs in, makes an invitation, completes it as a
@@ -14,7 +19,10 @@ movements. Saves full-page PNGs named after each page.
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
@@ -282,7 +290,111 @@ def camera_journey(playwright: Playwright, base: str, out: Path, staff: tuple[st
     video.unlink()
 
 
+ROOT = Path(__file__).resolve().parent.parent
+DOCS_PASSWORD = "correct horse battery staple"  # noqa: S105  (the demo account on a throwaway database)
+# The staff guide's pictures: name -> what each shows (tests/test_docs.py holds the guide to this list).
+DOCS_SHOTS = {
+    "sign-in": "the sign-in page",
+    "inbox": "the inbox with the demo clinic's waiting cases",
+    "worklist": "the safety worklist",
+    "make-link": "the form to make a link",
+    "link-made": "a new link, shown once",
+    "import": "invitations for a clinic list",
+    "case-stop": "a case stopped at the emergency page",
+    "case-trend": "a case's checks and its trend with gradings and toxin sessions",
+    "case-links": "a case's links and follow-up schedule",
+    "grade": "the Sunnybrook grading form",
+    "check": "one self-check as staff read it",
+}
+
+
+def between(page: Page, path: Path, start: str, end: str | None = None) -> None:
+    """A picture of the page from the element ``start`` to ``end`` (or the end of main)."""
+    top = page.locator(start).first.bounding_box()
+    bottom = page.locator(end).first.bounding_box() if end else page.locator("main").bounding_box()
+    if top is None or bottom is None:
+        raise SystemExit(f"screenshots: {start} or {end} is not on {page.url}")
+    y = max(0.0, top["y"] - 16)
+    height = (bottom["y"] - 8 if end else bottom["y"] + bottom["height"]) - y
+    page.screenshot(path=str(path), full_page=True, clip={"x": 0, "y": y, "width": 1280, "height": height})
+
+
+def docs_shots(browser: Browser, base: str, out: Path) -> None:
+    """The staff guide's screenshots of the demo clinic at 1280 px, in English and Spanish: first
+    what only reads, in both languages, then making a link (which adds a case to the inbox)."""
+    pages = {}
+    for language in ("en", "es"):
+        page = pages[language] = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        folder = out / language
+        folder.mkdir(parents=True, exist_ok=True)
+        page.goto(f"{base}/staff/?lang={language}")
+        page.screenshot(path=str(folder / "sign-in.png"))
+        page.fill("#email", "lead@clinic.example")
+        page.fill("#password", DOCS_PASSWORD)
+        page.click("main button[type=submit]")
+        page.screenshot(path=str(folder / "inbox.png"), full_page=True)
+        page.goto(base + "/staff/worklist")
+        page.screenshot(path=str(folder / "worklist.png"), full_page=True)
+        page.goto(base + "/staff/invitations/import")
+        page.screenshot(path=str(folder / "import.png"))
+        for reference in ("MRN-310277", "MRN-204815"):
+            page.goto(f"{base}/staff/?show=all&q={reference}")
+            page.click(f"main a:has-text('{reference}')")
+        page.go_back()
+        page.go_back()
+        between(page, folder / "case-stop.png", "main h1", "#checks")
+        page.go_forward()
+        page.go_forward()
+        between(page, folder / "case-trend.png", "#checks", "#gradings")
+        between(page, folder / "case-links.png", "#links", "#notes")
+        case_url = page.url
+        page.goto(case_url + "/gradings/sunnybrook")
+        page.screenshot(path=str(folder / "grade.png"))
+        page.goto(case_url)
+        page.click("table a[href*='/staff/submissions/']")
+        page.screenshot(path=str(folder / "check.png"))
+    for language, page in pages.items():
+        page.goto(base + "/staff/invitations")
+        page.fill("#reference", "MRN-500100")
+        page.fill("#label", "New patient, Wed 9:15")
+        page.screenshot(path=str(out / language / "make-link.png"))
+        page.click("main form button[type=submit]")
+        page.screenshot(path=str(out / language / "link-made.png"))
+        page.context.close()
+    made = {path.stem for path in out.glob("*/*.png")}
+    if not made >= set(DOCS_SHOTS):
+        raise SystemExit(f"screenshots: not made: {', '.join(sorted(set(DOCS_SHOTS) - made))}")
+
+
+def docs_main(out: Path) -> None:
+    """The demo clinic in a new database, served here while the guide's pictures are taken."""
+    from werkzeug.serving import make_server
+
+    sys.path.insert(0, str(ROOT))
+    from checker import create_app
+
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'demo.db'}"
+        env = {"PATH": "/usr/bin:/bin", "CHECKER_DATABASE_URL": url, "CHECKER_RATELIMIT_ENABLED": "false"}
+        demo = [str(ROOT / ".venv/bin/flask"), "--app", "checker", "demo", "--password", DOCS_PASSWORD]
+        subprocess.run(demo, check=True, env=env, cwd=ROOT, capture_output=True)  # noqa: S603  (our own command)
+        app = create_app({"DATABASE_URL": url, "RATELIMIT_ENABLED": False})
+        app.instance_path = folder
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
+                docs_shots(browser, f"http://127.0.0.1:{server.server_port}", out)
+                browser.close()
+        finally:
+            server.shutdown()
+
+
 def main() -> None:
+    if sys.argv[1:2] == ["--docs"]:
+        docs_main(Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "docs" / "clinic" / "img")
+        return
     base, out = sys.argv[1].rstrip("/"), Path(sys.argv[2])
     out.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
