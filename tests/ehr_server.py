@@ -301,7 +301,7 @@ def running_ehr(redirect_uri: str, client_secret: str | None = None) -> Iterator
 
 
 def main() -> None:
-    """Run the test EHR on its own, to try the app's launch by hand (see the README)."""
+    """Run the test EHR on its own, to try the app's launch by hand (see docs/integrators/ehr.md)."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m tests.ehr_server", description=main.__doc__)

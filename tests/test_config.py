@@ -112,7 +112,7 @@ def test_production_refuses_weak_or_placeholder_keys(key: str) -> None:
     "make", [lambda: secrets.token_hex(32), lambda: secrets.token_urlsafe(32), lambda: base64.b64encode(os.urandom(32))]
 )
 def test_production_takes_every_random_key_its_generators_make(make: Callable[[], Any]) -> None:
-    """The strength check must never refuse what the README's command gives: 300 keys of each kind."""
+    """The strength check must never refuse what the guide's command gives: 300 keys of each kind."""
     from checker.config import check_secret_key
 
     for _ in range(300):

@@ -1,6 +1,6 @@
 """Where the app leans on a library's inner workings, the exact names and behaviours it relies on.
 
-Each was kept because it measured a gain of 5% or more (README, "Library contracts"); the
+Each was kept because it measured a gain of 5% or more (docs/contributing.md, "Library contracts"); the
 library versions are pinned to the minor release these tests were written against
 (pyproject.toml). An upgrade that changes any of them fails here, by name, before it can fail
 in front of a patient: with the limits storage's private methods renamed, a limited route
@@ -39,7 +39,7 @@ def test_the_session_signer_skips_itsdangerous_compression_by_its_place_in_the_m
     """sessions.CookieSigner.dump_payload calls ``super(URLSafeSerializerMixin, self)`` to get the
     JSON before itsdangerous compresses it (with zlib's default window, whatever the size), and
     compresses only large payloads itself, with a cookie-sized window: about a tenth of a
-    question page's post (README). That needs the mixin directly before the plain serializer."""
+    question page's post (docs/contributing.md). That needs the mixin directly before the plain serializer."""
     mro = CookieSigner.__mro__
     assert mro.index(URLSafeSerializerMixin) < mro.index(URLSafeTimedSerializer.__mro__[-3])
     assert mro[mro.index(URLSafeSerializerMixin) + 1 :][:3] == URLSafeTimedSerializer.__mro__[2:5]
@@ -80,7 +80,7 @@ def test_the_session_interface_overrides_only_flasks_public_methods() -> None:
 def test_the_limits_memory_storage_still_has_the_private_methods_our_sweep_replaces() -> None:
     """SweptMemoryStorage overrides MemoryStorage's name-mangled ``__schedule_expiry`` (so no timer
     thread starts every 10 ms) and calls its ``__expire_events``; it cancels ``timer``. Worth a
-    tenth of an API call (README)."""
+    tenth of an API call (docs/contributing.md)."""
     assert callable(vars(MemoryStorage).get("_MemoryStorage__schedule_expiry"))
     assert callable(vars(MemoryStorage).get("_MemoryStorage__expire_events"))
     assert "_MemoryStorage__schedule_expiry" in vars(SweptMemoryStorage)

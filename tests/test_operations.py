@@ -90,8 +90,9 @@ def test_readyz_accepts_a_schema_ahead_only_when_it_is_marked_compatible(db_app:
 
 
 def test_every_migration_says_which_code_runs_on_it() -> None:
-    """The upgrade policy (README, "Upgrades"): from 0008 on, every migration writes its row, and
-    the code it names is its own parent (expand) or itself (contract: one release later only)."""
+    """The upgrade policy (docs/operators/data.md, "Upgrades without downtime"): from 0008 on, every
+    migration writes its row, and the code it names is its own parent (expand) or itself
+    (contract: one release later only)."""
     from alembic.script import ScriptDirectory
 
     from checker.db import MIGRATIONS

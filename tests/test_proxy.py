@@ -280,8 +280,8 @@ def test_every_route_with_a_token_has_its_prefix_blanked_in_every_log() -> None:
 
 
 def test_a_rolling_restart_behind_nginx_fails_no_request(tmp_path: Path) -> None:
-    """The README's procedure under load: for each instance in turn, take it out of nginx
-    (``down``, reload), stop it gracefully, start it again (the new release), wait for
+    """The operators' guide's procedure under load (docs/operators/data.md): for each instance in
+    turn, take it out of nginx (``down``, reload), stop it gracefully, start it again (the new release), wait for
     /readyz, put it back. Clients sending GETs and POSTs all the while get no error."""
     database_url = f"sqlite:///{tmp_path / 'rolling.db'}"
     with create_app({**TEST_CONFIG, "DATABASE_URL": database_url}).app_context():
