@@ -340,7 +340,11 @@ def fill(clinic: Clinic) -> None:
 
 
 @click.command("demo", cls=DatabaseCommand)
-@click.option("--password", help="The demo account's password (default: a new random one, printed).")
+@click.option(
+    "--password",
+    help="The demo account's password (default: a new random one, printed). Unlike a real account's, it may be "
+    "given here: the account exists only in the demo's invented clinic.",
+)
 @with_appcontext
 def demo_command(password: str | None) -> None:
     """Fill an empty database with a made-up clinic and a staff account to sign in with.

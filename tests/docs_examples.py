@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -76,6 +77,8 @@ def run(example: Example, base: str) -> tuple[int, str]:
     args = shlex.split(example.command.replace(SHOWN_BASE, base))
     if args[0] != "curl":
         raise AssertionError(f"{example}: only curl is run")
+    if shutil.which("curl") is None:
+        raise AssertionError("curl is needed to run the guides' examples (Debian: apt-get install curl)")
     done = subprocess.run(  # noqa: S603  (the guides' own commands, to this machine's test server)
         [*args, "--max-time", "30", "-w", "\n%{http_code}"], cwd=EXAMPLES, capture_output=True, text=True, check=False
     )
