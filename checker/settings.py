@@ -55,8 +55,8 @@ SETTINGS: tuple[Setting, ...] = (
             "clinic"),
     Setting("ACCESSIBILITY_CONTACT", "", "where people report access problems (the accessibility statement)",
             "clinic", "the clinic's email or phone"),
-    Setting("CLINIC_EMAIL", "", "where new consultation requests and urgent results are announced (needs "
-            "`CHECKER_MAIL_SERVER`)", "clinic"),
+    Setting("CLINIC_EMAIL", "", "where the clinic's notices go: a new consultation request, a stop at the "
+            "emergency page or advice for today on a link, an urgent result (needs `CHECKER_MAIL_SERVER`)", "clinic"),
     Setting("CLINIC_LANGUAGE", "en", "the language of the clinic's emails and of checks filed in an EHR (`en` or "
             "`es`), whatever the patient's", "clinic"),
     Setting("PAPER_SIZE", "letter", "the paper of every PDF: `letter` or `a4`", "clinic"),
