@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from checker import create_app
 from checker.db import db, utcnow
-from checker.models import Case, ConsultationRequest, Grading, Invitation, Submission
+from checker.models import Case, ConsultationRequest, Grading, Invitation, StaffUser, Submission
 from checker.outreach import run_due
 from tests.conftest import TEST_CONFIG, sign_in
 
@@ -112,3 +112,18 @@ def test_demo_on_an_unreachable_database_is_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "cannot be reached" in result.output
     assert "Traceback" not in result.output
+
+
+def test_demo_on_a_rules_file_it_does_not_fit_says_so_and_writes_nothing(tmp_path: Path) -> None:
+    """A clinic's own rules file without the worked cases the demo starts from, or with other codes."""
+    rules = (Path(__file__).resolve().parent.parent / "rules.yaml").read_text(encoding="utf-8")
+    without = tmp_path / "without-cases.yaml"
+    without.write_text(rules.replace("name: full-recovery", "name: recovered-fully"), encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'demo.db'}"
+    app = demo_app(url, tmp_path, RULES_PATH=str(without))
+    result = app.test_cli_runner().invoke(args=["demo", "--password", PASSWORD])
+    assert result.exit_code == 1
+    assert "no worked case 'full-recovery'" in result.output
+    assert counts(app) == dict.fromkeys(("Case", "Submission", "Invitation", "ConsultationRequest", "Grading"), 0)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(StaffUser)) == 0  # not even the account
