@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
@@ -17,10 +19,24 @@ from tests.conftest import TEST_CONFIG, sign_in
 PASSWORD = "correct horse battery staple"
 
 
+MADE: list[Flask] = []
+
+
 def demo_app(url: str, tmp_path: Path, **config: object) -> Flask:
     app = create_app({**TEST_CONFIG, "DATABASE_URL": url, **config})
     app.instance_path = str(tmp_path)
+    MADE.append(app)
     return app
+
+
+@pytest.fixture(autouse=True)
+def _connections_closed() -> Iterator[None]:
+    """Each app's database connections are closed after its test, not left to the collector."""
+    yield
+    while MADE:
+        with MADE.pop().app_context():
+            db.session.remove()
+            db.engine.dispose()
 
 
 def counts(app: Flask) -> dict[str, int]:
