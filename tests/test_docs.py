@@ -114,6 +114,20 @@ def test_every_example_is_what_the_app_answers(example: Example, live_app: str) 
     assert check(example, live_app) == []
 
 
+def test_no_request_to_the_app_in_the_guides_escapes_the_check() -> None:
+    """A curl to the app anywhere in the guides (indented in a list or a note too) is a checked
+    example, or sits in a block whose title says it is not run."""
+    checked = {(example.page, example.command) for example in EXAMPLES}
+    fenced = re.compile(r"^( *)```\w*([^\n]*)\n(.*?)\n\1```$", re.MULTILINE | re.DOTALL)
+    for page in DOCS.rglob("*.md"):
+        name = str(page.relative_to(ROOT))
+        for block in fenced.finditer(page.read_text(encoding="utf-8")):
+            body = "\n".join(line.removeprefix(block[1]) for line in block[3].splitlines()).replace("\\\n", " ")
+            to_app = re.search(r"^curl\b.*127\.0\.0\.1:5000", body, re.MULTILINE)
+            if to_app and "not run" not in block[2]:
+                assert (name, body) in checked, f"{name}: an unchecked request to the app: {body[:120]}"
+
+
 def test_the_examples_check_catches_an_untrue_example(live_app: str) -> None:
     example = EXAMPLES[0]
     assert check(example, live_app) == []
