@@ -12,12 +12,12 @@ from flask import Flask
 from flask.cli import with_appcontext
 
 from .backups import backup_command, restore_command
-from .config import DEFAULTS
 from .engine import AnswerErrors, RulesError, RuleSet, assess, load_rules
 from .mail import outbox_group
 from .payload import parse_document
 from .retention import purge_command
 from .rules import current_rules
+from .settings import DEFAULTS
 
 
 def init_app(app: Flask) -> None:

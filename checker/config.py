@@ -19,9 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import click
 from flask import Flask
 
-from .settings import DEFAULTS, PROJECT_ROOT, SECRETS, SERVER_SETTINGS
-
-__all__ = ["DEFAULTS", "PROJECT_ROOT", "SECRETS", "SERVER_SETTINGS", "StartupError", "configure"]
+from .settings import DEFAULTS, SECRETS, SERVER_SETTINGS
+from .settings import PROJECT_ROOT as PROJECT_ROOT  # where the app's modules look for it
 
 
 class StartupError(click.ClickException, RuntimeError):

@@ -33,7 +33,7 @@ SETTINGS: tuple[Setting, ...] = (
             "bytes or more (43+ characters), judged by their entropy: words, runs and repeats are refused", "site",
             "made once and kept in `instance/secret_key` (development only)"),
     Setting("SECRET_KEY_FALLBACKS", None, "earlier secret keys still accepted for sessions while a new one takes "
-            "over (a list, as Flask reads it)", "site", "none"),
+            "over, as a JSON list (`[\"the old key\"]`)", "site", "none"),
     Setting("BASE_URL", "", "the site's address, e.g. `https://selfcheck.clinic.example`: links in emails and links "
             "to copy start here (required in production, with mail, and with SMART launch)", "site"),
     Setting("TIMEZONE", "UTC", "the clinic's time zone for dates shown, e.g. `America/Chicago`; staff pages name "

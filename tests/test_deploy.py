@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from checker.config import DEFAULTS, SECRETS, SERVER_SETTINGS
+from checker.settings import DEFAULTS, SECRETS, SERVER_SETTINGS
 
 from .conftest import ROOT
 
