@@ -19,6 +19,7 @@ from flask_migrate import upgrade
 from werkzeug.serving import make_server
 
 from checker import create_app
+from checker.db import db
 from checker.settings import SERVER, SETTINGS, settings_table
 from tests.conftest import TEST_CONFIG
 from tests.docs_examples import DOCS, ROOT, Example, check, examples, matches
@@ -98,6 +99,8 @@ def live_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
+    with app.app_context():
+        db.engine.dispose()
 
 
 EXAMPLES = list(examples())
