@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -97,7 +98,12 @@ def test_compose_passes_every_clinic_setting_and_its_defaults_start_the_app() ->
         found = re.fullmatch(r"\$\{CHECKER_" + name + r":-(.*)\}", str(environment[f"CHECKER_{name}"]))
         assert found, f"CHECKER_{name} should fall back to a default when deploy/.env leaves it out"
         defaults[name] = found.group(1)
-    app = create_app({"SECRET_KEY": "k" * 64, "BASE_URL": "https://selfcheck.clinic.example", **defaults})
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    try:
+        app = create_app({"SECRET_KEY": "k" * 64, "BASE_URL": "https://selfcheck.clinic.example", **defaults})
+    finally:  # compose's JSON log handler stays with this app: later tests' apps log as text
+        root.handlers[:] = handlers
     assert app.config["REMINDER_DAYS"] == (3, 7)
     assert app.config["MAIL_USE_TLS"] is False
 
