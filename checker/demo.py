@@ -86,10 +86,8 @@ class Clinic:
 
     def case(self, reference: str, days: float, assigned: StaffUser | None = None, **fields: Any) -> Case:
         """A case opened ``days`` ago."""
-        record = Case(reference=reference, reference_key=reference_key(reference), created_at=self.ago(days))
-        record.assigned_to = assigned
-        for name, value in fields.items():
-            setattr(record, name, value)
+        record = Case(reference=reference, reference_key=reference_key(reference), created_at=self.ago(days),
+                      assigned_to=assigned, **fields)  # fmt: skip
         db.session.add(record)
         db.session.flush()
         return record
@@ -158,6 +156,15 @@ class Clinic:
         if reviewed is not None:
             self.audit(self.doctor, "marked reviewed", self.ago(reviewed), case, f"submission {check.id}")
         return check
+
+    def request(self, case: Case, check: Submission, days: float, reference: str, **person: str) -> None:
+        """A request to be contacted, sent with ``check`` ``days`` ago."""
+        made = self.ago(days)
+        db.session.add(
+            ConsultationRequest(
+                reference=reference, consent_at=made, created_at=made, submission=check, case=case, **person
+            )
+        )
 
     def grade(self, case: Case, scale: str, days: float, raw: Mapping[str, str], notes: str = "") -> None:
         """The doctor's grading of the left side at a visit ``days`` ago, scored by its scale."""
@@ -294,34 +301,12 @@ def fill(clinic: Clinic) -> None:
     # Nine months after Ramsay Hunt syndrome, a new check and a request to be called.
     new = c.case("MRN-402911", 6, assigned=c.nurse)
     check = c.check(new, 2, c.answers("nine-months-established"), c.link(new, 6, "New patient, Mon 11:15"))
-    db.session.add(
-        ConsultationRequest(
-            reference="K7M4-QX2P",
-            name="Rosa Delgado",
-            phone="555 010 4477",
-            contact_time="morning",
-            consent_at=c.ago(2),
-            created_at=c.ago(2),
-            submission=check,
-            case=new,
-        )
-    )
+    c.request(new, check, 2, "K7M4-QX2P", name="Rosa Delgado", phone="555 010 4477", contact_time="morning")
     # Someone who found the site on their own: a check and a request, no clinic reference.
     walk_in = c.case("", 1)
     check = c.check(walk_in, 1, c.answers("five-months-strong-but-early"))
-    db.session.add(
-        ConsultationRequest(
-            reference="P3RT-8WZN",
-            name="Luis Ortega",
-            email="luis@example.org",
-            contact_time="afternoon",
-            consent_at=c.ago(1),
-            created_at=c.ago(1),
-            submission=check,
-            case=walk_in,
-            message="Mi ojo se cierra cuando sonrío.",
-        )
-    )
+    c.request(walk_in, check, 1, "P3RT-8WZN", name="Luis Ortega", email="luis@example.org", contact_time="afternoon",
+              message="Mi ojo se cierra cuando sonrío.")  # fmt: skip
     # Emailed in Spanish six days ago for tomorrow's appointment, reminded once, never opened: on
     # the worklist (the second reminder is due tomorrow).
     unopened = c.case("MRN-377120", 6, email="paciente@example.org", language="es")

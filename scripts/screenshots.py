@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
@@ -49,6 +50,17 @@ class Shooter:
     def __call__(self, page: Page, name: str) -> None:
         self.count += 1
         page.screenshot(path=str(self.out / f"{self.count:02d}-{name}-{self.width}.png"), full_page=True)
+
+
+def sign_in(page: Page, base: str, language: str, email: str, password: str,
+            before: Callable[[Page], None] | None = None) -> None:  # fmt: skip
+    """Staff sign-in in ``language``; ``before`` sees the sign-in page first (to shoot it)."""
+    page.goto(f"{base}/staff/?lang={language}")
+    if before:
+        before(page)
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("main button[type=submit]")
 
 
 SAFE = {"rf_stroke_signs": "no", "rf_eye": "no", "rf_ear_rash": "no", "rf_both_sides": "no", "rf_progressive": "no"}
@@ -126,11 +138,8 @@ def staff_journey(browser: Browser, base: str, shoot: Shooter, width: int, email
     for language in ("en", "es"):
         context = browser.new_context(viewport={"width": width, "height": 800}, locale=language)
         staff = context.new_page()
-        staff.goto(f"{base}/staff/?lang={language}")
-        shoot(staff, f"staff-sign-in-{language}")
-        staff.fill("#email", email)
-        staff.fill("#password", password)
-        staff.click("main button[type=submit]")
+        shown = f"staff-sign-in-{language}"
+        sign_in(staff, base, language, email, password, lambda page, name=shown: shoot(page, name))
         reference = f"MRN-{language}-{width}"
         staff.goto(base + "/staff/invitations")
         staff.fill("#reference", reference)
@@ -236,10 +245,7 @@ def camera_journey(playwright: Playwright, base: str, out: Path, staff: tuple[st
         clinic = None
         if staff:
             clinic = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-            clinic.goto(f"{base}/staff/?lang={language}")
-            clinic.fill("#email", staff[0])
-            clinic.fill("#password", staff[1])
-            clinic.click("main button[type=submit]")
+            sign_in(clinic, base, language, *staff)
             clinic.goto(base + "/staff/invitations")
             clinic.fill("#reference", f"CAM-{language}")
             clinic.fill("#label", "Camera")
@@ -328,11 +334,8 @@ def docs_shots(browser: Browser, base: str, out: Path) -> None:
         page = pages[language] = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
         folder = out / language
         folder.mkdir(parents=True, exist_ok=True)
-        page.goto(f"{base}/staff/?lang={language}")
-        page.screenshot(path=str(folder / "sign-in.png"))
-        page.fill("#email", "lead@clinic.example")
-        page.fill("#password", DOCS_PASSWORD)
-        page.click("main button[type=submit]")
+        sign_in(page, base, language, "lead@clinic.example", DOCS_PASSWORD,
+                lambda page, folder=folder: page.screenshot(path=str(folder / "sign-in.png")))  # fmt: skip
         page.screenshot(path=str(folder / "inbox.png"), full_page=True)
         page.goto(base + "/staff/worklist")
         page.screenshot(path=str(folder / "worklist.png"), full_page=True)
