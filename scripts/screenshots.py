@@ -360,6 +360,7 @@ def docs_shots(browser: Browser, base: str, out: Path) -> None:
         page.fill("#label", "New patient, Wed 9:15")
         page.screenshot(path=str(out / language / "make-link.png"))
         page.click("main form button[type=submit]")
+        page.locator("#invitation-link").wait_for()  # the new link's page, loaded, before its picture
         page.screenshot(path=str(out / language / "link-made.png"))
         page.context.close()
     made = {path.stem for path in out.glob("*/*.png")}
